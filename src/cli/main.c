@@ -1,0 +1,32 @@
+/* The `pforge` command. */
+#include <stdio.h>
+#include <string.h>
+
+#include <pforge/version.h>
+
+static const char usage[] =
+    "usage: pforge <command> [options]\n"
+    "\n"
+    "Build Model Context Protocol servers from a pforge.yaml.\n"
+    "\n"
+    "options:\n"
+    "  -h, --help        show this help and exit\n"
+    "  -V, --version     print the version and exit\n";
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+    printf("pforge %s\n", pf_version());
+    return 0;
+  }
+  fprintf(stderr, "pforge: unknown command '%s'\n\n%s", cmd, usage);
+  return 2;
+}

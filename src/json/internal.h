@@ -1,0 +1,49 @@
+/* JSON internals shared by the parser, the reader and the writer.
+ *
+ * A parsed document is a flat array of 16-byte nodes in document order
+ * (pre-order). A container node is followed by its children; for an object
+ * the children alternate key (a string node) and value. A container stores
+ * in v.u the number of nodes in its subtree including itself, so the next
+ * sibling of any node is `node + pf__json_span(node)` and skipping a subtree
+ * is O(1).
+ */
+#ifndef PF_JSON_INTERNAL_H
+#define PF_JSON_INTERNAL_H
+
+#include <pforge/json.h>
+
+#include <stdint.h>
+
+struct pf_json {
+  uint32_t type; /* pf_json_type */
+  uint32_t len;  /* string bytes, array elements, object members */
+  union {
+    const char *s; /* string: NUL-terminated, in the parse buffer */
+    int64_t i;
+    uint64_t u;    /* UINT; BOOL (0/1); containers: subtree node count */
+    double d;
+  } v;
+};
+
+_Static_assert(sizeof(struct pf_json) == 16, "pf_json node must stay 16 bytes");
+
+static inline int pf__json_is_container(const pf_json *n) {
+  return n->type == PF_JSON_ARRAY || n->type == PF_JSON_OBJECT;
+}
+
+static inline size_t pf__json_span(const pf_json *n) {
+  return pf__json_is_container(n) ? (size_t)n->v.u : 1;
+}
+
+/* UTF-8: length of the valid sequence starting at p (1..4), or, when it is
+ * invalid, minus the length of its maximal invalid subpart (-1..-3).
+ * p < end, and *p >= 0x80. */
+int pf__utf8_check(const unsigned char *p, const unsigned char *end);
+
+/* Correctly rounded decimal -> double for a validated JSON number text. */
+int pf__json_strtod(const char *text, size_t len, double *out);
+
+/* Decimal digits of v into out (at most 20 bytes, no NUL); returns count. */
+size_t pf__json_fmt_u64(uint64_t v, char *out);
+
+#endif

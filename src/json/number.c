@@ -1,0 +1,131 @@
+/* Number conversion: correctly rounded decimal -> double (the parser's slow
+ * path) and shortest round-tripping double -> decimal (the writer). */
+#define _GNU_SOURCE
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json/internal.h"
+
+/* strtod() depends on the process locale (a handler library may call
+ * setlocale()); use a private "C" locale. glibc's strtod_l is correctly
+ * rounded for any input length. */
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+static void c_locale_init(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+
+static double parse_c(const char *z) {
+  pthread_once(&c_locale_once, c_locale_init);
+  if (c_locale)
+    return strtod_l(z, NULL, c_locale);
+  return strtod(z, NULL);
+}
+
+int pf__json_strtod(const char *text, size_t len, double *out) {
+  char small[128];
+  char *z = small;
+  if (len >= sizeof small) {
+    z = malloc(len + 1); /* only for absurdly long literals; not the hot path */
+    if (!z)
+      return -PF_ENOMEM;
+  }
+  memcpy(z, text, len);
+  z[len] = '\0';
+  *out = parse_c(z);
+  if (z != small)
+    free(z);
+  return isinf(*out) ? -PF_EJSON_NUMBER : 0;
+}
+
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+size_t pf__json_fmt_u64(uint64_t v, char *out) {
+  char tmp[20];
+  char *p = tmp + sizeof tmp;
+  while (v >= 100) {
+    unsigned r = (unsigned)(v % 100);
+    v /= 100;
+    p -= 2;
+    memcpy(p, digits2 + 2 * r, 2);
+  }
+  if (v >= 10) {
+    p -= 2;
+    memcpy(p, digits2 + 2 * v, 2);
+  } else {
+    *--p = (char)('0' + v);
+  }
+  size_t n = (size_t)(tmp + sizeof tmp - p);
+  memcpy(out, p, n);
+  return n;
+}
+
+static size_t fmt_g(double v, int prec, char *out) {
+  pthread_once(&c_locale_once, c_locale_init);
+  int n;
+  if (c_locale) {
+    locale_t old = uselocale(c_locale);
+    n = snprintf(out, 32, "%.*g", prec, v);
+    uselocale(old);
+  } else {
+    n = snprintf(out, 32, "%.*g", prec, v);
+  }
+  return n > 0 ? (size_t)n : 0;
+}
+
+static int roundtrips(const char *z, double v) { return parse_c(z) == v; }
+
+size_t pf_json_fmt_double(double v, char *out) {
+  if (!isfinite(v)) {
+    memcpy(out, "null", 5);
+    return 4;
+  }
+  if (v == 0) {
+    if (signbit(v)) {
+      memcpy(out, "-0.0", 5);
+      return 4;
+    }
+    memcpy(out, "0", 2);
+    return 1;
+  }
+  /* Integral values below 2^53 print as integers. */
+  if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v) {
+    int64_t i = (int64_t)v;
+    size_t k = 0;
+    if (i < 0)
+      out[k++] = '-';
+    k += pf__json_fmt_u64(i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i, out + k);
+    out[k] = '\0';
+    return k;
+  }
+  size_t n;
+  if (fabs(v) >= 2.2250738585072014e-308) {
+    /* A normal double has 15.95 significant digits: if some decimal of at
+     * most 15 digits round-trips, it is the 15-digit rounding of v (the
+     * half-unit at 15 digits exceeds half an ulp), so %.15g is then the
+     * shortest; otherwise the shortest has 16 or 17 digits and is the
+     * correctly rounded %.16g or %.17g. */
+    for (int prec = 15; prec <= 17; prec++) {
+      n = fmt_g(v, prec, out);
+      if (prec == 17 || roundtrips(out, v))
+        return n;
+    }
+  }
+  /* Subnormals carry fewer digits: binary search the shortest precision
+   * (round-tripping is monotonic in the number of digits). */
+  int lo = 1, hi = 17;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    fmt_g(v, mid, out);
+    if (roundtrips(out, v))
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return fmt_g(v, lo, out);
+}

@@ -1,0 +1,647 @@
+/* Strict RFC 8259 parser: in situ, values in an arena, no recursion.
+ *
+ * The parser is one loop driven by gotos between three states: `value`
+ * (a value is expected), `member` (an object key is expected) and `after`
+ * (a value just ended; look at the enclosing container). Open containers
+ * are kept on an explicit stack of node indexes, bounded by max_depth.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "base/arena.h"
+#include "json/internal.h"
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+typedef unsigned char u8;
+
+/* Bytes that end a run of plain string content: '"', '\\', controls and
+ * every non-ASCII byte (checked as UTF-8). */
+static const u8 string_stop[256] = {
+    ['"'] = 1, ['\\'] = 1,
+#define R16(x) [x] = 1, [x + 1] = 1, [x + 2] = 1, [x + 3] = 1, [x + 4] = 1, [x + 5] = 1, \
+    [x + 6] = 1, [x + 7] = 1, [x + 8] = 1, [x + 9] = 1, [x + 10] = 1, [x + 11] = 1,      \
+    [x + 12] = 1, [x + 13] = 1, [x + 14] = 1, [x + 15] = 1
+    R16(0x00), R16(0x10), R16(0x80), R16(0x90), R16(0xA0), R16(0xB0),
+    R16(0xC0), R16(0xD0), R16(0xE0), R16(0xF0),
+#undef R16
+};
+
+static inline const u8 *find_stop(const u8 *p, const u8 *end) {
+#ifdef __SSE2__
+  const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+  const __m128i space = _mm_set1_epi8(0x20);
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* signed v < 0x20 catches 0x00..0x1F and 0x80..0xFF at once */
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                             _mm_cmplt_epi8(v, space));
+    unsigned mask = (unsigned)_mm_movemask_epi8(m);
+    if (mask)
+      return p + __builtin_ctz(mask);
+    p += 16;
+  }
+#endif
+  while (p < end && !string_stop[*p])
+    p++;
+  return p;
+}
+
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static inline int hexval(u8 c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  c |= 0x20;
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
+static inline long hex4(const u8 *p) {
+  int a = hexval(p[0]), b = hexval(p[1]), c = hexval(p[2]), d = hexval(p[3]);
+  if ((a | b | c | d) < 0)
+    return -1;
+  return (a << 12) | (b << 8) | (c << 4) | d;
+}
+
+typedef struct parser {
+  u8 *buf;
+  const u8 *end;
+  pf_arena *arena;
+  pf_json *nodes;
+  uint32_t cap;
+  pf_json_error *err;
+} parser;
+
+static int fail(parser *ps, const u8 *at, int code, const char *msg) {
+  if (ps->err) {
+    ps->err->code = code;
+    ps->err->offset = (size_t)(at - ps->buf);
+    ps->err->msg = msg;
+  }
+  return code;
+}
+
+static int grow(parser *ps, uint32_t n) {
+  size_t ncap = (size_t)ps->cap * 2;
+  if (ncap < (size_t)n + 2)
+    ncap = (size_t)n + 2;
+  if (ncap > UINT32_MAX)
+    return -1;
+  pf_json *nn = pf__arena_extend(ps->arena, ps->nodes, (size_t)ps->cap * sizeof(pf_json),
+                                 ncap * sizeof(pf_json));
+  if (!nn)
+    return -1;
+  ps->nodes = nn;
+  ps->cap = (uint32_t)ncap;
+  return 0;
+}
+
+/* Parses the string whose opening quote is at p[-1]. Unescapes in place,
+ * NUL-terminates, fills node. Returns the position after the closing quote,
+ * or NULL after fail(). */
+static const u8 *parse_string(parser *ps, u8 *p, pf_json *node) {
+  const u8 *end = ps->end;
+  u8 *start = p;
+  u8 *dst = NULL; /* write position once an escape has been seen */
+  for (;;) {
+    u8 *q = (u8 *)find_stop(p, end);
+    if (dst) {
+      size_t run = (size_t)(q - p);
+      memmove(dst, p, run);
+      dst += run;
+    }
+    p = q;
+    if (UNLIKELY(p == end)) {
+      fail(ps, start - 1, -PF_EJSON_SYNTAX, "unterminated string");
+      return NULL;
+    }
+    u8 c = *p;
+    if (LIKELY(c == '"'))
+      break;
+    if (c == '\\') {
+      if (!dst)
+        dst = p;
+      if (UNLIKELY(end - p < 2)) {
+        fail(ps, start - 1, -PF_EJSON_SYNTAX, "unterminated string");
+        return NULL;
+      }
+      u8 e = p[1];
+      switch (e) {
+      case '"': case '\\': case '/': *dst++ = e; p += 2; continue;
+      case 'b': *dst++ = '\b'; p += 2; continue;
+      case 'f': *dst++ = '\f'; p += 2; continue;
+      case 'n': *dst++ = '\n'; p += 2; continue;
+      case 'r': *dst++ = '\r'; p += 2; continue;
+      case 't': *dst++ = '\t'; p += 2; continue;
+      case 'u': break;
+      default:
+        fail(ps, p, -PF_EJSON_SYNTAX, "invalid escape sequence in string");
+        return NULL;
+      }
+      long cp;
+      if (UNLIKELY(end - p < 6 || (cp = hex4(p + 2)) < 0)) {
+        fail(ps, p, -PF_EJSON_SYNTAX, "invalid \\u escape: expected 4 hex digits");
+        return NULL;
+      }
+      const u8 *esc = p;
+      p += 6;
+      if (cp >= 0xD800 && cp <= 0xDBFF) {
+        long lo;
+        if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || (lo = hex4(p + 2)) < 0xDC00 ||
+            lo > 0xDFFF) {
+          fail(ps, esc, -PF_EJSON_UTF8, "unpaired UTF-16 high surrogate in \\u escape");
+          return NULL;
+        }
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        p += 6;
+      } else if (UNLIKELY(cp >= 0xDC00 && cp <= 0xDFFF)) {
+        fail(ps, esc, -PF_EJSON_UTF8, "unpaired UTF-16 low surrogate in \\u escape");
+        return NULL;
+      }
+      if (cp < 0x80) {
+        *dst++ = (u8)cp;
+      } else if (cp < 0x800) {
+        *dst++ = (u8)(0xC0 | (cp >> 6));
+        *dst++ = (u8)(0x80 | (cp & 0x3F));
+      } else if (cp < 0x10000) {
+        *dst++ = (u8)(0xE0 | (cp >> 12));
+        *dst++ = (u8)(0x80 | ((cp >> 6) & 0x3F));
+        *dst++ = (u8)(0x80 | (cp & 0x3F));
+      } else {
+        *dst++ = (u8)(0xF0 | (cp >> 18));
+        *dst++ = (u8)(0x80 | ((cp >> 12) & 0x3F));
+        *dst++ = (u8)(0x80 | ((cp >> 6) & 0x3F));
+        *dst++ = (u8)(0x80 | (cp & 0x3F));
+      }
+      continue;
+    }
+    if (c >= 0x80) {
+      /* Validate a run of multi-byte characters without going back to the
+       * ASCII scanner after each one. */
+      do {
+        int n = pf__utf8_check(p, end);
+        if (UNLIKELY(n < 0)) {
+          fail(ps, p, -PF_EJSON_UTF8, "invalid UTF-8 in string");
+          return NULL;
+        }
+        if (dst) {
+          memmove(dst, p, (size_t)n);
+          dst += n;
+        }
+        p += n;
+      } while (p < end && *p >= 0x80);
+      continue;
+    }
+    fail(ps, p, -PF_EJSON_SYNTAX, "control character in string (must be escaped)");
+    return NULL;
+  }
+  u8 *zend = dst ? dst : p;
+  *zend = '\0';
+  node->type = PF_JSON_STRING;
+  node->len = (uint32_t)(zend - start);
+  node->v.s = (const char *)start;
+  return p + 1;
+}
+
+static inline int is_digit(u8 c) { return (unsigned)(c - '0') < 10; }
+
+/* Parses a number starting at p (a '-' or a digit). */
+static const u8 *parse_number(parser *ps, const u8 *p, pf_json *node) {
+  const u8 *end = ps->end, *start = p;
+  int neg = 0;
+  if (*p == '-') {
+    neg = 1;
+    p++;
+  }
+  if (UNLIKELY(p == end || !is_digit(*p))) {
+    fail(ps, p, -PF_EJSON_SYNTAX, "expected a digit in number");
+    return NULL;
+  }
+  uint64_t m = 0;
+  int nd = 0;        /* significant digits accumulated in m */
+  int dropped = 0;   /* non-zero digits that did not fit in m */
+  int64_t e10 = 0;   /* decimal exponent adjustment */
+  int int_digits = 0;
+  if (*p == '0') {
+    p++;
+    int_digits = 1;
+    if (UNLIKELY(p < end && is_digit(*p))) {
+      fail(ps, p - 1, -PF_EJSON_SYNTAX, "leading zero in number");
+      return NULL;
+    }
+  } else {
+    const u8 *d0 = p;
+    while (p < end && is_digit(*p)) {
+      if (nd < 19) {
+        m = m * 10 + (uint64_t)(*p - '0');
+        nd++;
+      } else {
+        e10++;
+        dropped |= *p != '0';
+      }
+      p++;
+    }
+    int_digits = (int)(p - d0);
+  }
+  int is_int = 1;
+  if (p < end && *p == '.') {
+    is_int = 0;
+    p++;
+    if (UNLIKELY(p == end || !is_digit(*p))) {
+      fail(ps, p, -PF_EJSON_SYNTAX, "expected a digit after '.' in number");
+      return NULL;
+    }
+    while (p < end && is_digit(*p)) {
+      if (nd < 19) {
+        m = m * 10 + (uint64_t)(*p - '0');
+        if (m)
+          nd++;
+        e10--;
+      } else {
+        dropped |= *p != '0';
+      }
+      p++;
+    }
+  }
+  if (p < end && (*p | 0x20) == 'e') {
+    is_int = 0;
+    p++;
+    int eneg = 0;
+    if (p < end && (*p == '+' || *p == '-')) {
+      eneg = *p == '-';
+      p++;
+    }
+    if (UNLIKELY(p == end || !is_digit(*p))) {
+      fail(ps, p, -PF_EJSON_SYNTAX, "expected a digit in exponent");
+      return NULL;
+    }
+    int64_t ex = 0;
+    while (p < end && is_digit(*p)) {
+      if (ex < 100000000)
+        ex = ex * 10 + (*p - '0');
+      p++;
+    }
+    e10 += eneg ? -ex : ex;
+  }
+  if (is_int) {
+    if (LIKELY(int_digits <= 19) || (int_digits == 20 && !neg)) {
+      uint64_t u = m;
+      if (int_digits == 20) {
+        /* the 20th digit was dropped from m: redo with overflow checks */
+        u = 0;
+        const u8 *q = start;
+        for (; q < p; q++)
+          if (__builtin_mul_overflow(u, 10, &u) || __builtin_add_overflow(u, (uint64_t)(*q - '0'), &u))
+            goto as_real;
+      }
+      if (neg) {
+        if (u <= (uint64_t)INT64_MAX + 1) {
+          node->type = PF_JSON_INT;
+          node->v.i = (int64_t)((uint64_t)0 - u);
+          return p;
+        }
+      } else {
+        node->type = u <= (uint64_t)INT64_MAX ? PF_JSON_INT : PF_JSON_UINT;
+        node->v.u = u;
+        return p;
+      }
+    }
+  }
+as_real:
+  node->type = PF_JSON_REAL;
+  if (m == 0 && !dropped) {
+    node->v.d = neg ? -0.0 : 0.0;
+    return p;
+  }
+  if (!dropped && m <= (1ull << 53) && e10 >= -22 && e10 <= 22) {
+    /* Clinger's fast path: both operands exact, one IEEE rounding. */
+    double d = (double)m;
+    d = e10 < 0 ? d / pow10_exact[-e10] : d * pow10_exact[e10];
+    node->v.d = neg ? -d : d;
+    return p;
+  }
+  int rc = pf__json_strtod((const char *)start, (size_t)(p - start), &node->v.d);
+  if (UNLIKELY(rc)) {
+    fail(ps, start, rc, rc == -PF_ENOMEM ? "out of memory" : "number out of range (overflows a double)");
+    return NULL;
+  }
+  return p;
+}
+
+static int key_cmp(const void *a, const void *b) {
+  const pf_json *x = *(const pf_json *const *)a, *y = *(const pf_json *const *)b;
+  if (x->len != y->len)
+    return x->len < y->len ? -1 : 1;
+  return memcmp(x->v.s, y->v.s, x->len);
+}
+
+/* Checks the object at nodes[oi] (closed) for duplicate keys. Returns the
+ * second occurrence of a duplicated key, or NULL. */
+static const pf_json *find_dup(parser *ps, pf_json *obj, int *oom) {
+  uint32_t count = obj->len;
+  if (count < 2)
+    return NULL;
+  const pf_json *small[16];
+  const pf_json **keys = small;
+  if (count > 16) {
+    keys = pf_arena_alloc(ps->arena, count * sizeof *keys);
+    if (!keys) {
+      *oom = 1;
+      return NULL;
+    }
+  }
+  const pf_json *k = obj + 1;
+  for (uint32_t i = 0; i < count; i++) {
+    keys[i] = k;
+    const pf_json *v = k + 1;
+    k = v + pf__json_span(v);
+  }
+  if (count <= 16) {
+    for (uint32_t i = 1; i < count; i++)
+      for (uint32_t j = 0; j < i; j++)
+        if (keys[i]->len == keys[j]->len && memcmp(keys[i]->v.s, keys[j]->v.s, keys[i]->len) == 0)
+          return keys[i];
+    return NULL;
+  }
+  qsort(keys, count, sizeof *keys, key_cmp);
+  const pf_json *dup = NULL;
+  for (uint32_t i = 1; i < count; i++)
+    if (key_cmp(&keys[i - 1], &keys[i]) == 0) {
+      /* report the later one in document order */
+      const pf_json *d = keys[i] > keys[i - 1] ? keys[i] : keys[i - 1];
+      if (!dup || d < dup)
+        dup = d;
+    }
+  return dup;
+}
+
+#define WS(c) ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t')
+#define SKIP_WS()                                                                                  \
+  while (p < end && UNLIKELY(*p <= ' ') && WS(*p))                                                 \
+  p++
+
+const pf_json *pf_json_parse(char *text, size_t len, pf_arena *arena, const pf_json_opts *opts,
+                             pf_json_error *err) {
+  uint32_t max_depth = opts && opts->max_depth ? opts->max_depth : PF_JSON_MAX_DEPTH_DEFAULT;
+  size_t max_size = opts && opts->max_size ? opts->max_size : PF_JSON_MAX_SIZE_DEFAULT;
+  int dup_reject = !opts || opts->dup_keys == PF_JSON_DUP_REJECT;
+  if (max_size > PF_JSON_MAX_SIZE_LIMIT)
+    max_size = PF_JSON_MAX_SIZE_LIMIT;
+
+  parser ps = {(u8 *)text, (const u8 *)text + len, arena, NULL, 0, err};
+  if (UNLIKELY(len > max_size)) {
+    fail(&ps, ps.buf + max_size, -PF_EJSON_SIZE, "JSON text exceeds the maximum size");
+    return NULL;
+  }
+  const u8 *p = ps.buf, *end = ps.end;
+
+  uint32_t stack_small[128];
+  uint32_t *stack = stack_small;
+  if (max_depth > 128) {
+    /* Allocated after the nodes would block in-place node growth, so the
+     * deep stack comes first. */
+    stack = pf_arena_alloc(arena, (size_t)max_depth * sizeof *stack);
+    if (!stack)
+      goto oom;
+  }
+  ps.cap = (uint32_t)(len / 8 + 8);
+  ps.nodes = pf_arena_alloc(arena, (size_t)ps.cap * sizeof(pf_json));
+  if (!ps.nodes)
+    goto oom;
+
+  pf_json *nodes = ps.nodes;
+  uint32_t n = 0, depth = 0;
+  pf_json *node;
+
+#define NEED_NODES(k)                                                                              \
+  do {                                                                                             \
+    if (UNLIKELY(n + (k) > ps.cap)) {                                                              \
+      if (grow(&ps, n + (k)))                                                                      \
+        goto oom;                                                                                  \
+      nodes = ps.nodes;                                                                            \
+    }                                                                                              \
+  } while (0)
+
+value:
+  SKIP_WS();
+  if (UNLIKELY(p == end)) {
+    fail(&ps, p, -PF_EJSON_SYNTAX, n ? "unexpected end of input: expected a value"
+                                        : "empty input: expected a JSON value");
+    return NULL;
+  }
+  NEED_NODES(1);
+  node = &nodes[n];
+  switch (*p) {
+  case '"':
+    p = parse_string(&ps, (u8 *)p + 1, node);
+    if (!p)
+      return NULL;
+    n++;
+    goto after;
+  case '{':
+    if (UNLIKELY(depth >= max_depth))
+      goto too_deep;
+    node->type = PF_JSON_OBJECT;
+    node->len = 0;
+    stack[depth++] = n++;
+    p++;
+    SKIP_WS();
+    if (p < end && *p == '}') {
+      p++;
+      node->v.u = 1;
+      depth--;
+      goto after;
+    }
+    goto member;
+  case '[':
+    if (UNLIKELY(depth >= max_depth))
+      goto too_deep;
+    node->type = PF_JSON_ARRAY;
+    node->len = 0;
+    stack[depth++] = n++;
+    p++;
+    SKIP_WS();
+    if (p < end && *p == ']') {
+      p++;
+      node->v.u = 1;
+      depth--;
+      goto after;
+    }
+    goto value;
+  case 't':
+    if (UNLIKELY(end - p < 4 || memcmp(p, "true", 4) != 0))
+      goto bad_literal;
+    node->type = PF_JSON_BOOL;
+    node->v.u = 1;
+    p += 4;
+    n++;
+    goto after;
+  case 'f':
+    if (UNLIKELY(end - p < 5 || memcmp(p, "false", 5) != 0))
+      goto bad_literal;
+    node->type = PF_JSON_BOOL;
+    node->v.u = 0;
+    p += 5;
+    n++;
+    goto after;
+  case 'n':
+    if (UNLIKELY(end - p < 4 || memcmp(p, "null", 4) != 0))
+      goto bad_literal;
+    node->type = PF_JSON_NULL;
+    node->v.u = 0;
+    p += 4;
+    n++;
+    goto after;
+  case '-': case '0': case '1': case '2': case '3': case '4':
+  case '5': case '6': case '7': case '8': case '9':
+    p = parse_number(&ps, p, node);
+    if (!p)
+      return NULL;
+    n++;
+    goto after;
+  default:
+    if (*p == ']' || *p == '}')
+      fail(&ps, p, -PF_EJSON_SYNTAX, "expected a value, found a closing bracket");
+    else if (*p >= 0x80)
+      fail(&ps, p, pf__utf8_check(p, end) > 0 ? -PF_EJSON_SYNTAX : -PF_EJSON_UTF8,
+           "unexpected character: expected a value");
+    else
+      fail(&ps, p, -PF_EJSON_SYNTAX, "unexpected character: expected a value");
+    return NULL;
+  }
+
+member: /* p is at the first non-space byte where a key must start */
+  if (UNLIKELY(p == end || *p != '"')) {
+    fail(&ps, p, -PF_EJSON_SYNTAX,
+         p == end ? "unexpected end of input: expected an object key" : "expected a string key");
+    return NULL;
+  }
+  NEED_NODES(2);
+  p = parse_string(&ps, (u8 *)p + 1, &nodes[n]);
+  if (!p)
+    return NULL;
+  n++;
+  SKIP_WS();
+  if (UNLIKELY(p == end || *p != ':')) {
+    fail(&ps, p, -PF_EJSON_SYNTAX, "expected ':' after object key");
+    return NULL;
+  }
+  p++;
+  goto value;
+
+after:
+  if (UNLIKELY(depth == 0))
+    goto done;
+  SKIP_WS();
+  {
+    pf_json *top = &nodes[stack[depth - 1]];
+    top->len++;
+    if (UNLIKELY(p == end)) {
+      fail(&ps, p, -PF_EJSON_SYNTAX,
+           top->type == PF_JSON_OBJECT ? "unexpected end of input: unclosed object"
+                                       : "unexpected end of input: unclosed array");
+      return NULL;
+    }
+    u8 c = *p++;
+    if (top->type == PF_JSON_OBJECT) {
+      if (c == ',') {
+        SKIP_WS();
+        goto member;
+      }
+      if (LIKELY(c == '}')) {
+        top->v.u = (uint64_t)(n - stack[depth - 1]);
+        depth--;
+        if (dup_reject && top->len > 1) {
+          int oom = 0;
+          const pf_json *d = find_dup(&ps, top, &oom);
+          if (oom)
+            goto oom;
+          if (d) {
+            /* in situ strings point into the buffer: report the key's quote */
+            fail(&ps, (const u8 *)d->v.s - 1, -PF_EJSON_DUPKEY, "duplicate key in object");
+            return NULL;
+          }
+        }
+        goto after;
+      }
+      fail(&ps, p - 1, -PF_EJSON_SYNTAX, "expected ',' or '}' after object member");
+      return NULL;
+    }
+    if (c == ',')
+      goto value;
+    if (LIKELY(c == ']')) {
+      top->v.u = (uint64_t)(n - stack[depth - 1]);
+      depth--;
+      goto after;
+    }
+    fail(&ps, p - 1, -PF_EJSON_SYNTAX, "expected ',' or ']' after array element");
+    return NULL;
+  }
+
+done:
+  SKIP_WS();
+  if (UNLIKELY(p != end)) {
+    fail(&ps, p, -PF_EJSON_SYNTAX, "unexpected data after the JSON value");
+    return NULL;
+  }
+  return nodes;
+
+bad_literal:
+  fail(&ps, p, -PF_EJSON_SYNTAX, "invalid literal: expected true, false or null");
+  return NULL;
+too_deep:
+  fail(&ps, p, -PF_EJSON_DEPTH, "nesting exceeds the maximum depth");
+  return NULL;
+oom:
+  fail(&ps, p, -PF_ENOMEM, "out of memory");
+  return NULL;
+}
+
+const pf_json *pf_json_parse_copy(const char *text, size_t len, pf_arena *arena,
+                                  const pf_json_opts *opts, pf_json_error *err) {
+  size_t max_size = opts && opts->max_size ? opts->max_size : PF_JSON_MAX_SIZE_DEFAULT;
+  if (len > max_size || len > PF_JSON_MAX_SIZE_LIMIT) {
+    if (err) {
+      err->code = -PF_EJSON_SIZE;
+      err->offset = max_size < len ? max_size : len;
+      err->msg = "JSON text exceeds the maximum size";
+    }
+    return NULL;
+  }
+  char *copy = pf_arena_strndup(arena, text, len);
+  if (!copy) {
+    if (err) {
+      err->code = -PF_ENOMEM;
+      err->offset = 0;
+      err->msg = "out of memory";
+    }
+    return NULL;
+  }
+  return pf_json_parse(copy, len, arena, opts, err);
+}
+
+char *pf_json_error_pos(const char *text, size_t len, const pf_json_error *err, char *out,
+                        size_t outsize) {
+  size_t line = 1, col = 1, off = err->offset < len ? err->offset : len;
+  for (size_t i = 0; i < off; i++) {
+    if (text[i] == '\n') {
+      line++;
+      col = 1;
+    } else {
+      col++;
+    }
+  }
+  if (outsize)
+    snprintf(out, outsize, "%zu:%zu", line, col);
+  return out;
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# E2E: the pforge command's --version and --help.
+set -u
+PF=${1:?usage: test_cli.sh path/to/pforge}
+pass=0 fail=0
+check() { # name, condition result
+  if [ "$2" -eq 0 ]; then pass=$((pass + 1)); echo "ok - $1"; else fail=$((fail + 1)); echo "not ok - $1"; fi
+}
+out=$("$PF" --version); rc=$?
+[ $rc -eq 0 ] && [[ "$out" =~ ^pforge\ [0-9]+\.[0-9]+\.[0-9]+$ ]]; check "--version prints the version" $?
+out=$("$PF" -V); [[ "$out" == pforge\ * ]]; check "-V" $?
+out=$("$PF" --help); rc=$?
+[ $rc -eq 0 ] && [[ "$out" == *"usage: pforge"* ]]; check "--help prints usage on stdout" $?
+"$PF" >/dev/null 2>&1; [ $? -eq 2 ]; check "no arguments exits 2" $?
+err=$("$PF" frobnicate 2>&1 >/dev/null); rc=$?
+[ $rc -eq 2 ] && [[ "$err" == *"unknown command 'frobnicate'"* ]]; check "unknown command is an error on stderr" $?
+out=$("$PF" bogus 2>/dev/null); [ -z "$out" ]; check "errors print nothing on stdout" $?
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
