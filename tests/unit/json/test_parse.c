@@ -1,0 +1,491 @@
+/* Parser unit tests: values, reader API, strictness, limits, errors. */
+#include "support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pforge/json.h>
+
+static pf_arena *arena;
+
+static int setup(void **state) {
+  (void)state;
+  arena = pf_arena_create(0);
+  return arena ? 0 : -1;
+}
+static int teardown(void **state) {
+  (void)state;
+  pf_arena_destroy(arena);
+  return 0;
+}
+
+/* Parses a NUL-terminated literal (copied, so literals can be used). */
+static const pf_json *P(const char *text) {
+  pf_json_error err;
+  const pf_json *v = pf_json_parse_copy(text, strlen(text), arena, NULL, &err);
+  if (!v)
+    print_message("parse failed at %zu: %s: %s\n", err.offset, err.msg, text);
+  return v;
+}
+
+/* Expects a parse error with the given code and offset; returns msg. */
+static const char *E(const char *text, int code, size_t offset) {
+  pf_json_error err = {0, 0, NULL};
+  const pf_json *v = pf_json_parse_copy(text, strlen(text), arena, NULL, &err);
+  if (v || err.code != code || err.offset != offset)
+    print_message("for %s: got %s code %d (%s) at %zu, expected code %d at %zu\n", text,
+                  v ? "success" : "error", err.code, err.msg ? err.msg : "", err.offset, code,
+                  offset);
+  assert_null(v);
+  assert_int_equal(err.code, code);
+  assert_int_equal(err.offset, offset);
+  assert_non_null(err.msg);
+  return err.msg;
+}
+
+static void test_request(void **state) {
+  (void)state;
+  const pf_json *r = P("{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\","
+                       "\"params\":{\"name\":\"add\",\"arguments\":{\"a\":1.5,\"b\":2}}}");
+  assert_non_null(r);
+  assert_int_equal(pf_json_typeof(r), PF_JSON_OBJECT);
+  assert_int_equal(pf_json_len(r), 4);
+  assert_string_equal(pf_json_get_str(r, "jsonrpc", NULL), "2.0");
+  assert_int_equal(pf_json_get_int(r, "id", -1), 42);
+  assert_string_equal(pf_json_get_str(r, "method", NULL), "tools/call");
+  const pf_json *params = pf_json_get(r, "params");
+  assert_string_equal(pf_json_get_str(params, "name", NULL), "add");
+  const pf_json *args = pf_json_get(params, "arguments");
+  assert_true(pf_json_get_num(args, "a", 0) == 1.5);
+  assert_true(pf_json_get_num(args, "b", 0) == 2.0);
+  assert_int_equal(pf_json_typeof(pf_json_get(args, "b")), PF_JSON_INT);
+  assert_int_equal(pf_json_typeof(pf_json_get(args, "a")), PF_JSON_REAL);
+  /* missing keys and wrong types give defaults */
+  assert_null(pf_json_get(r, "nope"));
+  assert_int_equal(pf_json_get_int(r, "method", -7), -7);
+  assert_string_equal(pf_json_get_str(r, "id", "dflt"), "dflt");
+  assert_true(pf_json_get_bool(r, "x", true));
+  assert_true(pf_json_get_num(NULL, "a", 3.25) == 3.25);
+  assert_null(pf_json_get(pf_json_get(r, "id"), "x"));
+  assert_int_equal(pf_json_typeof(NULL), PF_JSON_NONE);
+  assert_string_equal(pf_json_type_name(PF_JSON_NONE), "missing");
+}
+
+static void test_scalars(void **state) {
+  (void)state;
+  assert_int_equal(pf_json_typeof(P("null")), PF_JSON_NULL);
+  assert_true(pf_json_bool_or(P("true"), false));
+  assert_false(pf_json_bool_or(P(" false "), true));
+  assert_int_equal(pf_json_int_or(P("0"), 1), 0);
+  assert_int_equal(pf_json_int_or(P("-0"), 1), 0);
+  assert_int_equal(pf_json_int_or(P("-9223372036854775808"), 0), INT64_MIN);
+  assert_int_equal(pf_json_int_or(P("9223372036854775807"), 0), INT64_MAX);
+  const pf_json *u = P("9223372036854775808");
+  assert_int_equal(pf_json_typeof(u), PF_JSON_UINT);
+  assert_true(pf_json_uint_or(u, 0) == 9223372036854775808ull);
+  assert_int_equal(pf_json_int_or(u, 5), 5);
+  assert_true(pf_json_uint_or(P("18446744073709551615"), 0) == UINT64_MAX);
+  const pf_json *big = P("18446744073709551616");
+  assert_int_equal(pf_json_typeof(big), PF_JSON_REAL);
+  assert_true(pf_json_num_or(big, 0) == 18446744073709551616.0);
+  assert_int_equal(pf_json_typeof(P("-9223372036854775809")), PF_JSON_REAL);
+  assert_int_equal(pf_json_typeof(P("123456789012345678901234567890")), PF_JSON_REAL);
+  assert_true(pf_json_num_or(P("123456789012345678901234567890"), 0) == 1.2345678901234568e29);
+  /* integral reals are integers for pf_json_int_or, others are not */
+  assert_int_equal(pf_json_int_or(P("2.0"), 0), 2);
+  assert_int_equal(pf_json_int_or(P("1e3"), 0), 1000);
+  assert_int_equal(pf_json_int_or(P("2.5"), 9), 9);
+  assert_int_equal(pf_json_int_or(P("1e30"), 9), 9);
+  assert_int_equal(pf_json_uint_or(P("-1"), 9), 9);
+  size_t len;
+  const char *s = pf_json_str(P("\"h\\u00e9llo\""), &len);
+  assert_string_equal(s, "h\xc3\xa9llo");
+  assert_int_equal(len, 6);
+  assert_null(pf_json_str(P("1"), &len));
+  assert_string_equal(pf_json_str_or(P("[]"), "d"), "d");
+}
+
+static void test_doubles(void **state) {
+  (void)state;
+  static const struct {
+    const char *text;
+    double v;
+  } cases[] = {
+      {"1.5", 1.5},
+      {"-0.0", -0.0},
+      {"0.1", 0.1},
+      {"1e-7", 1e-7},
+      {"1E+2", 100.0},
+      {"0.30000000000000004", 0.30000000000000004},
+      {"1.7976931348623157e308", 1.7976931348623157e308},
+      {"2.2250738585072014e-308", 2.2250738585072014e-308},
+      {"4.9406564584124654e-324", 4.9406564584124654e-324},
+      {"5e-324", 5e-324},
+      {"1e-400", 0.0},
+      {"9007199254740993", 9007199254740992.0}, /* INT, exact */
+      {"9007199254740993.0", 9007199254740992.0}, /* ties to even */
+      {"0.000000000000000000000000000001", 1e-30},
+      {"123456789.125", 123456789.125},
+      {"2.47032822920623272e-324", 0.0}, /* just below half of the smallest subnormal */
+      {"7.2057594037927933e16", 72057594037927936.0},
+      {"1.00000000000000011102230246251565404236316680908203125", 1.0},
+      {"1.00000000000000011102230246251565404236316680908203126", 1.0000000000000002},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const pf_json *v = P(cases[i].text);
+    assert_non_null(v);
+    double d = pf_json_num_or(v, NAN);
+    if (d != cases[i].v || signbit(d) != signbit(cases[i].v))
+      print_message("%s: got %.17g expected %.17g\n", cases[i].text, d, cases[i].v);
+    assert_true(d == cases[i].v);
+    assert_int_equal(signbit(d), signbit(cases[i].v));
+  }
+  E("1e400", -PF_EJSON_NUMBER, 0);
+  E("[-1.8e308]", -PF_EJSON_NUMBER, 1);
+}
+
+static void test_containers(void **state) {
+  (void)state;
+  const pf_json *a = P(" [ 1 , [2, [3, {}]], {\"k\": [ ]}, \"s\", null ] ");
+  assert_non_null(a);
+  assert_int_equal(pf_json_len(a), 5);
+  assert_int_equal(pf_json_int_or(pf_json_at(a, 0), 0), 1);
+  const pf_json *inner = pf_json_at(a, 1);
+  assert_int_equal(pf_json_len(inner), 2);
+  assert_int_equal(pf_json_typeof(pf_json_at(pf_json_at(inner, 1), 1)), PF_JSON_OBJECT);
+  assert_int_equal(pf_json_len(pf_json_get(pf_json_at(a, 2), "k")), 0);
+  assert_string_equal(pf_json_str_or(pf_json_at(a, 3), NULL), "s");
+  assert_int_equal(pf_json_typeof(pf_json_at(a, 4)), PF_JSON_NULL);
+  assert_null(pf_json_at(a, 5));
+
+  pf_json_iter it = pf_json_iter_init(a);
+  const pf_json *k, *v;
+  int n = 0;
+  while (pf_json_iter_next(&it, &k, &v)) {
+    assert_null(k);
+    assert_ptr_equal(v, pf_json_at(a, (size_t)n));
+    n++;
+  }
+  assert_int_equal(n, 5);
+
+  const pf_json *o = P("{\"a\":{\"x\":[1,2,3]},\"b\":2,\"c\":{\"d\":{\"e\":true}}}");
+  it = pf_json_iter_init(o);
+  const char *keys[] = {"a", "b", "c"};
+  n = 0;
+  while (pf_json_iter_next(&it, &k, &v)) {
+    assert_string_equal(pf_json_str_or(k, NULL), keys[n]);
+    assert_ptr_equal(v, pf_json_get(o, keys[n]));
+    n++;
+  }
+  assert_int_equal(n, 3);
+  assert_true(pf_json_get_bool(pf_json_get(pf_json_get(o, "c"), "d"), "e", false));
+  /* iterating a scalar yields nothing */
+  it = pf_json_iter_init(pf_json_get(o, "b"));
+  assert_false(pf_json_iter_next(&it, &k, &v));
+  it = pf_json_iter_init(NULL);
+  assert_false(pf_json_iter_next(&it, NULL, NULL));
+}
+
+static void test_strings(void **state) {
+  (void)state;
+  size_t len;
+  const char *s = pf_json_str(P("\"a\\u0000b\""), &len);
+  assert_int_equal(len, 3);
+  assert_memory_equal(s, "a\0b", 4);
+  s = pf_json_str(P("\"\\ud83d\\ude00 \\\" \\\\ \\/ \\b\\f\\n\\r\\t\""), &len);
+  assert_string_equal(s, "\xF0\x9F\x98\x80 \" \\ / \b\f\n\r\t");
+  s = pf_json_str(P("\"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x98\x80\""), &len);
+  assert_string_equal(s, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x98\x80");
+  /* long strings cross the 16-byte scanner */
+  char text[300];
+  text[0] = '"';
+  for (int i = 1; i < 298; i++)
+    text[i] = (char)('a' + i % 26);
+  text[150] = '\\';
+  text[151] = 'n';
+  text[298] = '"';
+  text[299] = 0;
+  s = pf_json_str(P(text), &len);
+  assert_int_equal(len, 296);
+  assert_int_equal(s[149], '\n');
+  assert_int_equal(s[150], text[152]);
+  /* keys are unescaped too and lookups compare decoded bytes */
+  const pf_json *o = P("{\"k\\u0065y\":1}");
+  assert_int_equal(pf_json_get_int(o, "key", 0), 1);
+}
+
+static void test_in_situ(void **state) {
+  (void)state;
+  char buf[] = "{\"msg\":\"plain\",\"esc\":\"a\\nb\"}";
+  pf_json_error err;
+  const pf_json *v = pf_json_parse(buf, sizeof buf - 1, arena, NULL, &err);
+  assert_non_null(v);
+  size_t len;
+  const char *plain = pf_json_str(pf_json_get(v, "msg"), &len);
+  /* no escapes: the string is the buffer itself, not a copy */
+  assert_true(plain >= buf && plain < buf + sizeof buf);
+  assert_string_equal(plain, "plain");
+  assert_string_equal(pf_json_get_str(v, "esc", NULL), "a\nb");
+}
+
+static void test_syntax_errors(void **state) {
+  (void)state;
+  E("", -PF_EJSON_SYNTAX, 0);
+  E("   ", -PF_EJSON_SYNTAX, 3);
+  E("[1,]", -PF_EJSON_SYNTAX, 3);
+  E("{\"a\":1,}", -PF_EJSON_SYNTAX, 7);
+  E("{\"a\" 1}", -PF_EJSON_SYNTAX, 5);
+  E("{a:1}", -PF_EJSON_SYNTAX, 1);
+  E("[1 2]", -PF_EJSON_SYNTAX, 3);
+  E("[1", -PF_EJSON_SYNTAX, 2);
+  E("{\"a\":1", -PF_EJSON_SYNTAX, 6);
+  E("\"abc", -PF_EJSON_SYNTAX, 0);
+  E("[\"a\\", -PF_EJSON_SYNTAX, 1);
+  E("01", -PF_EJSON_SYNTAX, 0);
+  E("-", -PF_EJSON_SYNTAX, 1);
+  E("1.", -PF_EJSON_SYNTAX, 2);
+  E(".5", -PF_EJSON_SYNTAX, 0);
+  E("+1", -PF_EJSON_SYNTAX, 0);
+  E("1e", -PF_EJSON_SYNTAX, 2);
+  E("1e+", -PF_EJSON_SYNTAX, 3);
+  E("0x10", -PF_EJSON_SYNTAX, 1);
+  E("NaN", -PF_EJSON_SYNTAX, 0);
+  E("-Infinity", -PF_EJSON_SYNTAX, 1);
+  E("tru", -PF_EJSON_SYNTAX, 0);
+  E("nul", -PF_EJSON_SYNTAX, 0);
+  E("True", -PF_EJSON_SYNTAX, 0);
+  E("1 2", -PF_EJSON_SYNTAX, 2);
+  E("{} x", -PF_EJSON_SYNTAX, 3);
+  E("\"a\"\"b\"", -PF_EJSON_SYNTAX, 3);
+  E("[\"\\x\"]", -PF_EJSON_SYNTAX, 2);
+  E("[\"\\u12\"]", -PF_EJSON_SYNTAX, 2);
+  E("[\"\\u12G4\"]", -PF_EJSON_SYNTAX, 2);
+  E("[\"a\tb\"]", -PF_EJSON_SYNTAX, 3);
+  E("[\"a\nb\"]", -PF_EJSON_SYNTAX, 3);
+  E("\xef\xbb\xbf{}", -PF_EJSON_SYNTAX, 0); /* BOM */
+  E("[1]\x0c", -PF_EJSON_SYNTAX, 3);        /* form feed is not JSON whitespace */
+  E("]", -PF_EJSON_SYNTAX, 0);
+  E("{\"a\":}", -PF_EJSON_SYNTAX, 5);
+  E("[,1]", -PF_EJSON_SYNTAX, 1);
+  E("{,}", -PF_EJSON_SYNTAX, 1);
+  E("{\"a\":1 \"b\":2}", -PF_EJSON_SYNTAX, 7);
+  /* an unterminated string reports where it starts */
+  E("{\"key\":\"value", -PF_EJSON_SYNTAX, 7);
+}
+
+static void test_utf8_errors(void **state) {
+  (void)state;
+  E("\"\x80\"", -PF_EJSON_UTF8, 1);                  /* lone continuation */
+  E("\"ab\xc0\xaf\"", -PF_EJSON_UTF8, 3);            /* overlong '/' */
+  E("\"\xe0\x80\xaf\"", -PF_EJSON_UTF8, 1);          /* overlong 3-byte */
+  E("\"\xed\xa0\x80\"", -PF_EJSON_UTF8, 1);          /* UTF-8 encoded surrogate */
+  E("\"\xf4\x90\x80\x80\"", -PF_EJSON_UTF8, 1);      /* > U+10FFFF */
+  E("\"\xf5\x80\x80\x80\"", -PF_EJSON_UTF8, 1);
+  E("\"\xe6\x97\"", -PF_EJSON_UTF8, 1);              /* truncated */
+  E("\"\xff\"", -PF_EJSON_UTF8, 1);
+  E("[\"\\ud800\"]", -PF_EJSON_UTF8, 2);            /* lone high surrogate */
+  E("[\"\\udc00\\ud800\"]", -PF_EJSON_UTF8, 2);     /* reversed pair */
+  E("[\"\\ud800\\u0041\"]", -PF_EJSON_UTF8, 2);     /* high + non-low */
+  E("[\"x\\ud83d\"]", -PF_EJSON_UTF8, 3);
+  /* a long valid prefix then an invalid byte, past the 16-byte scanner */
+  E("\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xfe\"", -PF_EJSON_UTF8, 37);
+  E("\xe9", -PF_EJSON_UTF8, 0); /* invalid byte where a value starts */
+}
+
+static void test_duplicates(void **state) {
+  (void)state;
+  const char *m = E("{\"a\":1,\"b\":2,\"a\":3}", -PF_EJSON_DUPKEY, 13);
+  assert_string_equal(m, "duplicate key in object");
+  /* same key after unescaping */
+  E("{\"a\":1,\"\\u0061\":2}", -PF_EJSON_DUPKEY, 7);
+  /* nested objects are checked independently */
+  assert_non_null(P("{\"a\":{\"a\":1},\"b\":{\"a\":2}}"));
+  E("[{\"x\":1},{\"y\":1,\"y\":2}]", -PF_EJSON_DUPKEY, 16);
+  /* large objects take the sorted path */
+  char big[4096];
+  size_t n = 0;
+  big[n++] = '{';
+  for (int i = 0; i < 100; i++)
+    n += (size_t)snprintf(big + n, sizeof big - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+  big[n++] = '}';
+  big[n] = 0;
+  const pf_json *o = P(big);
+  assert_non_null(o);
+  assert_int_equal(pf_json_len(o), 100);
+  assert_int_equal(pf_json_get_int(o, "k77", -1), 77);
+  /* now duplicate k42 at the end */
+  n--;
+  n += (size_t)snprintf(big + n, sizeof big - n, ",\"k42\":0}");
+  pf_json_error err;
+  assert_null(pf_json_parse_copy(big, n, arena, NULL, &err));
+  assert_int_equal(err.code, -PF_EJSON_DUPKEY);
+  assert_memory_equal(big + err.offset, "\"k42\":0}", 8);
+  /* allowed by option: the first one wins, iteration sees both */
+  pf_json_opts opts = {0, 0, PF_JSON_DUP_ALLOW};
+  const pf_json *d = pf_json_parse_copy("{\"a\":1,\"a\":2}", 13, arena, &opts, &err);
+  assert_non_null(d);
+  assert_int_equal(pf_json_len(d), 2);
+  assert_int_equal(pf_json_get_int(d, "a", 0), 1);
+}
+
+static char *nested(size_t depth, size_t *len) {
+  char *s = malloc(2 * depth + 1);
+  for (size_t i = 0; i < depth; i++) {
+    s[i] = '[';
+    s[2 * depth - 1 - i] = ']';
+  }
+  s[2 * depth] = 0;
+  *len = 2 * depth;
+  return s;
+}
+
+static void test_depth(void **state) {
+  (void)state;
+  size_t len;
+  char *s = nested(128, &len);
+  pf_json_error err;
+  assert_non_null(pf_json_parse_copy(s, len, arena, NULL, &err));
+  free(s);
+  s = nested(129, &len);
+  assert_null(pf_json_parse_copy(s, len, arena, NULL, &err));
+  assert_int_equal(err.code, -PF_EJSON_DEPTH);
+  assert_int_equal(err.offset, 128);
+  free(s);
+  /* depth 100,000: rejected quickly, no stack overflow */
+  s = nested(100000, &len);
+  assert_null(pf_json_parse_copy(s, len, arena, NULL, &err));
+  assert_int_equal(err.code, -PF_EJSON_DEPTH);
+  /* with a raised limit the parser still does not recurse */
+  pf_json_opts opts = {200000, 0, PF_JSON_DUP_REJECT};
+  const pf_json *v = pf_json_parse_copy(s, len, arena, &opts, &err);
+  assert_non_null(v);
+  /* ...and the writer writes it back without recursing either */
+  pf_buf out = PF_BUF_INIT;
+  pf_json_writer w;
+  pf_jw_init(&w, &out);
+  pf_jw_value(&w, v);
+  assert_false(out.failed);
+  assert_int_equal(out.len, len);
+  assert_memory_equal(out.data, s, len);
+  pf_buf_free(&out);
+  free(s);
+  /* objects count toward depth too */
+  opts.max_depth = 2;
+  assert_non_null(pf_json_parse_copy("{\"a\":[1]}", 9, arena, &opts, &err));
+  assert_null(pf_json_parse_copy("{\"a\":[{}]}", 10, arena, &opts, &err));
+  assert_int_equal(err.code, -PF_EJSON_DEPTH);
+  assert_int_equal(err.offset, 6);
+}
+
+static void test_size_limit(void **state) {
+  (void)state;
+  pf_json_opts opts = {0, 10, PF_JSON_DUP_REJECT};
+  pf_json_error err;
+  assert_non_null(pf_json_parse_copy("[1,2,3,45]", 10, arena, &opts, &err));
+  assert_null(pf_json_parse_copy("[1,2,3,456]", 11, arena, &opts, &err));
+  assert_int_equal(err.code, -PF_EJSON_SIZE);
+  assert_int_equal(err.offset, 10);
+  char buf[] = "[1,2,3,456]";
+  assert_null(pf_json_parse(buf, 11, arena, &opts, &err));
+  assert_int_equal(err.code, -PF_EJSON_SIZE);
+}
+
+static void test_error_pos(void **state) {
+  (void)state;
+  const char *text = "{\n  \"a\": 1,\n  \"b\" 2\n}";
+  pf_json_error err;
+  assert_null(pf_json_parse_copy(text, strlen(text), arena, NULL, &err));
+  char pos[32];
+  assert_string_equal(pf_json_error_pos(text, strlen(text), &err, pos, sizeof pos), "3:7");
+  assert_string_equal(err.msg, "expected ':' after object key");
+}
+
+static void test_many_nodes(void **state) {
+  (void)state;
+  /* more values than the initial node estimate: the node array grows */
+  size_t n = 200000;
+  char *s = malloc(2 * n + 2);
+  size_t k = 0;
+  s[k++] = '[';
+  for (size_t i = 0; i < n; i++) {
+    s[k++] = (char)('0' + i % 10);
+    s[k++] = ',';
+  }
+  s[k - 1] = ']';
+  pf_json_error err;
+  const pf_json *v = pf_json_parse(s, k, arena, NULL, &err);
+  assert_non_null(v);
+  assert_int_equal(pf_json_len(v), n);
+  assert_int_equal(pf_json_int_or(pf_json_at(v, 123457), -1), 7);
+  free(s);
+  pf_arena_reset(arena);
+}
+
+static void test_oom(void **state) {
+  (void)state;
+  const char *doc = "{\"a\":[1,2,3,{\"b\":\"c\"}],\"d\":\"e\"}";
+  /* fail each allocation in turn: always a clean NOMEM, never a crash */
+  for (long fail = 0; fail < 6; fail++) {
+    pf_test_alloc_install();
+    pf_arena *a = pf_arena_create(64);
+    pf_test_alloc.fail_after = fail;
+    pf_json_error err = {0, 0, NULL};
+    const pf_json *v = pf_json_parse_copy(doc, strlen(doc), a, NULL, &err);
+    if (!v)
+      assert_int_equal(err.code, -PF_ENOMEM);
+    else
+      assert_int_equal(pf_json_len(v), 2);
+    pf_test_alloc.fail_after = -1;
+    pf_arena_destroy(a);
+    pf_test_alloc_remove();
+  }
+}
+
+static void test_no_alloc_steady_state(void **state) {
+  (void)state;
+  const char *doc = "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\","
+                    "\"params\":{\"name\":\"add\",\"arguments\":{\"a\":1.5,\"b\":2}}}";
+  size_t len = strlen(doc);
+  char buf[256];
+  pf_test_alloc_install();
+  pf_arena *a = pf_arena_create(0);
+  for (int i = 0; i < 100; i++) {
+    if (i == 10)
+      pf_test_alloc.mallocs = pf_test_alloc.reallocs = 0;
+    memcpy(buf, doc, len);
+    const pf_json *v = pf_json_parse(buf, len, a, NULL, NULL);
+    assert_non_null(v);
+    pf_arena_reset(a);
+  }
+  assert_int_equal(pf_test_alloc_count(), 0);
+  pf_arena_destroy(a);
+  pf_test_alloc_remove();
+}
+
+static void test_equal(void **state) {
+  (void)state;
+  assert_true(pf_json_equal(P("{\"a\":1,\"b\":[1,2]}"), P("{\"b\":[1,2],\"a\":1.0}")));
+  assert_false(pf_json_equal(P("{\"a\":1}"), P("{\"a\":1,\"b\":2}")));
+  assert_false(pf_json_equal(P("[1,2]"), P("[2,1]")));
+  assert_false(pf_json_equal(P("1"), P("\"1\"")));
+  assert_true(pf_json_equal(P("9223372036854775807"), P("9223372036854775807")));
+  assert_false(pf_json_equal(P("9007199254740993"), P("9007199254740992.0")));
+  assert_true(pf_json_equal(NULL, NULL));
+  assert_false(pf_json_equal(P("null"), NULL));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_request),       cmocka_unit_test(test_scalars),
+      cmocka_unit_test(test_doubles),       cmocka_unit_test(test_containers),
+      cmocka_unit_test(test_strings),       cmocka_unit_test(test_in_situ),
+      cmocka_unit_test(test_syntax_errors), cmocka_unit_test(test_utf8_errors),
+      cmocka_unit_test(test_duplicates),    cmocka_unit_test(test_depth),
+      cmocka_unit_test(test_size_limit),    cmocka_unit_test(test_error_pos),
+      cmocka_unit_test(test_many_nodes),    cmocka_unit_test(test_oom),
+      cmocka_unit_test(test_no_alloc_steady_state), cmocka_unit_test(test_equal),
+  };
+  return cmocka_run_group_tests_name("json/parse", tests, setup, teardown);
+}
