@@ -35,10 +35,45 @@ static inline size_t pf__json_span(const pf_json *n) {
   return pf__json_is_container(n) ? (size_t)n->v.u : 1;
 }
 
-/* UTF-8: length of the valid sequence starting at p (1..4), or, when it is
+/* UTF-8: length of the valid sequence starting at p (2..4), or, when it is
  * invalid, minus the length of its maximal invalid subpart (-1..-3).
- * p < end, and *p >= 0x80. */
-int pf__utf8_check(const unsigned char *p, const unsigned char *end);
+ * p < end, and *p >= 0x80. Well-formed sequences per Unicode 15, table 3-7:
+ * no overlong forms, no encoded surrogates, nothing above U+10FFFF. */
+static inline int pf__utf8_check(const unsigned char *p, const unsigned char *end) {
+  unsigned c = p[0];
+  size_t avail = (size_t)(end - p);
+  unsigned lo = 0x80, hi = 0xBF;
+  int need;
+  if (c >= 0xC2 && c <= 0xDF) {
+    if (avail >= 2 && (p[1] & 0xC0) == 0x80)
+      return 2; /* the common 2-byte case, checked in one step */
+    return -1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    need = 3;
+    if (c == 0xE0)
+      lo = 0xA0;
+    else if (c == 0xED)
+      hi = 0x9F; /* no UTF-16 surrogates */
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    need = 4;
+    if (c == 0xF0)
+      lo = 0x90;
+    else if (c == 0xF4)
+      hi = 0x8F; /* nothing above U+10FFFF */
+  } else {
+    return -1; /* continuation byte, C0/C1 (overlong), F5..FF */
+  }
+  /* The second byte has the special range; the rest are 80..BF. */
+  if (avail < 2 || p[1] < lo || p[1] > hi)
+    return -1;
+  if (avail < 3 || (p[2] & 0xC0) != 0x80)
+    return -2;
+  if (need == 3)
+    return 3;
+  if (avail < 4 || (p[3] & 0xC0) != 0x80)
+    return -3;
+  return 4;
+}
 
 /* Correctly rounded decimal -> double for a validated JSON number text. */
 int pf__json_strtod(const char *text, size_t len, double *out);

@@ -106,111 +106,176 @@ static int grow(parser *ps, uint32_t n) {
   return 0;
 }
 
+/* Decodes the escape at p (p[0] == '\\') into *dst. Returns the position
+ * after it and advances *dst, or NULL after fail(). */
+static const u8 *unescape(parser *ps, const u8 *p, u8 **dstp, const u8 *qstart) {
+  const u8 *end = ps->end;
+  u8 *dst = *dstp;
+  if (UNLIKELY(end - p < 2)) {
+    fail(ps, qstart, -PF_EJSON_SYNTAX, "unterminated string");
+    return NULL;
+  }
+  u8 e = p[1];
+  switch (e) {
+  case '"': case '\\': case '/': *dst++ = e; break;
+  case 'b': *dst++ = '\b'; break;
+  case 'f': *dst++ = '\f'; break;
+  case 'n': *dst++ = '\n'; break;
+  case 'r': *dst++ = '\r'; break;
+  case 't': *dst++ = '\t'; break;
+  case 'u': {
+    long cp;
+    if (UNLIKELY(end - p < 6 || (cp = hex4(p + 2)) < 0)) {
+      fail(ps, p, -PF_EJSON_SYNTAX, "invalid \\u escape: expected 4 hex digits");
+      return NULL;
+    }
+    const u8 *esc = p;
+    p += 6;
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+      long lo;
+      if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || (lo = hex4(p + 2)) < 0xDC00 ||
+          lo > 0xDFFF) {
+        fail(ps, esc, -PF_EJSON_UTF8, "unpaired UTF-16 high surrogate in \\u escape");
+        return NULL;
+      }
+      cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+      p += 6;
+    } else if (UNLIKELY(cp >= 0xDC00 && cp <= 0xDFFF)) {
+      fail(ps, esc, -PF_EJSON_UTF8, "unpaired UTF-16 low surrogate in \\u escape");
+      return NULL;
+    }
+    if (cp < 0x80) {
+      *dst++ = (u8)cp;
+    } else if (cp < 0x800) {
+      *dst++ = (u8)(0xC0 | (cp >> 6));
+      *dst++ = (u8)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      *dst++ = (u8)(0xE0 | (cp >> 12));
+      *dst++ = (u8)(0x80 | ((cp >> 6) & 0x3F));
+      *dst++ = (u8)(0x80 | (cp & 0x3F));
+    } else {
+      *dst++ = (u8)(0xF0 | (cp >> 18));
+      *dst++ = (u8)(0x80 | ((cp >> 12) & 0x3F));
+      *dst++ = (u8)(0x80 | ((cp >> 6) & 0x3F));
+      *dst++ = (u8)(0x80 | (cp & 0x3F));
+    }
+    *dstp = dst;
+    return p;
+  }
+  default:
+    fail(ps, p, -PF_EJSON_SYNTAX, "invalid escape sequence in string");
+    return NULL;
+  }
+  *dstp = dst;
+  return p + 2;
+}
+
 /* Parses the string whose opening quote is at p[-1]. Unescapes in place,
  * NUL-terminates, fills node. Returns the position after the closing quote,
- * or NULL after fail(). */
+ * or NULL after fail().
+ *
+ * Phase 1 only scans: most strings have no escape and are used where they
+ * lie. After the first escape, phase 2 moves the rest of the string down
+ * over the space the escapes freed (dst <= p always). */
 static const u8 *parse_string(parser *ps, u8 *p, pf_json *node) {
   const u8 *end = ps->end;
   u8 *start = p;
-  u8 *dst = NULL; /* write position once an escape has been seen */
+  u8 c;
   for (;;) {
-    u8 *q = (u8 *)find_stop(p, end);
-    if (dst) {
-      size_t run = (size_t)(q - p);
-      memmove(dst, p, run);
-      dst += run;
+    p = (u8 *)find_stop(p, end);
+    if (UNLIKELY(p == end))
+      goto unterminated;
+    c = *p;
+    if (LIKELY(c == '"')) {
+      *p = '\0';
+      node->type = PF_JSON_STRING;
+      node->len = (uint32_t)(p - start);
+      node->v.s = (const char *)start;
+      return p + 1;
     }
-    p = q;
-    if (UNLIKELY(p == end)) {
-      fail(ps, start - 1, -PF_EJSON_SYNTAX, "unterminated string");
-      return NULL;
-    }
-    u8 c = *p;
-    if (LIKELY(c == '"'))
+    if (c == '\\')
       break;
-    if (c == '\\') {
-      if (!dst)
-        dst = p;
-      if (UNLIKELY(end - p < 2)) {
-        fail(ps, start - 1, -PF_EJSON_SYNTAX, "unterminated string");
-        return NULL;
-      }
-      u8 e = p[1];
-      switch (e) {
-      case '"': case '\\': case '/': *dst++ = e; p += 2; continue;
-      case 'b': *dst++ = '\b'; p += 2; continue;
-      case 'f': *dst++ = '\f'; p += 2; continue;
-      case 'n': *dst++ = '\n'; p += 2; continue;
-      case 'r': *dst++ = '\r'; p += 2; continue;
-      case 't': *dst++ = '\t'; p += 2; continue;
-      case 'u': break;
-      default:
-        fail(ps, p, -PF_EJSON_SYNTAX, "invalid escape sequence in string");
-        return NULL;
-      }
-      long cp;
-      if (UNLIKELY(end - p < 6 || (cp = hex4(p + 2)) < 0)) {
-        fail(ps, p, -PF_EJSON_SYNTAX, "invalid \\u escape: expected 4 hex digits");
-        return NULL;
-      }
-      const u8 *esc = p;
-      p += 6;
-      if (cp >= 0xD800 && cp <= 0xDBFF) {
-        long lo;
-        if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || (lo = hex4(p + 2)) < 0xDC00 ||
-            lo > 0xDFFF) {
-          fail(ps, esc, -PF_EJSON_UTF8, "unpaired UTF-16 high surrogate in \\u escape");
-          return NULL;
-        }
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        p += 6;
-      } else if (UNLIKELY(cp >= 0xDC00 && cp <= 0xDFFF)) {
-        fail(ps, esc, -PF_EJSON_UTF8, "unpaired UTF-16 low surrogate in \\u escape");
-        return NULL;
-      }
-      if (cp < 0x80) {
-        *dst++ = (u8)cp;
-      } else if (cp < 0x800) {
-        *dst++ = (u8)(0xC0 | (cp >> 6));
-        *dst++ = (u8)(0x80 | (cp & 0x3F));
-      } else if (cp < 0x10000) {
-        *dst++ = (u8)(0xE0 | (cp >> 12));
-        *dst++ = (u8)(0x80 | ((cp >> 6) & 0x3F));
-        *dst++ = (u8)(0x80 | (cp & 0x3F));
-      } else {
-        *dst++ = (u8)(0xF0 | (cp >> 18));
-        *dst++ = (u8)(0x80 | ((cp >> 12) & 0x3F));
-        *dst++ = (u8)(0x80 | ((cp >> 6) & 0x3F));
-        *dst++ = (u8)(0x80 | (cp & 0x3F));
-      }
-      continue;
-    }
-    if (c >= 0x80) {
-      /* Validate a run of multi-byte characters without going back to the
-       * ASCII scanner after each one. */
-      do {
-        int n = pf__utf8_check(p, end);
-        if (UNLIKELY(n < 0)) {
-          fail(ps, p, -PF_EJSON_UTF8, "invalid UTF-8 in string");
-          return NULL;
-        }
-        if (dst) {
-          memmove(dst, p, (size_t)n);
-          dst += n;
-        }
-        p += n;
-      } while (p < end && *p >= 0x80);
-      continue;
-    }
-    fail(ps, p, -PF_EJSON_SYNTAX, "control character in string (must be escaped)");
-    return NULL;
+    if (c < 0x80)
+      goto control;
+    do { /* a run of multi-byte characters */
+      int n = pf__utf8_check(p, end);
+      if (UNLIKELY(n < 0))
+        goto bad_utf8;
+      p += n;
+    } while (p < end && *p >= 0x80);
   }
-  u8 *zend = dst ? dst : p;
-  *zend = '\0';
-  node->type = PF_JSON_STRING;
-  node->len = (uint32_t)(zend - start);
-  node->v.s = (const char *)start;
-  return p + 1;
+
+  u8 *dst = p;
+  for (;;) {
+    /* here *p is '\\' */
+    p = (u8 *)unescape(ps, p, &dst, start - 1);
+    if (UNLIKELY(!p))
+      return NULL;
+  plain:
+#ifdef __SSE2__
+    {
+      const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+      const __m128i space = _mm_set1_epi8(0x20);
+      while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i m = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+            _mm_cmplt_epi8(v, space));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (!mask) {
+          /* dst + 16 <= p + 16: nothing not yet read is overwritten */
+          _mm_storeu_si128((__m128i *)(void *)dst, v);
+          p += 16;
+          dst += 16;
+          continue;
+        }
+        unsigned k = (unsigned)__builtin_ctz(mask);
+        for (unsigned i = 0; i < k; i++) /* may overlap: byte by byte, forward */
+          dst[i] = p[i];
+        p += k;
+        dst += k;
+        goto stop;
+      }
+    }
+#endif
+    while (p < end && !string_stop[*p])
+      *dst++ = *p++;
+  stop:
+    if (UNLIKELY(p == end))
+      goto unterminated;
+    c = *p;
+    if (LIKELY(c == '"')) {
+      *dst = '\0';
+      node->type = PF_JSON_STRING;
+      node->len = (uint32_t)(dst - start);
+      node->v.s = (const char *)start;
+      return p + 1;
+    }
+    if (c == '\\')
+      continue;
+    if (c < 0x80)
+      goto control;
+    do {
+      int n = pf__utf8_check(p, end);
+      if (UNLIKELY(n < 0))
+        goto bad_utf8;
+      for (int i = 0; i < n; i++)
+        dst[i] = p[i];
+      dst += n;
+      p += n;
+    } while (p < end && *p >= 0x80);
+    goto plain;
+  }
+
+unterminated:
+  fail(ps, start - 1, -PF_EJSON_SYNTAX, "unterminated string");
+  return NULL;
+control:
+  fail(ps, p, -PF_EJSON_SYNTAX, "control character in string (must be escaped)");
+  return NULL;
+bad_utf8:
+  fail(ps, p, -PF_EJSON_UTF8, "invalid UTF-8 in string");
+  return NULL;
 }
 
 static inline int is_digit(u8 c) { return (unsigned)(c - '0') < 10; }
@@ -338,6 +403,24 @@ as_real:
   return p;
 }
 
+/* Objects with more members than this skip the per-key Bloom check (it
+ * would saturate) and are checked once on close by sorting their keys:
+ * O(n log n), so a hostile 100,000-key object costs milliseconds. */
+#define DUP_BLOOM_MAX 32u
+
+/* Is there a key equal to `key` among the members of the open object obj
+ * that come before it? */
+static int key_before(const pf_json *obj, const pf_json *key) {
+  const pf_json *k = obj + 1;
+  while (k < key) {
+    if (k->len == key->len && memcmp(k->v.s, key->v.s, key->len) == 0)
+      return 1;
+    const pf_json *v = k + 1;
+    k = v + pf__json_span(v);
+  }
+  return 0;
+}
+
 static int key_cmp(const void *a, const void *b) {
   const pf_json *x = *(const pf_json *const *)a, *y = *(const pf_json *const *)b;
   if (x->len != y->len)
@@ -345,20 +428,15 @@ static int key_cmp(const void *a, const void *b) {
   return memcmp(x->v.s, y->v.s, x->len);
 }
 
-/* Checks the object at nodes[oi] (closed) for duplicate keys. Returns the
- * second occurrence of a duplicated key, or NULL. */
-static const pf_json *find_dup(parser *ps, pf_json *obj, int *oom) {
+/* Checks a closed object for duplicate keys by sorting pointers to its
+ * keys. Returns the later occurrence of the first duplicated key in
+ * document order, or NULL. */
+static const pf_json *find_dup(parser *ps, const pf_json *obj, int *oom) {
   uint32_t count = obj->len;
-  if (count < 2)
+  const pf_json **keys = pf_arena_alloc(ps->arena, count * sizeof *keys);
+  if (!keys) {
+    *oom = 1;
     return NULL;
-  const pf_json *small[16];
-  const pf_json **keys = small;
-  if (count > 16) {
-    keys = pf_arena_alloc(ps->arena, count * sizeof *keys);
-    if (!keys) {
-      *oom = 1;
-      return NULL;
-    }
   }
   const pf_json *k = obj + 1;
   for (uint32_t i = 0; i < count; i++) {
@@ -366,18 +444,10 @@ static const pf_json *find_dup(parser *ps, pf_json *obj, int *oom) {
     const pf_json *v = k + 1;
     k = v + pf__json_span(v);
   }
-  if (count <= 16) {
-    for (uint32_t i = 1; i < count; i++)
-      for (uint32_t j = 0; j < i; j++)
-        if (keys[i]->len == keys[j]->len && memcmp(keys[i]->v.s, keys[j]->v.s, keys[i]->len) == 0)
-          return keys[i];
-    return NULL;
-  }
   qsort(keys, count, sizeof *keys, key_cmp);
   const pf_json *dup = NULL;
   for (uint32_t i = 1; i < count; i++)
     if (key_cmp(&keys[i - 1], &keys[i]) == 0) {
-      /* report the later one in document order */
       const pf_json *d = keys[i] > keys[i - 1] ? keys[i] : keys[i - 1];
       if (!dup || d < dup)
         dup = d;
@@ -414,7 +484,11 @@ const pf_json *pf_json_parse(char *text, size_t len, pf_arena *arena, const pf_j
     if (!stack)
       goto oom;
   }
-  ps.cap = (uint32_t)(len / 8 + 8);
+  /* Node estimate: dense MCP messages (short keys, small numbers) need up
+   * to one node per 4-6 bytes; growing means copying the array, so start
+   * generously (unused capacity is never touched). Very large inputs start
+   * lower and grow. */
+  ps.cap = (uint32_t)(len <= ((size_t)1 << 20) ? len / 4 + 8 : len / 16 + ((size_t)1 << 16));
   ps.nodes = pf_arena_alloc(arena, (size_t)ps.cap * sizeof(pf_json));
   if (!ps.nodes)
     goto oom;
@@ -453,6 +527,7 @@ value:
       goto too_deep;
     node->type = PF_JSON_OBJECT;
     node->len = 0;
+    node->v.u = 0; /* Bloom filter of keys until closed */
     stack[depth++] = n++;
     p++;
     SKIP_WS();
@@ -530,6 +605,21 @@ member: /* p is at the first non-space byte where a key must start */
   p = parse_string(&ps, (u8 *)p + 1, &nodes[n]);
   if (!p)
     return NULL;
+  if (dup_reject) {
+    pf_json *obj = &nodes[stack[depth - 1]];
+    if (obj->len < DUP_BLOOM_MAX) {
+      /* While an object is open its v.u is a 64-bit Bloom filter of its
+       * keys; only a hit costs a scan of the keys before this one. */
+      const pf_json *key = &nodes[n];
+      uint64_t bit = 1ull << ((key->len * 7u + (u8)key->v.s[0] * 31u +
+                               (key->len ? (u8)key->v.s[key->len - 1] : 0u)) & 63u);
+      if (UNLIKELY(obj->v.u & bit) && key_before(obj, key)) {
+        fail(&ps, (const u8 *)key->v.s - 1, -PF_EJSON_DUPKEY, "duplicate key in object");
+        return NULL;
+      }
+      obj->v.u |= bit;
+    }
+  }
   n++;
   SKIP_WS();
   if (UNLIKELY(p == end || *p != ':')) {
@@ -561,7 +651,7 @@ after:
       if (LIKELY(c == '}')) {
         top->v.u = (uint64_t)(n - stack[depth - 1]);
         depth--;
-        if (dup_reject && top->len > 1) {
+        if (dup_reject && top->len > DUP_BLOOM_MAX) {
           int oom = 0;
           const pf_json *d = find_dup(&ps, top, &oom);
           if (oom)

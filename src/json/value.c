@@ -154,6 +154,10 @@ bool pf_json_iter_next(pf_json_iter *it, const pf_json **key, const pf_json **va
   return true;
 }
 
+static bool key_eq(const pf_json *x, const pf_json *y) {
+  return x->len == y->len && memcmp(x->v.s, y->v.s, x->len) == 0;
+}
+
 bool pf_json_equal(const pf_json *a, const pf_json *b) {
   if (!a || !b)
     return a == b;
@@ -190,11 +194,27 @@ bool pf_json_equal(const pf_json *a, const pf_json *b) {
   case PF_JSON_OBJECT: {
     if (a->len != b->len)
       return false;
+    /* Members match by key; with duplicate keys (PF_JSON_DUP_ALLOW) the
+     * n-th occurrence of a key in a matches the n-th in b. */
     pf_json_iter it = pf_json_iter_init(a);
     const pf_json *k, *v;
-    while (pf_json_iter_next(&it, &k, &v))
-      if (!pf_json_equal(v, pf_json_getn(b, k->v.s, k->len)))
+    while (pf_json_iter_next(&it, &k, &v)) {
+      size_t nth = 0;
+      pf_json_iter ia = pf_json_iter_init(a);
+      const pf_json *k2;
+      while (pf_json_iter_next(&ia, &k2, NULL) && k2 != k)
+        nth += key_eq(k2, k);
+      const pf_json *match = NULL;
+      pf_json_iter ib = pf_json_iter_init(b);
+      const pf_json *vb;
+      while (pf_json_iter_next(&ib, &k2, &vb))
+        if (key_eq(k2, k) && nth-- == 0) {
+          match = vb;
+          break;
+        }
+      if (!pf_json_equal(v, match))
         return false;
+    }
     return true;
   }
   default: return false;
