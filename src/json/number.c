@@ -5,6 +5,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,75 @@ static size_t fmt_g(double v, int prec, char *out) {
 
 static int roundtrips(const char *z, double v) { return parse_c(z) == v; }
 
+/* Writes digits d[0..nd) (no trailing zeros) times 10^(e - nd + 1), i.e.
+ * d[0].d[1..] x 10^e, the way %.17g would lay it out. */
+static size_t layout(const char *d, int nd, int e, bool neg, char *out) {
+  size_t k = 0;
+  if (neg)
+    out[k++] = '-';
+  if (e < -4 || e >= 17) {
+    out[k++] = d[0];
+    if (nd > 1) {
+      out[k++] = '.';
+      memcpy(out + k, d + 1, (size_t)nd - 1);
+      k += (size_t)nd - 1;
+    }
+    k += (size_t)snprintf(out + k, 8, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+  } else if (e < 0) {
+    out[k++] = '0';
+    out[k++] = '.';
+    for (int i = 0; i < -e - 1; i++)
+      out[k++] = '0';
+    memcpy(out + k, d, (size_t)nd);
+    k += (size_t)nd;
+  } else {
+    for (int i = 0; i <= e; i++)
+      out[k++] = i < nd ? d[i] : '0';
+    if (nd > e + 1) {
+      out[k++] = '.';
+      memcpy(out + k, d + e + 1, (size_t)(nd - e - 1));
+      k += (size_t)(nd - e - 1);
+    }
+  }
+  out[k] = '\0';
+  return k;
+}
+
+/* The 16-significant-digit decimal adjacent to v on the side away from the
+ * nearest one; written to out if it round-trips (returns its length), else
+ * returns 0. */
+static size_t other_neighbour16(double v, char *out) {
+  char sci[40];
+  pthread_once(&c_locale_once, c_locale_init);
+  locale_t old = c_locale ? uselocale(c_locale) : (locale_t)0;
+  snprintf(sci, sizeof sci, "%.15e", fabs(v)); /* d.ddddddddddddddde+XX */
+  if (c_locale)
+    uselocale(old);
+  char digits[20];
+  digits[0] = sci[0];
+  memcpy(digits + 1, sci + 2, 15);
+  int e = atoi(sci + 18);
+  uint64_t m = strtoull(digits, NULL, 10);
+  double nearest = parse_c(sci);
+  m = nearest < fabs(v) ? m + 1 : m - 1;
+  if (m < 1000000000000000ull) { /* 1.000..0 - 1: one digit fewer */
+    m = m * 10 + 9;
+    e--;
+  } else if (m >= 10000000000000000ull) { /* 9.999..9 + 1 */
+    m /= 10;
+    e++;
+  }
+  int nd = (int)pf__json_fmt_u64(m, digits);
+  while (nd > 1 && digits[nd - 1] == '0')
+    nd--;
+  char cand[40];
+  size_t n = layout(digits, nd, e, signbit(v), cand);
+  if (!roundtrips(cand, v))
+    return 0;
+  memcpy(out, cand, n + 1);
+  return n;
+}
+
 size_t pf_json_fmt_double(double v, char *out) {
   if (!isfinite(v)) {
     memcpy(out, "null", 5);
@@ -108,13 +178,20 @@ size_t pf_json_fmt_double(double v, char *out) {
     /* A normal double has 15.95 significant digits: if some decimal of at
      * most 15 digits round-trips, it is the 15-digit rounding of v (the
      * half-unit at 15 digits exceeds half an ulp), so %.15g is then the
-     * shortest; otherwise the shortest has 16 or 17 digits and is the
-     * correctly rounded %.16g or %.17g. */
-    for (int prec = 15; prec <= 17; prec++) {
-      n = fmt_g(v, prec, out);
-      if (prec == 17 || roundtrips(out, v))
-        return n;
-    }
+     * shortest. Otherwise try 16 digits: the nearest one (%.16g), and,
+     * because the rounding interval of a power of two is twice as wide
+     * above as below, the 16-digit neighbour on the other side of v too.
+     * Failing both, %.17g (which always round-trips) is the shortest. */
+    n = fmt_g(v, 15, out);
+    if (roundtrips(out, v))
+      return n;
+    n = fmt_g(v, 16, out);
+    if (roundtrips(out, v))
+      return n;
+    n = other_neighbour16(v, out);
+    if (n)
+      return n;
+    return fmt_g(v, 17, out);
   }
   /* Subnormals carry fewer digits: binary search the shortest precision
    * (round-tripping is monotonic in the number of digits). */

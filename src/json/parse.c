@@ -170,19 +170,19 @@ static const u8 *unescape(parser *ps, const u8 *p, u8 **dstp, const u8 *qstart) 
   return p + 2;
 }
 
-/* Parses the string whose opening quote is at p[-1]. Unescapes in place,
- * NUL-terminates, fills node. Returns the position after the closing quote,
- * or NULL after fail().
+/* The string that starts at `start` (after its opening quote), from p, the
+ * first byte the scanner stopped at, which is not a closing quote (or the
+ * end). Unescapes in place, NUL-terminates, fills node. Returns the position
+ * after the closing quote, or NULL after fail().
  *
  * Phase 1 only scans: most strings have no escape and are used where they
  * lie. After the first escape, phase 2 moves the rest of the string down
  * over the space the escapes freed (dst <= p always). */
-static const u8 *parse_string(parser *ps, u8 *p, pf_json *node) {
+static __attribute__((noinline)) const u8 *parse_string_slow(parser *ps, u8 *start, u8 *p,
+                                                              pf_json *node) {
   const u8 *end = ps->end;
-  u8 *start = p;
   u8 c;
   for (;;) {
-    p = (u8 *)find_stop(p, end);
     if (UNLIKELY(p == end))
       goto unterminated;
     c = *p;
@@ -203,6 +203,7 @@ static const u8 *parse_string(parser *ps, u8 *p, pf_json *node) {
         goto bad_utf8;
       p += n;
     } while (p < end && *p >= 0x80);
+    p = (u8 *)find_stop(p, end);
   }
 
   u8 *dst = p;
@@ -276,6 +277,18 @@ control:
 bad_utf8:
   fail(ps, p, -PF_EJSON_UTF8, "invalid UTF-8 in string");
   return NULL;
+}
+
+static inline const u8 *parse_string(parser *ps, u8 *p, pf_json *node) {
+  u8 *q = (u8 *)find_stop(p, ps->end);
+  if (LIKELY(q < ps->end && *q == '"')) {
+    *q = '\0';
+    node->type = PF_JSON_STRING;
+    node->len = (uint32_t)(q - p);
+    node->v.s = (const char *)p;
+    return q + 1;
+  }
+  return parse_string_slow(ps, p, q, node);
 }
 
 static inline int is_digit(u8 c) { return (unsigned)(c - '0') < 10; }
@@ -632,20 +645,23 @@ member: /* p is at the first non-space byte where a key must start */
 after:
   if (UNLIKELY(depth == 0))
     goto done;
-  SKIP_WS();
   {
     pf_json *top = &nodes[stack[depth - 1]];
     top->len++;
-    if (UNLIKELY(p == end)) {
-      fail(&ps, p, -PF_EJSON_SYNTAX,
-           top->type == PF_JSON_OBJECT ? "unexpected end of input: unclosed object"
-                                       : "unexpected end of input: unclosed array");
-      return NULL;
+    if (UNLIKELY(p == end || *p <= ' ')) {
+      SKIP_WS();
+      if (UNLIKELY(p == end)) {
+        fail(&ps, p, -PF_EJSON_SYNTAX,
+             top->type == PF_JSON_OBJECT ? "unexpected end of input: unclosed object"
+                                         : "unexpected end of input: unclosed array");
+        return NULL;
+      }
     }
     u8 c = *p++;
     if (top->type == PF_JSON_OBJECT) {
       if (c == ',') {
-        SKIP_WS();
+        if (UNLIKELY(p == end || *p != '"'))
+          SKIP_WS();
         goto member;
       }
       if (LIKELY(c == '}')) {

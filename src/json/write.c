@@ -47,26 +47,50 @@ static inline const u8 *find_escape(const u8 *p, const u8 *end) {
 static const char hexd[16] = "0123456789abcdef";
 
 /* Input processed per capacity reservation; output is at most 6 bytes per
- * input byte (a control character becomes \u00XX). */
+ * input byte (a control character becomes \u00XX). The slack lets the
+ * copy loop store 16 bytes at a time and a multi-byte character straddle
+ * the chunk limit. */
 #define CHUNK 4096
+#define SLACK 32
 
 void pf_json_escape(pf_buf *out, const char *s, size_t len) {
   const u8 *p = (const u8 *)s, *end = p + len;
   while (p < end) {
     size_t take = (size_t)(end - p) < CHUNK ? (size_t)(end - p) : CHUNK;
-    /* +8: a multi-byte character may straddle the chunk limit */
-    if (pf_buf_reserve(out, take * 6 + 8) != 0)
+    if (pf_buf_reserve(out, take * 6 + SLACK) != 0)
       return;
     char *o = out->data + out->len;
     const u8 *lim = p + take;
     while (p < lim) {
-      const u8 *q = find_escape(p, lim);
-      size_t run = (size_t)(q - p);
-      memcpy(o, p, run);
-      o += run;
-      p = q;
+#ifdef __SSE2__
+      const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+      const __m128i space = _mm_set1_epi8(0x20);
+      while (lim - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* store first, decide after: the reservation has room for it */
+        _mm_storeu_si128((__m128i *)(void *)o, v);
+        __m128i m = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+            _mm_cmplt_epi8(v, space));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (!mask) {
+          p += 16;
+          o += 16;
+          continue;
+        }
+        unsigned k = (unsigned)__builtin_ctz(mask);
+        p += k;
+        o += k;
+        goto special;
+      }
+#endif
+      while (p < lim && !needs_escape[*p])
+        *o++ = (char)*p++;
       if (p >= lim)
         break;
+#ifdef __SSE2__
+    special:;
+#endif
       u8 c = *p;
       if (c == '"' || c == '\\') {
         o[0] = '\\';
@@ -94,7 +118,13 @@ void pf_json_escape(pf_buf *out, const char *s, size_t len) {
         do {
           int n = pf__utf8_check(p, end);
           if (LIKELY(n > 0)) {
-            memcpy(o, p, (size_t)n);
+            o[0] = (char)p[0];
+            o[1] = (char)p[1];
+            if (n > 2) {
+              o[2] = (char)p[2];
+              if (n > 3)
+                o[3] = (char)p[3];
+            }
             o += n;
             p += n;
           } else {
