@@ -161,8 +161,11 @@ bool pf_json_iter_next(pf_json_iter *it, const pf_json **key,
                        const pf_json **val);
 
 /* Deep equality: same types, equal numbers (an INT and a REAL compare by
- * value), byte-equal strings, arrays element-wise, objects as sets of
- * members (order-insensitive). NULL equals only NULL. */
+ * value), byte-equal strings, arrays element-wise, objects member by member
+ * in any order (with duplicate keys, kept by PF_JSON_DUP_ALLOW, the n-th
+ * occurrence of a key matches the n-th occurrence in the other object).
+ * NULL equals only NULL. Quadratic in the members of an object: meant for
+ * tests and small values, not for the hot path. */
 bool pf_json_equal(const pf_json *a, const pf_json *b);
 
 /* ------------------------------------------------------------------ */

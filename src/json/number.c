@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "json/internal.h"
 
 /* strtod() depends on the process locale (a handler library may call
@@ -29,7 +30,7 @@ int pf__json_strtod(const char *text, size_t len, double *out) {
   char small[128];
   char *z = small;
   if (len >= sizeof small) {
-    z = malloc(len + 1); /* only for absurdly long literals; not the hot path */
+    z = pf__malloc(len + 1); /* only for absurdly long literals; not the hot path */
     if (!z)
       return -PF_ENOMEM;
   }
@@ -37,7 +38,7 @@ int pf__json_strtod(const char *text, size_t len, double *out) {
   z[len] = '\0';
   *out = parse_c(z);
   if (z != small)
-    free(z);
+    pf__free(z);
   return isinf(*out) ? -PF_EJSON_NUMBER : 0;
 }
 
@@ -128,6 +129,7 @@ static size_t other_neighbour16(double v, char *out) {
   char digits[20];
   digits[0] = sci[0];
   memcpy(digits + 1, sci + 2, 15);
+  digits[16] = '\0';
   int e = atoi(sci + 18);
   uint64_t m = strtoull(digits, NULL, 10);
   double nearest = parse_c(sci);

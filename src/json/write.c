@@ -25,25 +25,6 @@ static const u8 needs_escape[256] = {
 #undef R16
 };
 
-static inline const u8 *find_escape(const u8 *p, const u8 *end) {
-#ifdef __SSE2__
-  const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-  const __m128i space = _mm_set1_epi8(0x20);
-  while (end - p >= 16) {
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-                             _mm_cmplt_epi8(v, space));
-    unsigned mask = (unsigned)_mm_movemask_epi8(m);
-    if (mask)
-      return p + __builtin_ctz(mask);
-    p += 16;
-  }
-#endif
-  while (p < end && !needs_escape[*p])
-    p++;
-  return p;
-}
-
 static const char hexd[16] = "0123456789abcdef";
 
 /* Input processed per capacity reservation; output is at most 6 bytes per
