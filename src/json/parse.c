@@ -319,14 +319,6 @@ static const u8 *parse_number(parser *ps, const u8 *p, pf_json *node) {
     }
   } else {
     const u8 *d0 = p;
-    if (LIKELY(end - p > 19)) {
-      /* up to 19 digits cannot overflow and need no bounds checks */
-      while (nd < 19 && is_digit(*p)) {
-        m = m * 10 + (uint64_t)(*p - '0');
-        nd++;
-        p++;
-      }
-    }
     while (p < end && is_digit(*p)) {
       if (nd < 19) {
         m = m * 10 + (uint64_t)(*p - '0');
@@ -632,8 +624,6 @@ member: /* p is at the first non-space byte where a key must start */
       /* While an object is open its v.u is a 64-bit Bloom filter of its
        * keys; only a hit costs a scan of the keys before this one. */
       const pf_json *key = &nodes[n];
-      /* first byte, last byte (s[-1] is the opening quote when len is 0:
-       * the string lies in the buffer) and length */
       const u8 *ks = (const u8 *)key->v.s;
       uint64_t bit = 1ull << ((ks[0] ^ (ks[(ptrdiff_t)key->len - 1] << 1) ^ (key->len << 3)) & 63u);
       if (UNLIKELY(obj->v.u & bit) && key_before(obj, key)) {
