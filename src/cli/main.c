@@ -4,10 +4,15 @@
 
 #include <pforge/version.h>
 
+#include "cli/cli.h"
+
 static const char usage[] =
     "usage: pforge <command> [options]\n"
     "\n"
     "Build Model Context Protocol servers from a pforge.yaml.\n"
+    "\n"
+    "commands:\n"
+    "  validate [FILE]   check FILE (default pforge.yaml) and print every problem\n"
     "\n"
     "options:\n"
     "  -h, --help        show this help and exit\n"
@@ -27,6 +32,8 @@ int main(int argc, char **argv) {
     printf("pforge %s\n", pf_version());
     return 0;
   }
+  if (strcmp(cmd, "validate") == 0)
+    return pf__cli_validate(argc, argv);
   fprintf(stderr, "pforge: unknown command '%s'\n\n%s", cmd, usage);
   return 2;
 }

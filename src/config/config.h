@@ -1,0 +1,229 @@
+/* The configuration model: what a pforge.yaml says, typed and validated.
+ *
+ * pf_config_load() reads a YAML file (libfyaml), checks every key against
+ * the tables in config/load.c (unknown keys are errors at every level, with
+ * a did-you-mean), expands ${VAR} and ${VAR:-default} from the environment
+ * in string values, and builds this model. Every problem is collected, with
+ * file:line:col, the key path and a message; loading fails if there is any.
+ *
+ * Everything in the model lives in the config's arena and is freed by
+ * pf_config_free(). The model is read-only after loading and may be shared
+ * by threads.
+ */
+#ifndef PF_CONFIG_CONFIG_H
+#define PF_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pforge/arena.h>
+#include <pforge/buf.h>
+
+typedef struct pf_cfg_loc {
+  const char *file; /* as given to pf_config_load */
+  uint32_t line, col; /* 1-based; 0 when not from a file */
+} pf_cfg_loc;
+
+/* A string -> string map in declaration order (env, headers, query...). */
+typedef struct pf_cfg_kv {
+  const char *key, *value;
+  pf_cfg_loc loc;
+} pf_cfg_kv;
+
+/* ---- parameters (the params DSL) ---- */
+
+typedef enum pf_param_type {
+  PF_PARAM_STRING,
+  PF_PARAM_INTEGER,
+  PF_PARAM_NUMBER, /* also spelled `float` (the original pforge) */
+  PF_PARAM_BOOLEAN,
+  PF_PARAM_ARRAY,
+  PF_PARAM_OBJECT
+} pf_param_type;
+
+typedef struct pf_cfg_param pf_cfg_param;
+struct pf_cfg_param {
+  const char *name; /* NULL for an array's `items` */
+  pf_param_type type;
+  bool required;            /* simple form (`name: string`) is required */
+  const char *description;  /* or NULL */
+  const char *default_json; /* default as compact JSON text, or NULL */
+  const char *enum_json;    /* JSON array text, or NULL */
+  bool has_min, has_max;    /* validation.min/max or minimum/maximum */
+  double min, max;
+  int64_t min_length, max_length; /* -1 when unset */
+  const char *pattern;      /* ECMA-262-ish regex (PCRE2), or NULL */
+  pf_cfg_param *items;      /* array element schema, or NULL */
+  pf_cfg_param *properties; /* object members, nproperties of them */
+  size_t nproperties;
+  pf_cfg_loc loc;
+};
+
+/* ---- tools ---- */
+
+typedef enum pf_tool_kind { PF_TOOL_NATIVE, PF_TOOL_CLI, PF_TOOL_HTTP, PF_TOOL_PIPELINE } pf_tool_kind;
+
+typedef struct pf_cfg_pipeline_step {
+  const char *tool;
+  const char *input_json; /* `input` (or the original's `params`) as JSON text, or NULL */
+  const char *output_var; /* or NULL */
+  const char *condition;  /* expression text, or NULL */
+  bool continue_on_error; /* error_policy: continue (default fail_fast) */
+  pf_cfg_loc loc;
+} pf_cfg_pipeline_step;
+
+typedef struct pf_cfg_tool {
+  pf_tool_kind kind;
+  const char *name;
+  const char *title;       /* or annotations.title, or NULL */
+  const char *description; /* required */
+  pf_cfg_param *params;    /* the DSL form, nparams of them, declaration order */
+  size_t nparams;
+  const char *input_schema_json;  /* raw `input_schema` (verbatim JSON text), or NULL */
+  const char *output_schema_json; /* raw `output_schema`, or NULL */
+  /* annotations: -1 unset, 0 false, 1 true */
+  int8_t read_only_hint, destructive_hint, idempotent_hint, open_world_hint;
+  const char *icons_json; /* JSON array text, or NULL */
+  uint32_t timeout_ms;    /* 0 = default */
+
+  /* native */
+  const char *handler_path;   /* as written, e.g. handlers::greet::say_hello */
+  const char *handler_symbol; /* last `::` segment: say_hello */
+  bool blocking;              /* run on the thread pool */
+
+  /* cli */
+  const char *command;
+  const char **args; /* templated argv elements */
+  size_t nargs;
+  const char *cwd;
+  pf_cfg_kv *env;
+  size_t nenv;
+  bool stream;
+
+  /* http */
+  const char *endpoint;
+  const char *method; /* GET POST PUT DELETE PATCH */
+  pf_cfg_kv *headers;
+  size_t nheaders;
+  const char *auth_type; /* bearer | basic | apikey, or NULL */
+  const char *auth_token, *auth_token_env, *auth_username, *auth_password, *auth_password_env,
+      *auth_key, *auth_key_env, *auth_header, *auth_query;
+  const char *body_template; /* or NULL */
+
+  /* pipeline */
+  pf_cfg_pipeline_step *steps;
+  size_t nsteps;
+
+  pf_cfg_loc loc;
+} pf_cfg_tool;
+
+/* ---- resources ---- */
+
+typedef struct pf_cfg_resource {
+  const char *uri;          /* a static resource, or NULL */
+  const char *uri_template; /* RFC 6570 level 1 template, or NULL (exactly one is set) */
+  const char *name;         /* defaults to the uri */
+  const char *title, *description, *mime_type; /* or NULL */
+  const char *text;         /* inline content, or NULL */
+  const char *file;         /* path under forge.resources_root, or NULL; for a
+                               static `file://x` uri with no content key, x.
+                               For a template it may use {variables} */
+  const char *handler_path, *handler_symbol; /* native handler, or NULL */
+  bool subscribe;           /* `supports` contains subscribe */
+  /* completion values for template variables: completions[i] is a JSON
+   * array text for variable completion_vars[i] */
+  const char **completion_vars, **completions;
+  size_t ncompletions;
+  const char *icons_json;
+  pf_cfg_loc loc;
+} pf_cfg_resource;
+
+/* ---- prompts ---- */
+
+typedef struct pf_cfg_prompt_arg {
+  const char *name, *description; /* description may be NULL */
+  bool required;
+  const char *default_value;      /* string, or NULL */
+  const char *completions_json;   /* JSON array of strings, or NULL */
+  pf_cfg_loc loc;
+} pf_cfg_prompt_arg;
+
+typedef struct pf_cfg_prompt_msg {
+  const char *role;     /* user | assistant */
+  const char *type;     /* text | image | resource */
+  const char *text;     /* template text (type text) */
+  const char *data, *mime_type; /* image: base64 data (templated) and type */
+  const char *uri;      /* resource: uri of an embedded resource */
+  pf_cfg_loc loc;
+} pf_cfg_prompt_msg;
+
+typedef struct pf_cfg_prompt {
+  const char *name, *title, *description;
+  const char *template_text; /* `template`: one user text message, or NULL;
+                                the description when neither `template` nor
+                                `messages` is given */
+  pf_cfg_prompt_msg *messages;   /* `messages`, or NULL */
+  size_t nmessages;
+  pf_cfg_prompt_arg *args; /* `arguments` as a map or as a list */
+  size_t nargs;
+  const char *icons_json;
+  pf_cfg_loc loc;
+} pf_cfg_prompt;
+
+/* ---- state ---- */
+
+typedef struct pf_cfg_state {
+  bool present;
+  const char *backend; /* memory | lmdb | redis; `sled` is read as lmdb */
+  const char *path, *url;
+  uint64_t map_size, ttl_seconds, max_size;
+  const char *options_json; /* free-form `options` map, or NULL */
+  pf_cfg_loc loc;
+} pf_cfg_state;
+
+/* ---- forge ---- */
+
+typedef struct pf_cfg_forge {
+  const char *name, *version;  /* required */
+  const char *title, *description, *instructions, *website_url; /* or NULL */
+  const char *icons_json;      /* JSON array text, or NULL */
+  const char *transport;       /* stdio (default) | http | sse | websocket */
+  const char *optimization;    /* debug | release */
+  const char *log_level;       /* debug info notice warning error ... or NULL */
+  const char *library;         /* shared library with native handlers, resolved
+                                  relative to the config file; or NULL */
+  const char *resources_root;  /* root for file resources (default: the
+                                  config file's directory) */
+  uint32_t page_size;          /* list page size (default 100) */
+  pf_cfg_loc loc;
+} pf_cfg_forge;
+
+typedef struct pf_config {
+  const char *path; /* the file loaded */
+  const char *dir;  /* its directory */
+  pf_cfg_forge forge;
+  pf_cfg_tool *tools;
+  size_t ntools;
+  pf_cfg_resource *resources;
+  size_t nresources;
+  pf_cfg_prompt *prompts;
+  size_t nprompts;
+  pf_cfg_state state;
+  pf_arena *arena; /* owns everything above */
+} pf_config;
+
+/* Loads and validates `path`. On success returns 0 and *out (free with
+ * pf_config_free). On failure returns -PF_ECONFIG (or -PF_EIO / -PF_ENOMEM),
+ * *out is NULL, and `diag` (if not NULL) holds every problem, one per line:
+ *   "pforge.yaml:12:7: tools[1].params.a: unknown key 'requried' (did you mean 'required'?)"
+ */
+int pf_config_load(const char *path, pf_config **out, pf_buf *diag);
+
+/* Same, from text in memory; `name` is used in diagnostics. */
+int pf_config_load_text(const char *name, const char *text, size_t len, pf_config **out,
+                        pf_buf *diag);
+
+void pf_config_free(pf_config *cfg);
+
+#endif

@@ -1,0 +1,492 @@
+/* pf_config_load(): YAML (libfyaml) -> the model of config/config.h.
+ *
+ * libfyaml builds the document (aliases and merge keys resolved, duplicate
+ * keys rejected); its own messages are collected through a diag object and
+ * never printed. The walk then checks the tree against one key table per
+ * mapping level (here: root, forge, state, icons, handler; the rest in
+ * tools.c, params.c, resources.c, prompts.c) and fills the model. Problems
+ * are collected, sorted by position and returned all at once. */
+#include "config/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pforge/error.h>
+
+#include "base/alloc.h"
+
+/* ---- shared blocks ---- */
+
+enum { IC_SRC, IC_MIME_TYPE, IC_SIZES, IC_THEME, IC__N };
+static const pf__cfg_key icon_keys[] = {
+    {IC_SRC, "src", NULL, PF__T_STR, true},
+    {IC_MIME_TYPE, "mimeType", "mime_type", PF__T_STR, false},
+    {IC_SIZES, "sizes", NULL, PF__T_STR_OR_LIST, false},
+    {IC_THEME, "theme", NULL, PF__T_STR, false},
+};
+
+const char *pf__cfg_icons(pf__cfg_ctx *c, const pf__cfg_val *v) {
+  static const char *const themes[] = {"light", "dark"};
+  if (!v->present || pf__cfg_count(v) == 0)
+    return NULL;
+  pf_buf b = PF_BUF_INIT;
+  pf_json_writer w;
+  pf_jw_init(&w, &b);
+  pf_jw_arr_begin(&w);
+  void *it = NULL;
+  struct fy_node *item;
+  size_t i = 0;
+  bool ok = true;
+  while ((item = fy_node_sequence_iterate(v->node, &it))) {
+    pf__cfg_val iv = pf__cfg_item(c, v, item, i++);
+    pf__cfg_val k[IC__N];
+    if (!pf__cfg_map(c, &iv, icon_keys, PF__NELEM(icon_keys), k, IC__N, NULL, NULL)) {
+      ok = false;
+      continue;
+    }
+    const char *src = pf__cfg_str(c, &k[IC_SRC]);
+    const char *mime = pf__cfg_str(c, &k[IC_MIME_TYPE]);
+    int theme = k[IC_THEME].present ? pf__cfg_enum(c, &k[IC_THEME], themes, 2, false) : -1;
+    if (!src) {
+      ok = false;
+      continue;
+    }
+    pf_jw_obj_begin(&w);
+    PF_JW_KEY(&w, "src");
+    pf_jw_strz(&w, src);
+    if (mime) {
+      PF_JW_KEY(&w, "mimeType");
+      pf_jw_strz(&w, mime);
+    }
+    if (k[IC_SIZES].present) {
+      PF_JW_KEY(&w, "sizes");
+      if (pf__cfg_kind(k[IC_SIZES].node) == PF__Y_LIST) {
+        const char **sizes;
+        size_t n;
+        pf__cfg_strlist(c, &k[IC_SIZES], &sizes, &n);
+        pf_jw_arr_begin(&w);
+        for (size_t j = 0; j < n; j++)
+          pf_jw_strz(&w, sizes[j]);
+        pf_jw_arr_end(&w);
+      } else { /* `sizes: 48x48` means one size */
+        pf_jw_arr_begin(&w);
+        pf_jw_strz(&w, pf__cfg_str(c, &k[IC_SIZES]));
+        pf_jw_arr_end(&w);
+      }
+    }
+    if (theme >= 0) {
+      PF_JW_KEY(&w, "theme");
+      pf_jw_strz(&w, themes[theme]);
+    }
+    pf_jw_obj_end(&w);
+  }
+  pf_jw_arr_end(&w);
+  const char *r = NULL;
+  if (b.failed)
+    c->oom = true;
+  else if (ok)
+    r = pf__cfg_strdup(c, b.data, b.len);
+  pf_buf_free(&b);
+  return r;
+}
+
+enum { H_PATH, H_INLINE, H__N };
+static const pf__cfg_key handler_keys[] = {
+    {H_PATH, "path", NULL, PF__T_STR, true},
+    /* The original's "inline implementation": parsed there, used nowhere. */
+    {H_INLINE, "inline", NULL, PF__T_STR, false},
+};
+
+static bool is_ident(const char *s) {
+  if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+    return false;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+          *s == '_'))
+      return false;
+  return true;
+}
+
+bool pf__cfg_handler(pf__cfg_ctx *c, const pf__cfg_val *v, const char **path, const char **sym) {
+  pf__cfg_val k[H__N];
+  if (!pf__cfg_map(c, v, handler_keys, PF__NELEM(handler_keys), k, H__N, NULL, NULL))
+    return false;
+  const char *p = pf__cfg_str(c, &k[H_PATH]);
+  if (!p)
+    return false;
+  /* handlers::greet::say_hello names the C symbol say_hello. */
+  const char *s = p;
+  for (const char *q = strstr(p, "::"); q; q = strstr(q + 2, "::"))
+    s = q + 2;
+  if (!is_ident(s)) {
+    pf__cfg_err(c, k[H_PATH].loc, k[H_PATH].path,
+                "handler symbol '%s' is not a C identifier (path '%s')", s, p);
+    return false;
+  }
+  *path = p;
+  *sym = s;
+  return true;
+}
+
+/* ---- forge ---- */
+
+enum {
+  F_NAME,
+  F_VERSION,
+  F_TITLE,
+  F_DESCRIPTION,
+  F_INSTRUCTIONS,
+  F_ICONS,
+  F_WEBSITE_URL,
+  F_TRANSPORT,
+  F_OPTIMIZATION,
+  F_LOG_LEVEL,
+  F_LIBRARY,
+  F_RESOURCES_ROOT,
+  F_PAGE_SIZE,
+  F__N
+};
+static const pf__cfg_key forge_keys[] = {
+    {F_NAME, "name", NULL, PF__T_STR, true},
+    {F_VERSION, "version", NULL, PF__T_STR, true},
+    {F_TITLE, "title", NULL, PF__T_STR, false},
+    {F_DESCRIPTION, "description", NULL, PF__T_STR, false},
+    {F_INSTRUCTIONS, "instructions", NULL, PF__T_STR, false},
+    {F_ICONS, "icons", NULL, PF__T_LIST, false},
+    {F_WEBSITE_URL, "website_url", "websiteUrl", PF__T_STR, false},
+    {F_TRANSPORT, "transport", NULL, PF__T_STR, false},
+    {F_OPTIMIZATION, "optimization", NULL, PF__T_STR, false},
+    {F_LOG_LEVEL, "log_level", NULL, PF__T_STR, false},
+    {F_LIBRARY, "library", NULL, PF__T_STR, false},
+    {F_RESOURCES_ROOT, "resources_root", NULL, PF__T_STR, false},
+    {F_PAGE_SIZE, "page_size", NULL, PF__T_INT, false},
+};
+
+/* A relative path is relative to the config file, not to the cwd. */
+static const char *resolve(pf__cfg_ctx *c, const char *p) {
+  if (!p || p[0] == '/' || strcmp(c->cfg->dir, ".") == 0)
+    return p;
+  size_t dn = strlen(c->cfg->dir), pn = strlen(p);
+  char *r = pf_arena_alloc(c->a, dn + pn + 2);
+  if (!r) {
+    c->oom = true;
+    return p;
+  }
+  memcpy(r, c->cfg->dir, dn);
+  r[dn] = '/';
+  memcpy(r + dn + 1, p, pn + 1);
+  return r;
+}
+
+static const char *pick(pf__cfg_ctx *c, const pf__cfg_val *v, const char *const *names, size_t n,
+                        const char *def) {
+  if (!v->present)
+    return def;
+  int i = pf__cfg_enum(c, v, names, n, false);
+  return i >= 0 ? names[i] : def;
+}
+
+static void parse_forge(pf__cfg_ctx *c, const pf__cfg_val *v) {
+  static const char *const transports[] = {"stdio", "http", "sse", "websocket"};
+  static const char *const optimizations[] = {"debug", "release"};
+  static const char *const levels[] = {"debug", "info",     "notice", "warning",
+                                       "error", "critical", "alert",  "emergency"};
+  pf_cfg_forge *f = &c->cfg->forge;
+  f->loc = v->loc;
+  f->transport = "stdio";
+  f->optimization = "debug";
+  f->page_size = 100;
+  f->resources_root = c->cfg->dir;
+  pf__cfg_val k[F__N];
+  if (!pf__cfg_map(c, v, forge_keys, PF__NELEM(forge_keys), k, F__N, NULL, NULL))
+    return;
+  f->name = pf__cfg_str(c, &k[F_NAME]);
+  f->version = pf__cfg_str(c, &k[F_VERSION]);
+  if (f->name && !*f->name)
+    pf__cfg_err(c, k[F_NAME].loc, k[F_NAME].path, "name must not be empty");
+  f->title = pf__cfg_str(c, &k[F_TITLE]);
+  f->description = pf__cfg_str(c, &k[F_DESCRIPTION]);
+  f->instructions = pf__cfg_str(c, &k[F_INSTRUCTIONS]);
+  f->icons_json = pf__cfg_icons(c, &k[F_ICONS]);
+  f->website_url = pf__cfg_str(c, &k[F_WEBSITE_URL]);
+  f->transport = pick(c, &k[F_TRANSPORT], transports, PF__NELEM(transports), f->transport);
+  f->optimization =
+      pick(c, &k[F_OPTIMIZATION], optimizations, PF__NELEM(optimizations), f->optimization);
+  f->log_level = pick(c, &k[F_LOG_LEVEL], levels, PF__NELEM(levels), NULL);
+  f->library = resolve(c, pf__cfg_str(c, &k[F_LIBRARY]));
+  const char *root = pf__cfg_str(c, &k[F_RESOURCES_ROOT]);
+  if (root)
+    f->resources_root = resolve(c, root);
+  int64_t n;
+  if (k[F_PAGE_SIZE].present && pf__cfg_int(c, &k[F_PAGE_SIZE], 1, 10000, &n))
+    f->page_size = (uint32_t)n;
+}
+
+/* ---- state ---- */
+
+enum { ST_BACKEND, ST_PATH, ST_URL, ST_MAP_SIZE, ST_TTL, ST_MAX_SIZE, ST_OPTIONS, ST__N };
+static const pf__cfg_key state_keys[] = {
+    {ST_BACKEND, "backend", NULL, PF__T_STR, true},
+    {ST_PATH, "path", NULL, PF__T_STR, false},
+    {ST_URL, "url", NULL, PF__T_STR, false},
+    {ST_MAP_SIZE, "map_size", NULL, PF__T_INT, false},
+    {ST_TTL, "ttl_seconds", NULL, PF__T_INT, false},
+    {ST_MAX_SIZE, "max_size", NULL, PF__T_INT, false},
+    {ST_OPTIONS, "options", NULL, PF__T_MAP, false},
+};
+
+static void parse_state(pf__cfg_ctx *c, const pf__cfg_val *v) {
+  static const char *const backends[] = {"memory", "lmdb", "redis", "sled"};
+  pf_cfg_state *s = &c->cfg->state;
+  s->present = true;
+  s->loc = v->loc;
+  pf__cfg_val k[ST__N];
+  if (!pf__cfg_map(c, v, state_keys, PF__NELEM(state_keys), k, ST__N, NULL, NULL))
+    return;
+  int b = k[ST_BACKEND].present ? pf__cfg_enum(c, &k[ST_BACKEND], backends, 4, false) : -1;
+  if (b == 3)
+    b = 1; /* the original's embedded store; LMDB is ours */
+  s->backend = b >= 0 ? backends[b] : NULL;
+  /* `path` stays accepted for memory: the original required it always. */
+  s->path = resolve(c, pf__cfg_str(c, &k[ST_PATH]));
+  s->url = pf__cfg_str(c, &k[ST_URL]);
+  if (b == 1 && !k[ST_PATH].key)
+    pf__cfg_err(c, v->loc, v->path, "missing required key 'path' (the lmdb backend's directory)");
+  if (b == 2 && !k[ST_URL].key)
+    pf__cfg_err(c, v->loc, v->path, "missing required key 'url' (e.g. redis://127.0.0.1:6379)");
+  if (b >= 0 && b != 2 && k[ST_URL].key)
+    pf__cfg_err(c, k[ST_URL].key_loc, v->path, "'url' applies to the redis backend only");
+  if (b >= 0 && b != 1 && k[ST_MAP_SIZE].key)
+    pf__cfg_err(c, k[ST_MAP_SIZE].key_loc, v->path, "'map_size' applies to the lmdb backend only");
+  int64_t n;
+  if (k[ST_MAP_SIZE].present && pf__cfg_int(c, &k[ST_MAP_SIZE], 1, INT64_MAX, &n))
+    s->map_size = (uint64_t)n;
+  if (k[ST_TTL].present && pf__cfg_int(c, &k[ST_TTL], 0, INT64_MAX, &n))
+    s->ttl_seconds = (uint64_t)n;
+  if (k[ST_MAX_SIZE].present && pf__cfg_int(c, &k[ST_MAX_SIZE], 0, INT64_MAX, &n))
+    s->max_size = (uint64_t)n;
+  if (k[ST_OPTIONS].present && pf__cfg_kind(k[ST_OPTIONS].node) == PF__Y_MAP)
+    s->options_json = pf__cfg_json(c, &k[ST_OPTIONS]);
+}
+
+/* ---- root ---- */
+
+enum { ROOT_FORGE, ROOT_TOOLS, ROOT_RESOURCES, ROOT_PROMPTS, ROOT_STATE, ROOT__N };
+static const pf__cfg_key root_keys[] = {
+    {ROOT_FORGE, "forge", NULL, PF__T_MAP, true},
+    {ROOT_TOOLS, "tools", NULL, PF__T_LIST, false},
+    {ROOT_RESOURCES, "resources", NULL, PF__T_LIST, false},
+    {ROOT_PROMPTS, "prompts", NULL, PF__T_LIST, false},
+    {ROOT_STATE, "state", NULL, PF__T_MAP, false},
+};
+
+static void parse_root(pf__cfg_ctx *c, struct fy_node *root) {
+  pf_cfg_loc start = {c->file, 1, 1};
+  pf__cfg_val rv = {.node = root, .loc = pf__cfg_loc(c, root, start), .path = "", .present = true};
+  rv.key_loc = rv.loc;
+  pf__ykind kind = pf__cfg_kind(root);
+  if (kind != PF__Y_MAP) {
+    pf__cfg_err(c, rv.loc, "", "expected a map with a 'forge' key at the top, got %s",
+                pf__cfg_kind_name(kind));
+    return;
+  }
+  pf__cfg_val k[ROOT__N];
+  pf__cfg_map(c, &rv, root_keys, PF__NELEM(root_keys), k, ROOT__N, NULL, NULL);
+  if (k[ROOT_FORGE].present)
+    parse_forge(c, &k[ROOT_FORGE]);
+  if (k[ROOT_STATE].present)
+    parse_state(c, &k[ROOT_STATE]);
+  pf__cfg_tools(c, &k[ROOT_TOOLS]);
+  pf__cfg_resources(c, &k[ROOT_RESOURCES]);
+  pf__cfg_prompts(c, &k[ROOT_PROMPTS]);
+}
+
+/* ---- YAML ---- */
+
+static void swallow(struct fy_diag *d, void *user, const char *buf, size_t len) {
+  (void)d, (void)user, (void)buf, (void)len; /* never print libfyaml's text */
+}
+
+static void parse_yaml(pf__cfg_ctx *c, const char *text, size_t len) {
+  struct fy_diag_cfg dc;
+  fy_diag_cfg_default(&dc);
+  dc.fp = NULL;
+  dc.output_fn = swallow;
+  dc.colorize = false;
+  struct fy_diag *diag = fy_diag_create(&dc);
+  if (!diag) {
+    c->oom = true;
+    return;
+  }
+  fy_diag_set_collect_errors(diag, true);
+  struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT |
+                                     FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE,
+                            .diag = diag};
+  struct fy_parser *p = fy_parser_create(&pc);
+  if (!p || fy_parser_set_string(p, text, len) != 0) {
+    if (p)
+      fy_parser_destroy(p);
+    fy_diag_destroy(diag);
+    c->oom = true;
+    return;
+  }
+  struct fy_document *doc = fy_parse_load_document(p);
+  struct fy_document *extra = doc ? fy_parse_load_document(p) : NULL;
+  bool syntax = false;
+  void *it = NULL;
+  struct fy_diag_error *e;
+  while ((e = fy_diag_errors_iterate(diag, &it))) {
+    if (e->type < FYET_ERROR)
+      continue;
+    syntax = true;
+    pf_cfg_loc loc = {c->file, e->line > 0 ? (uint32_t)e->line : 1,
+                      e->column > 0 ? (uint32_t)e->column : 1};
+    pf__cfg_err(c, loc, "(yaml)", "%s", e->msg ? e->msg : "syntax error");
+  }
+  if (!syntax) {
+    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
+    if (!root) {
+      pf__cfg_err(c, (pf_cfg_loc){c->file, 1, 1}, "",
+                  "the file is empty (expected a map with a 'forge' key)");
+    } else if (extra) {
+      pf_cfg_loc at = pf__cfg_loc(c, fy_document_root(extra), (pf_cfg_loc){c->file, 1, 1});
+      pf__cfg_err(c, at, "(yaml)", "only one YAML document is allowed ('---' starts another)");
+    } else {
+      parse_root(c, root);
+    }
+  }
+  if (extra)
+    fy_parse_document_destroy(p, extra);
+  if (doc)
+    fy_parse_document_destroy(p, doc);
+  fy_parser_destroy(p);
+  fy_diag_destroy(diag);
+}
+
+/* ---- entry points ---- */
+
+static int by_position(const void *a, const void *b) {
+  const pf__cfg_diag *const *x = a, *const *y = b;
+  uint32_t xl, xc, yl, yc;
+  pf__cfg_diag_text(*x, &xl, &xc);
+  pf__cfg_diag_text(*y, &yl, &yc);
+  if (xl != yl)
+    return xl < yl ? -1 : 1;
+  if (xc != yc)
+    return xc < yc ? -1 : 1;
+  /* Same position: keep the order of discovery (pointers grow with it). */
+  return (uintptr_t)*x < (uintptr_t)*y ? -1 : (uintptr_t)*x > (uintptr_t)*y;
+}
+
+static void emit_diags(pf__cfg_ctx *c, pf_buf *out) {
+  if (!out || !c->ndiags)
+    return;
+  const pf__cfg_diag **list = pf_arena_alloc(c->scratch, c->ndiags * sizeof *list);
+  if (!list) {
+    c->oom = true;
+    return;
+  }
+  size_t n = pf__cfg_diag_list(c, list, c->ndiags);
+  qsort(list, n, sizeof *list, by_position);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t l, col;
+    pf_buf_puts(out, pf__cfg_diag_text(list[i], &l, &col));
+    pf_buf_putc(out, '\n');
+  }
+}
+
+int pf_config_load_text(const char *name, const char *text, size_t len, pf_config **out,
+                        pf_buf *diag) {
+  *out = NULL;
+  if (!name)
+    name = "<text>";
+  pf_arena *a = pf_arena_create(0);
+  pf_arena *scratch = pf_arena_create(0);
+  pf_config *cfg = a ? pf_arena_calloc(a, 1, sizeof *cfg) : NULL;
+  if (!cfg || !scratch) {
+    pf_arena_destroy(a);
+    pf_arena_destroy(scratch);
+    return -PF_ENOMEM;
+  }
+  cfg->arena = a;
+  pf__cfg_ctx c = {.cfg = cfg, .a = a, .scratch = scratch};
+  c.file = pf__cfg_strdup(&c, name, strlen(name));
+  cfg->path = c.file;
+  const char *slash = c.file ? strrchr(c.file, '/') : NULL;
+  cfg->dir =
+      slash ? (slash == c.file ? "/" : pf__cfg_strdup(&c, c.file, (size_t)(slash - c.file))) : ".";
+  if (c.oom) {
+    pf_arena_destroy(a);
+    pf_arena_destroy(scratch);
+    return -PF_ENOMEM;
+  }
+  cfg->forge.resources_root = cfg->dir;
+  /* libfyaml stops at a NUL as if the file ended there. */
+  const char *nul = memchr(text, '\0', len);
+  if (nul) {
+    uint32_t line = 1, col = 1;
+    for (const char *q = text; q < nul; q++)
+      col = *q == '\n' ? (line++, 1) : col + 1;
+    pf__cfg_err(&c, (pf_cfg_loc){c.file, line, col}, "(yaml)",
+                "a NUL byte in the file (is it a binary file?)");
+  } else {
+    parse_yaml(&c, text, len);
+  }
+  emit_diags(&c, diag);
+  int rc = c.oom ? -PF_ENOMEM : c.ndiags ? -PF_ECONFIG : 0;
+  pf_arena_destroy(scratch);
+  if (rc) {
+    pf_arena_destroy(a);
+    return rc;
+  }
+  *out = cfg;
+  return 0;
+}
+
+int pf_config_load(const char *path, pf_config **out, pf_buf *diag) {
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    if (diag)
+      pf_buf_printf(diag, "%s: cannot open: %s\n", path, strerror(errno));
+    return -PF_EIO;
+  }
+  size_t cap = 8192, len = 0;
+  char *buf = pf__malloc(cap);
+  int rc = 0;
+  while (buf) {
+    size_t r = fread(buf + len, 1, cap - len, f);
+    len += r;
+    if (r == 0)
+      break;
+    if (len == cap) {
+      char *nb = pf__realloc(buf, cap * 2);
+      if (!nb) {
+        pf__free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+  }
+  if (!buf) {
+    rc = -PF_ENOMEM;
+  } else if (ferror(f)) {
+    if (diag)
+      pf_buf_printf(diag, "%s: cannot read: %s\n", path, strerror(errno));
+    rc = -PF_EIO;
+  }
+  fclose(f);
+  if (rc == 0)
+    rc = pf_config_load_text(path, buf, len, out, diag);
+  pf__free(buf);
+  return rc;
+}
+
+void pf_config_free(pf_config *cfg) {
+  if (cfg)
+    pf_arena_destroy(cfg->arena);
+}

@@ -1,0 +1,229 @@
+/* `prompts:`. The body is a `template` (one user message) or a list of
+ * `messages`; a prompt with neither (the original pforge's production
+ * example) uses its description as the template. `arguments` is a map
+ * name -> spec (the original's form, where a spec may also be a bare type
+ * name) or a list of specs with a `name`. */
+#include "config/internal.h"
+
+#include <string.h>
+
+enum { PR_NAME, PR_TITLE, PR_DESCRIPTION, PR_TEMPLATE, PR_MESSAGES, PR_ARGUMENTS, PR_ICONS, PR__N };
+static const pf__cfg_key prompt_keys[] = {
+    {PR_NAME, "name", NULL, PF__T_STR, true},
+    {PR_TITLE, "title", NULL, PF__T_STR, false},
+    {PR_DESCRIPTION, "description", NULL, PF__T_STR, false},
+    {PR_TEMPLATE, "template", NULL, PF__T_STR, false},
+    {PR_MESSAGES, "messages", NULL, PF__T_LIST, false},
+    {PR_ARGUMENTS, "arguments", NULL, PF__T_MAP_OR_LIST, false},
+    {PR_ICONS, "icons", NULL, PF__T_LIST, false},
+};
+
+enum { AR_NAME, AR_DESCRIPTION, AR_REQUIRED, AR_DEFAULT, AR_COMPLETIONS, AR_TYPE, AR__N };
+static const pf__cfg_key arg_keys[] = {
+    {AR_NAME, "name", NULL, PF__T_STR, false},
+    {AR_DESCRIPTION, "description", NULL, PF__T_STR, false},
+    {AR_REQUIRED, "required", NULL, PF__T_BOOL, false},
+    {AR_DEFAULT, "default", NULL, PF__T_STR, false},
+    {AR_COMPLETIONS, "completions", NULL, PF__T_LIST, false},
+    /* The original's map form reused the params DSL; MCP prompt arguments
+     * are strings, so the type is checked and otherwise ignored. */
+    {AR_TYPE, "type", NULL, PF__T_STR, false},
+};
+
+enum { M_ROLE, M_TEXT, M_IMAGE, M_RESOURCE, M__N };
+static const pf__cfg_key message_keys[] = {
+    {M_ROLE, "role", NULL, PF__T_STR, true},
+    {M_TEXT, "text", NULL, PF__T_STR, false},
+    {M_IMAGE, "image", NULL, PF__T_MAP, false},
+    {M_RESOURCE, "resource", NULL, PF__T_MAP, false},
+};
+
+enum { I_DATA, I_MIME_TYPE, I__N };
+static const pf__cfg_key image_keys[] = {
+    {I_DATA, "data", NULL, PF__T_STR, true},
+    {I_MIME_TYPE, "mime_type", "mimeType", PF__T_STR, true},
+};
+
+enum { E_URI, E__N };
+static const pf__cfg_key embedded_keys[] = {
+    {E_URI, "uri", NULL, PF__T_STR, true},
+};
+
+static const char *const arg_types[] = {"string",  "integer", "number", "float",
+                                        "boolean", "array",   "object"};
+
+/* in_list: the list form, where `name` is required; otherwise `name` is
+ * the map key and may not be repeated inside. */
+static void parse_arg(pf__cfg_ctx *c, const pf__cfg_val *v, const char *name,
+                      pf_cfg_prompt_arg *a) {
+  a->loc = name ? v->key_loc : v->loc;
+  a->name = name ? pf__cfg_strdup(c, name, strlen(name)) : NULL;
+  pf__ykind kind = pf__cfg_kind(v->node);
+  if (name && kind == PF__Y_STR) { /* `topic: string`: required, like a param */
+    pf__cfg_enum(c, v, arg_types, PF__NELEM(arg_types), false);
+    a->required = true;
+    return;
+  }
+  if (name && kind == PF__Y_NULL)
+    return;
+  pf__cfg_val k[AR__N];
+  if (!pf__cfg_map(c, v, arg_keys, PF__NELEM(arg_keys), k, AR__N, NULL, NULL))
+    return;
+  if (name && k[AR_NAME].key)
+    pf__cfg_err(c, k[AR_NAME].key_loc, v->path,
+                "'name' is the map key here; use the list form to give it as a key");
+  if (!name) {
+    if (!k[AR_NAME].key)
+      pf__cfg_err(c, v->loc, v->path, "missing required key 'name'");
+    a->name = pf__cfg_str(c, &k[AR_NAME]);
+    if (k[AR_NAME].present)
+      a->loc = k[AR_NAME].loc;
+  }
+  a->description = pf__cfg_str(c, &k[AR_DESCRIPTION]);
+  a->required = pf__cfg_bool(c, &k[AR_REQUIRED], false);
+  a->default_value = pf__cfg_str(c, &k[AR_DEFAULT]);
+  if (a->required && a->default_value)
+    pf__cfg_err(c, k[AR_DEFAULT].loc, k[AR_DEFAULT].path,
+                "a required argument cannot have a default");
+  if (k[AR_COMPLETIONS].present) {
+    const char **vals;
+    size_t n;
+    if (pf__cfg_strlist(c, &k[AR_COMPLETIONS], &vals, &n))
+      a->completions_json = pf__cfg_json(c, &k[AR_COMPLETIONS]);
+  }
+  if (k[AR_TYPE].present)
+    pf__cfg_enum(c, &k[AR_TYPE], arg_types, PF__NELEM(arg_types), false);
+}
+
+static void parse_args(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_prompt *p) {
+  size_t cnt = pf__cfg_count(v);
+  if (!cnt)
+    return;
+  p->args = pf_arena_calloc(c->a, cnt, sizeof *p->args);
+  if (!p->args) {
+    c->oom = true;
+    return;
+  }
+  size_t i = 0;
+  void *it = NULL;
+  if (pf__cfg_kind(v->node) == PF__Y_MAP) {
+    struct fy_node_pair *pair;
+    while ((pair = fy_node_mapping_iterate(v->node, &it))) {
+      pf__cfg_val e = pf__cfg_entry(c, v, fy_node_pair_key(pair), fy_node_pair_value(pair));
+      parse_arg(c, &e, e.key, &p->args[i++]);
+    }
+  } else {
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(v->node, &it))) {
+      pf__cfg_val e = pf__cfg_item(c, v, item, i);
+      pf_cfg_prompt_arg *a = &p->args[i++];
+      parse_arg(c, &e, NULL, a);
+      for (size_t j = 0; a->name && j + 1 < i; j++)
+        if (p->args[j].name && strcmp(p->args[j].name, a->name) == 0) {
+          pf__cfg_err(c, a->loc, e.path, "duplicate argument name '%s' (first defined at line %u)",
+                      a->name, p->args[j].loc.line);
+          break;
+        }
+    }
+  }
+  p->nargs = i;
+}
+
+static void parse_message(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_prompt_msg *m) {
+  static const char *const roles[] = {"user", "assistant"};
+  m->loc = v->loc;
+  pf__cfg_val k[M__N];
+  if (!pf__cfg_map(c, v, message_keys, PF__NELEM(message_keys), k, M__N, NULL, NULL))
+    return;
+  int r = pf__cfg_enum(c, &k[M_ROLE], roles, 2, false);
+  m->role = r >= 0 ? roles[r] : NULL;
+  int n = !!k[M_TEXT].key + !!k[M_IMAGE].key + !!k[M_RESOURCE].key;
+  if (n != 1) {
+    pf__cfg_err(c, v->loc, v->path,
+                "a message needs exactly one of 'text', 'image' and 'resource'");
+    return;
+  }
+  if (k[M_TEXT].key) {
+    m->type = "text";
+    m->text = pf__cfg_str(c, &k[M_TEXT]);
+  } else if (k[M_IMAGE].present) {
+    m->type = "image";
+    pf__cfg_val im[I__N];
+    pf__cfg_map(c, &k[M_IMAGE], image_keys, PF__NELEM(image_keys), im, I__N, NULL, NULL);
+    m->data = pf__cfg_str(c, &im[I_DATA]);
+    m->mime_type = pf__cfg_str(c, &im[I_MIME_TYPE]);
+  } else if (k[M_RESOURCE].present) {
+    m->type = "resource";
+    pf__cfg_val e[E__N];
+    pf__cfg_map(c, &k[M_RESOURCE], embedded_keys, PF__NELEM(embedded_keys), e, E__N, NULL, NULL);
+    m->uri = pf__cfg_str(c, &e[E_URI]);
+  }
+}
+
+static void parse_prompt(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_prompt *p) {
+  p->loc = v->loc;
+  pf__cfg_val k[PR__N];
+  if (!pf__cfg_map(c, v, prompt_keys, PF__NELEM(prompt_keys), k, PR__N, NULL, NULL))
+    return;
+  p->name = pf__cfg_str(c, &k[PR_NAME]);
+  if (k[PR_NAME].present)
+    p->loc = k[PR_NAME].loc;
+  p->title = pf__cfg_str(c, &k[PR_TITLE]);
+  p->description = pf__cfg_str(c, &k[PR_DESCRIPTION]);
+  p->template_text = pf__cfg_str(c, &k[PR_TEMPLATE]);
+  if (k[PR_TEMPLATE].key && k[PR_MESSAGES].key) {
+    pf__cfg_err(c, k[PR_MESSAGES].key_loc, v->path,
+                "give either 'template' or 'messages', not both");
+  } else if (k[PR_MESSAGES].present) {
+    size_t cnt = pf__cfg_count(&k[PR_MESSAGES]);
+    if (cnt == 0)
+      pf__cfg_err(c, k[PR_MESSAGES].loc, k[PR_MESSAGES].path, "messages must not be empty");
+    p->messages = pf_arena_calloc(c->a, cnt ? cnt : 1, sizeof *p->messages);
+    if (!p->messages) {
+      c->oom = true;
+      return;
+    }
+    void *it = NULL;
+    struct fy_node *item;
+    while ((item = fy_node_sequence_iterate(k[PR_MESSAGES].node, &it))) {
+      pf__cfg_val mv = pf__cfg_item(c, &k[PR_MESSAGES], item, p->nmessages);
+      parse_message(c, &mv, &p->messages[p->nmessages++]);
+    }
+  } else if (!k[PR_TEMPLATE].key) {
+    if (p->description)
+      p->template_text = p->description;
+    else if (!k[PR_DESCRIPTION].key)
+      pf__cfg_err(c, v->loc, v->path, "a prompt needs 'template' or 'messages'");
+  }
+  if (k[PR_ARGUMENTS].present)
+    parse_args(c, &k[PR_ARGUMENTS], p);
+  p->icons_json = pf__cfg_icons(c, &k[PR_ICONS]);
+}
+
+void pf__cfg_prompts(pf__cfg_ctx *c, const pf__cfg_val *v) {
+  pf_config *cfg = c->cfg;
+  if (!v->present || pf__cfg_kind(v->node) == PF__Y_NULL)
+    return;
+  size_t cnt = pf__cfg_count(v);
+  cfg->prompts = pf_arena_calloc(c->a, cnt ? cnt : 1, sizeof *cfg->prompts);
+  if (!cfg->prompts) {
+    c->oom = true;
+    return;
+  }
+  void *it = NULL;
+  struct fy_node *item;
+  size_t i = 0;
+  while ((item = fy_node_sequence_iterate(v->node, &it))) {
+    pf__cfg_val pv = pf__cfg_item(c, v, item, i);
+    pf_cfg_prompt *p = &cfg->prompts[i++];
+    parse_prompt(c, &pv, p);
+    for (size_t j = 0; p->name && j + 1 < i; j++)
+      if (cfg->prompts[j].name && strcmp(cfg->prompts[j].name, p->name) == 0) {
+        pf__cfg_err(c, p->loc, pf__cfg_path_key(c, pv.path, "name"),
+                    "duplicate prompt name '%s' (first defined at line %u)", p->name,
+                    cfg->prompts[j].loc.line);
+        break;
+      }
+  }
+  cfg->nprompts = i;
+}
