@@ -5,6 +5,7 @@
 #include <pforge/version.h>
 
 #include "cli/cli.h"
+#include "cli/serve.h"
 
 static const char usage[] =
     "usage: pforge <command> [options]\n"
@@ -12,6 +13,7 @@ static const char usage[] =
     "Build Model Context Protocol servers from a pforge.yaml.\n"
     "\n"
     "commands:\n"
+    "  serve [FILE]      serve FILE (default pforge.yaml) over stdio; serve --help\n"
     "  validate [FILE]   check FILE (default pforge.yaml) and print every problem\n"
     "\n"
     "options:\n"
@@ -34,6 +36,8 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "validate") == 0)
     return pf__cli_validate(argc, argv);
+  if (strcmp(cmd, "serve") == 0)
+    return pf__cli_serve(argc, argv);
   fprintf(stderr, "pforge: unknown command '%s'\n\n%s", cmd, usage);
   return 2;
 }

@@ -1,0 +1,165 @@
+/* pforge: the native tool ABI.
+ *
+ * A native tool is a C function, found by symbol in the shared library that
+ * pforge.yaml names (`forge.library`) or in the pforge executable itself:
+ *
+ *   #include <pforge/pforge.h>
+ *
+ *   PF_TOOL(add)                 // int add(pf_call *call), exported
+ *   {
+ *     double a = pf_arg_number(call, "a", 0), b = pf_arg_number(call, "b", 0);
+ *     return pf_result_textf(call, "%g", a + b);
+ *   }
+ *
+ * and in pforge.yaml:
+ *
+ *   forge: { name: calc, version: 1.0.0, library: ./libcalc.so }
+ *   tools:
+ *     - type: native
+ *       name: add
+ *       description: Add two numbers
+ *       handler: { path: add }     # or handlers::math::add: the last segment
+ *       params: { a: number, b: number }
+ *
+ * When a handler runs, its arguments have already been validated against the
+ * tool's schema; pf_arg_* see the defaults the schema declares for missing
+ * arguments. A handler returns 0 when it produced its result, or a negative
+ * pf_err value (the client then gets a tool result with isError: true saying
+ * the tool failed, unless the handler already wrote an error).
+ *
+ * Threads: a handler runs on the server's event-loop thread and must not
+ * block; a tool marked `blocking: true` in pforge.yaml runs on a worker
+ * thread instead, and may block. Either way a pf_call is used by one thread
+ * at a time and is valid only until the handler returns.
+ *
+ * ABI versioning: a library may define `int pf_abi_version = PF_ABI_VERSION;`
+ * (PF_ABI_DECLARE() does it); pforge refuses to load a library built for a
+ * newer ABI than it implements. Functions are only ever added.
+ */
+#ifndef PFORGE_PFORGE_H
+#define PFORGE_PFORGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pforge/json.h>
+#include <pforge/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PF_ABI_VERSION 1
+
+#define PF_ABI_DECLARE()                                                                           \
+  extern __attribute__((visibility("default"))) int pf_abi_version;                                \
+  int pf_abi_version = PF_ABI_VERSION
+
+typedef struct pf_call pf_call;
+
+/* A native tool (or resource) handler. */
+typedef int (*pf_handler_fn)(pf_call *call);
+
+/* Defines an exported handler named `name`. */
+#define PF_TOOL(name)                                                                              \
+  __attribute__((visibility("default"))) int name(pf_call *call);                                  \
+  __attribute__((visibility("default"))) int name(pf_call *call)
+
+/* ------------------------------------------------------------------ */
+/* Arguments                                                           */
+
+/* The arguments object of a tools/call (an empty object when the client sent
+ * none), or, for a resource handler, an object of the URI template's
+ * variables. Borrowed until the handler returns. */
+const pf_json *pf_args(pf_call *call);
+
+/* One argument: the client's value, else the default from the tool's
+ * schema, else NULL. */
+const pf_json *pf_arg(pf_call *call, const char *name);
+
+/* Typed shortcuts over pf_arg() with the conversions of pf_json_*_or(). */
+const char *pf_arg_str(pf_call *call, const char *name, const char *def);
+int64_t pf_arg_int(pf_call *call, const char *name, int64_t def);
+double pf_arg_number(pf_call *call, const char *name, double def);
+bool pf_arg_bool(pf_call *call, const char *name, bool def);
+
+/* The tool's name (for a resource handler: the resource's URI). */
+const char *pf_call_name(pf_call *call);
+
+/* Request-scoped memory, freed after the response is written. NULL on OOM. */
+void *pf_call_alloc(pf_call *call, size_t size);
+
+/* ------------------------------------------------------------------ */
+/* Results                                                             */
+
+/* Each pf_result_* appends one content block to the tool's result, in call
+ * order. They return 0, or -PF_ENOMEM. Text must be UTF-8 (invalid bytes are
+ * replaced by U+FFFD). */
+int pf_result_text(pf_call *call, const char *text, size_t len);
+int pf_result_textz(pf_call *call, const char *text);
+int pf_result_textf(pf_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Marks the result as an error (isError: true) and appends the message as a
+ * text block: the way to report failures the model should see. */
+int pf_result_error(pf_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Binary content, base64-encoded by pforge: an image or audio block. */
+int pf_result_image(pf_call *call, const void *data, size_t len, const char *mime_type);
+int pf_result_audio(pf_call *call, const void *data, size_t len, const char *mime_type);
+
+/* A resource_link block (uri required; name, mime_type may be NULL). */
+int pf_result_resource_link(pf_call *call, const char *uri, const char *name,
+                            const char *mime_type);
+
+/* An embedded resource block with text (or, with pf_result_resource_blob,
+ * binary) contents. */
+int pf_result_resource_text(pf_call *call, const char *uri, const char *mime_type,
+                            const char *text, size_t len);
+int pf_result_resource_blob(pf_call *call, const char *uri, const char *mime_type,
+                            const void *data, size_t len);
+
+/* Structured output: returns a writer positioned where ONE JSON value goes
+ * (normally an object); write it completely before returning. It becomes
+ * `structuredContent`, is validated against the tool's output_schema when
+ * there is one, and, if the handler added no content block, is also sent as
+ * a text block (as the protocol recommends). Calling it twice discards the
+ * first value. NULL on OOM. */
+pf_json_writer *pf_result_structured(pf_call *call);
+
+/* ------------------------------------------------------------------ */
+/* Progress, logging, cancellation                                     */
+
+/* Sends notifications/progress when the client asked for progress (gave a
+ * progressToken); otherwise does nothing. progress must increase from call
+ * to call (a value that does not is dropped); total <= 0 means unknown;
+ * message may be NULL. Returns 0. */
+int pf_progress(pf_call *call, double progress, double total, const char *message);
+
+/* Client-visible log levels (syslog's, as MCP uses them). */
+typedef enum pf_level {
+  PF_LEVEL_DEBUG = 0,
+  PF_LEVEL_INFO,
+  PF_LEVEL_NOTICE,
+  PF_LEVEL_WARNING,
+  PF_LEVEL_ERROR,
+  PF_LEVEL_CRITICAL,
+  PF_LEVEL_ALERT,
+  PF_LEVEL_EMERGENCY
+} pf_level;
+
+/* Sends notifications/message {level, logger, data: <text>} when level is
+ * at or above the level the client set (logging/setLevel; default info).
+ * logger may be NULL (the tool's name is used). */
+int pf_log(pf_call *call, pf_level level, const char *logger, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* True once the client cancelled this request (notifications/cancelled).
+ * A blocking handler should poll it and return early; its result is then
+ * discarded (a cancelled request gets no response). */
+bool pf_cancelled(pf_call *call);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,41 @@
+/* Shared between the files of src/mcp. */
+#ifndef PF_MCP_INTERNAL_H
+#define PF_MCP_INTERNAL_H
+
+#include "mcp/mcp.h"
+
+/* JSON-RPC output (each appends one line ending in '\n'). id NULL = null. */
+void pf__rpc_head(pf_buf *out, const pf_json *id);
+void pf__rpc_error(pf_buf *out, const pf_json *id, int code, const char *msg, const char *data_json);
+void pf__rpc_errorf(pf_buf *out, const pf_json *id, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void pf__rpc_result_raw(pf_buf *out, const pf_json *id, const char *json, size_t len);
+
+/* Decodes a list cursor into a page index; -1 when invalid. */
+int pf__cursor_page(const pf_json *params, size_t npages, size_t *page);
+
+/* Methods implemented outside session.c. */
+void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out);
+void pf__m_resources_read(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out);
+void pf__m_resources_subscribe(pf__session *s, const pf_json *id, const pf_json *params,
+                               pf_buf *out);
+void pf__m_resources_unsubscribe(pf__session *s, const pf_json *id, const pf_json *params,
+                                 pf_buf *out);
+void pf__m_prompts_get(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out);
+void pf__m_complete(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out);
+
+/* A response from the client to a server-to-client request. */
+void pf__client_response(pf__session *s, const pf_json *msg);
+
+/* Blocking tools on the thread pool (tools.c). */
+void pf__async_cancel(pf__session *s, const pf_json *request_id);
+void pf__async_orphan_all(pf__session *s);
+
+/* Resolves a file resource path against forge.resources_root: returns the
+ * malloc'd real path, or NULL when it does not exist or escapes the root. */
+char *pf__resource_resolve(pf_server *srv, const char *path, size_t len);
+
+/* An empty JSON object, for calls without arguments. */
+extern const pf_json *pf__empty_object;
+
+#endif

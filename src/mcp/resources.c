@@ -1,0 +1,348 @@
+/* resources/read, resources/subscribe, resources/unsubscribe. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/base64.h"
+#include "json/internal.h"
+#include "mcp/internal.h"
+#include "template/template.h"
+#include "template/uri.h"
+
+#define MAX_FILE_RESOURCE ((size_t)64 * 1024 * 1024)
+
+char *pf__resource_resolve(pf_server *srv, const char *path, size_t len) {
+  const char *root = srv->cfg->forge.resources_root ? srv->cfg->forge.resources_root : srv->cfg->dir;
+  char rootreal[PATH_MAX], full[PATH_MAX], real[PATH_MAX];
+  if (!root || !realpath(root, rootreal))
+    return NULL;
+  if (len == 0 || len >= PATH_MAX || memchr(path, '\0', len))
+    return NULL;
+  int n = path[0] == '/' ? snprintf(full, sizeof full, "%.*s", (int)len, path)
+                         : snprintf(full, sizeof full, "%s/%.*s", root, (int)len, path);
+  if (n < 0 || (size_t)n >= sizeof full || !realpath(full, real))
+    return NULL;
+  /* after symlinks and "..": still inside the root? */
+  size_t rl = strlen(rootreal);
+  if (rl > 1 && (strncmp(real, rootreal, rl) != 0 || (real[rl] != '/' && real[rl] != '\0')))
+    return NULL;
+  size_t l = strlen(real);
+  char *r = pf__malloc(l + 1);
+  if (r)
+    memcpy(r, real, l + 1);
+  return r;
+}
+
+static bool texty(const char *mime) {
+  if (!mime)
+    return false;
+  return strncmp(mime, "text/", 5) == 0 || strstr(mime, "json") || strstr(mime, "xml") ||
+         strstr(mime, "yaml") || strstr(mime, "javascript") || strstr(mime, "toml");
+}
+
+static bool valid_utf8(const char *text, size_t n) {
+  const unsigned char *p = (const unsigned char *)text, *end = p + n;
+  while (p < end) {
+    if (*p < 0x80) {
+      p++;
+      continue;
+    }
+    int k = pf__utf8_check(p, end);
+    if (k < 0)
+      return false;
+    p += k;
+  }
+  return true;
+}
+
+/* Appends one contents entry for a file. Returns 0, or -1 after writing an
+ * error response. */
+static int file_entry(pf_buf *content, const char *uri, const char *mime, const char *path,
+                      const pf_json *id, pf_buf *out) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fd >= 0)
+      close(fd);
+    pf__rpc_error(out, id, -32002, "Resource not found", NULL);
+    return -1;
+  }
+  if ((size_t)st.st_size > MAX_FILE_RESOURCE) {
+    close(fd);
+    pf__rpc_errorf(out, id, -32603, "Internal error: resource file is larger than %zu bytes",
+                   MAX_FILE_RESOURCE);
+    return -1;
+  }
+  pf_buf data = PF_BUF_INIT;
+  if (pf_buf_reserve(&data, (size_t)st.st_size + 1) != 0) {
+    close(fd);
+    pf__rpc_error(out, id, -32603, "Internal error: out of memory", NULL);
+    return -1;
+  }
+  ssize_t r;
+  while ((r = read(fd, data.data + data.len, data.cap - data.len)) > 0) {
+    data.len += (size_t)r;
+    if (data.len == data.cap && pf_buf_reserve(&data, 65536) != 0)
+      break;
+  }
+  close(fd);
+  pf_json_writer w;
+  pf_jw_init(&w, content);
+  w.comma = content->len > 0;
+  pf_jw_obj_begin(&w);
+  PF_JW_KEY(&w, "uri");
+  pf_jw_strz(&w, uri);
+  if (mime) {
+    PF_JW_KEY(&w, "mimeType");
+    pf_jw_strz(&w, mime);
+  }
+  if (texty(mime) || (!mime && valid_utf8(data.data ? data.data : "", data.len))) {
+    PF_JW_KEY(&w, "text");
+    pf_jw_str(&w, data.data ? data.data : "", data.len);
+  } else {
+    PF_JW_KEY(&w, "blob");
+    pf_buf_putc(content, '"');
+    pf__base64_encode(content, data.data, data.len);
+    pf_buf_putc(content, '"');
+    w.comma = true;
+  }
+  pf_jw_obj_end(&w);
+  pf_buf_free(&data);
+  return 0;
+}
+
+static void contents_response(pf_buf *out, const pf_json *id, const pf_buf *content) {
+  pf__rpc_head(out, id);
+  static const char mid[] = "\"result\":{\"contents\":[";
+  pf_buf_append(out, mid, sizeof mid - 1);
+  pf_buf_append(out, content->data, content->len);
+  pf_buf_append(out, "]}}\n", 4);
+}
+
+static void not_found(pf_buf *out, const pf_json *id, const char *uri, size_t len) {
+  pf_buf data = PF_BUF_INIT;
+  pf_json_writer w;
+  pf_jw_init(&w, &data);
+  pf_jw_obj_begin(&w);
+  PF_JW_KEY(&w, "uri");
+  pf_jw_str(&w, uri, len);
+  pf_jw_obj_end(&w);
+  pf__rpc_error(out, id, -32002, "Resource not found", pf_buf_cstr(&data));
+  pf_buf_free(&data);
+}
+
+/* Finds the resource for uri: a static one, else the first matching
+ * template (its variables go to *vars as a JSON object). */
+static const pf__resource *lookup(pf__session *s, const char *uri, size_t len,
+                                  const pf_json **vars) {
+  pf_server *srv = s->srv;
+  *vars = pf__empty_object;
+  long k = pf__registry_find(&srv->res_reg, uri, len);
+  if (k >= 0)
+    return &srv->resources[k];
+  for (size_t i = srv->nstatic; i < srv->nresources; i++) {
+    const pf__resource *r = &srv->resources[i];
+    size_t nv = pf_uritmpl_nvars(r->tmpl);
+    const char **vals = pf_arena_alloc(s->arena, (nv + 1) * sizeof *vals);
+    size_t *lens = pf_arena_alloc(s->arena, (nv + 1) * sizeof *lens);
+    if (!vals || !lens)
+      return NULL;
+    if (!pf_uritmpl_match(r->tmpl, uri, len, s->arena, vals, lens))
+      continue;
+    pf_buf b = PF_BUF_INIT;
+    pf_json_writer w;
+    pf_jw_init(&w, &b);
+    pf_jw_obj_begin(&w);
+    for (size_t v = 0; v < nv; v++) {
+      const char *name = pf_uritmpl_var(r->tmpl, v);
+      pf_jw_key(&w, name, strlen(name));
+      pf_jw_str(&w, vals[v], lens[v]);
+    }
+    pf_jw_obj_end(&w);
+    const pf_json *obj = b.failed ? NULL : pf_json_parse_copy(b.data, b.len, s->arena, NULL, NULL);
+    pf_buf_free(&b);
+    if (obj)
+      *vars = obj;
+    return r;
+  }
+  return NULL;
+}
+
+void pf__m_resources_read(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out) {
+  size_t len;
+  const char *uri = pf_json_str(pf_json_get(params, "uri"), &len);
+  if (!uri) {
+    pf__rpc_error(out, id, -32602, "Invalid params: resources/read needs a uri", NULL);
+    return;
+  }
+  const pf_json *vars;
+  const pf__resource *r = lookup(s, uri, len, &vars);
+  if (!r) {
+    not_found(out, id, uri, len);
+    return;
+  }
+  const pf_cfg_resource *c = r->cfg;
+  pf_buf *content = &s->content;
+  pf_buf_reset(content);
+  if (r->fn) {
+    pf_call call;
+    pf__call_init(&call, s, NULL, vars, content, &s->structured, out, s->arena, NULL);
+    call.resource = true;
+    call.name = pf_arena_strndup(s->arena, uri, len);
+    call.mime_type = c->mime_type;
+    int rc = r->fn(&call);
+    if (rc < 0 || call.is_error || content->failed) {
+      pf__rpc_errorf(out, id, -32603, "Internal error: the handler of resource %.*s failed%s%s",
+                     (int)(len > 200 ? 200 : len), uri, rc < 0 ? ": " : "",
+                     rc < 0 ? pf_strerror(rc) : "");
+      return;
+    }
+    if (call.nblocks == 0) {
+      not_found(out, id, uri, len);
+      return;
+    }
+    contents_response(out, id, content);
+    return;
+  }
+  char *uri_z = pf_arena_strndup(s->arena, uri, len);
+  if (c->text) {
+    pf_buf text = PF_BUF_INIT;
+    const char *body = c->text;
+    size_t blen = strlen(c->text);
+    if (c->uri_template) {
+      /* a template resource's text may use its variables: {{id}} */
+      pf_tmpl *t = pf_tmpl_compile(c->text, blen, NULL);
+      pf_tmpl_ctx ctx = {vars, NULL, NULL, false, NULL};
+      if (t && pf_tmpl_render(t, &ctx, PF_TMPL_RAW, &text) == 0) {
+        body = text.data ? text.data : "";
+        blen = text.len;
+      }
+      pf_tmpl_free(t);
+    }
+    pf_json_writer w;
+    pf_jw_init(&w, content);
+    pf_jw_obj_begin(&w);
+    PF_JW_KEY(&w, "uri");
+    pf_jw_strz(&w, uri_z);
+    if (c->mime_type) {
+      PF_JW_KEY(&w, "mimeType");
+      pf_jw_strz(&w, c->mime_type);
+    }
+    PF_JW_KEY(&w, "text");
+    pf_jw_str(&w, body, blen);
+    pf_jw_obj_end(&w);
+    pf_buf_free(&text);
+    contents_response(out, id, content);
+    return;
+  }
+  if (c->file) {
+    char *path = r->file_path;
+    char *owned = NULL;
+    if (c->uri_template) {
+      /* {var} in the file path, each value a single path segment */
+      pf_buf p = PF_BUF_INIT;
+      pf_tmpl *t = NULL;
+      pf_json_iter it = pf_json_iter_init(vars);
+      const pf_json *k, *v;
+      bool ok = true;
+      while (pf_json_iter_next(&it, &k, &v)) {
+        size_t vl;
+        const char *vs = pf_json_str(v, &vl);
+        if (!vs || memchr(vs, '/', vl) || (vl <= 2 && vs[0] == '.'))
+          ok = false;
+      }
+      /* the path template uses the URI template syntax {var}: rewrite as
+       * {{var}} for the renderer */
+      pf_buf tt = PF_BUF_INIT;
+      for (const char *q = c->file; *q; q++) {
+        if (*q == '{')
+          pf_buf_append(&tt, "{{", 2);
+        else if (*q == '}')
+          pf_buf_append(&tt, "}}", 2);
+        else
+          pf_buf_putc(&tt, *q);
+      }
+      t = ok ? pf_tmpl_compile(tt.data, tt.len, NULL) : NULL;
+      pf_tmpl_ctx ctx = {vars, NULL, NULL, true, NULL};
+      if (t && pf_tmpl_render(t, &ctx, PF_TMPL_RAW, &p) == 0)
+        owned = pf__resource_resolve(s->srv, p.data, p.len);
+      pf_tmpl_free(t);
+      pf_buf_free(&tt);
+      pf_buf_free(&p);
+      path = owned;
+    }
+    if (!path) {
+      not_found(out, id, uri, len);
+      return;
+    }
+    int rc = file_entry(content, uri_z, c->mime_type, path, id, out);
+    pf__free(owned);
+    if (rc == 0)
+      contents_response(out, id, content);
+    return;
+  }
+  not_found(out, id, uri, len);
+}
+
+void pf__m_resources_subscribe(pf__session *s, const pf_json *id, const pf_json *params,
+                               pf_buf *out) {
+  size_t len;
+  const char *uri = pf_json_str(pf_json_get(params, "uri"), &len);
+  if (!uri) {
+    pf__rpc_error(out, id, -32602, "Invalid params: resources/subscribe needs a uri", NULL);
+    return;
+  }
+  const pf_json *vars;
+  if (!lookup(s, uri, len, &vars)) {
+    not_found(out, id, uri, len);
+    return;
+  }
+  for (size_t i = 0; i < s->nsubs; i++)
+    if (strlen(s->subs[i]) == len && memcmp(s->subs[i], uri, len) == 0) {
+      pf__rpc_result_raw(out, id, "{}", 2);
+      return;
+    }
+  if (s->nsubs == s->capsubs) {
+    size_t cap = s->capsubs ? s->capsubs * 2 : 8;
+    char **n = pf__realloc(s->subs, cap * sizeof *n);
+    if (!n) {
+      pf__rpc_error(out, id, -32603, "Internal error: out of memory", NULL);
+      return;
+    }
+    s->subs = n;
+    s->capsubs = cap;
+  }
+  char *copy = pf__malloc(len + 1);
+  if (!copy) {
+    pf__rpc_error(out, id, -32603, "Internal error: out of memory", NULL);
+    return;
+  }
+  memcpy(copy, uri, len);
+  copy[len] = 0;
+  s->subs[s->nsubs++] = copy;
+  pf__rpc_result_raw(out, id, "{}", 2);
+}
+
+void pf__m_resources_unsubscribe(pf__session *s, const pf_json *id, const pf_json *params,
+                                 pf_buf *out) {
+  size_t len;
+  const char *uri = pf_json_str(pf_json_get(params, "uri"), &len);
+  if (!uri) {
+    pf__rpc_error(out, id, -32602, "Invalid params: resources/unsubscribe needs a uri", NULL);
+    return;
+  }
+  for (size_t i = 0; i < s->nsubs; i++)
+    if (strlen(s->subs[i]) == len && memcmp(s->subs[i], uri, len) == 0) {
+      pf__free(s->subs[i]);
+      s->subs[i] = s->subs[--s->nsubs];
+      break;
+    }
+  pf__rpc_result_raw(out, id, "{}", 2);
+}

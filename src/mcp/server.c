@@ -1,0 +1,545 @@
+/* Building a server from a config: handlers, schemas, templates, and the
+ * pre-serialized list pages and initialize result. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/base64.h"
+#include "base/log.h"
+#include "mcp/internal.h"
+#include "schema/schema.h"
+#include "schema/validator.h"
+#include "template/template.h"
+#include "template/uri.h"
+
+static void diagf(pf_buf *diag, const pf_cfg_loc *loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void diagf(pf_buf *diag, const pf_cfg_loc *loc, const char *fmt, ...) {
+  if (!diag)
+    return;
+  if (loc && loc->file)
+    pf_buf_printf(diag, "%s:%u:%u: ", loc->file, loc->line, loc->col);
+  va_list ap;
+  va_start(ap, fmt);
+  char msg[1024];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  pf_buf_puts(diag, msg);
+  pf_buf_putc(diag, '\n');
+}
+
+/* ------------------------------------------------------------------ */
+/* Handlers                                                            */
+
+static void *find_symbol(pf_server *srv, const char *sym) {
+  void *fn = srv->dl ? dlsym(srv->dl, sym) : NULL;
+  if (!fn) {
+    /* handlers linked into the executable (built with -rdynamic) */
+    void *self = dlopen(NULL, RTLD_NOW);
+    if (self) {
+      fn = dlsym(self, sym);
+      dlclose(self);
+    }
+  }
+  return fn;
+}
+
+static int open_library(pf_server *srv, pf_buf *diag) {
+  const char *lib = srv->cfg->forge.library;
+  if (!lib)
+    return 0;
+  srv->dl = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+  if (!srv->dl) {
+    diagf(diag, &srv->cfg->forge.loc, "forge.library: cannot load %s: %s", lib, dlerror());
+    return -PF_ECONFIG;
+  }
+  const int *abi = dlsym(srv->dl, "pf_abi_version");
+  if (abi && *abi > PF_ABI_VERSION) {
+    diagf(diag, &srv->cfg->forge.loc,
+          "forge.library: %s was built for pforge ABI %d; this pforge implements ABI %d", lib,
+          *abi, PF_ABI_VERSION);
+    return -PF_ECONFIG;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Pages                                                               */
+
+typedef void (*item_fn)(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w);
+
+static void cursor(pf_buf *out, size_t page) {
+  char raw[32];
+  int n = snprintf(raw, sizeof raw, "pforge:%zu", page);
+  pf_buf_putc(out, '"');
+  pf__base64_encode(out, raw, (size_t)n);
+  pf_buf_putc(out, '"');
+}
+
+static int build_pages(pf_server *srv, pf__pages *pages, const char *key, size_t nitems,
+                       item_fn item) {
+  size_t per = srv->cfg->forge.page_size ? srv->cfg->forge.page_size : 100;
+  pages->npages = nitems ? (nitems + per - 1) / per : 1;
+  for (int v = 0; v < PF_PROTO__COUNT; v++) {
+    pages->pages[v] = pf__malloc(pages->npages * sizeof(pf__page));
+    if (!pages->pages[v])
+      return -PF_ENOMEM;
+    memset(pages->pages[v], 0, pages->npages * sizeof(pf__page));
+    for (size_t p = 0; p < pages->npages; p++) {
+      pf_buf b = PF_BUF_INIT;
+      pf_json_writer w;
+      pf_jw_init(&w, &b);
+      pf_jw_obj_begin(&w);
+      pf_jw_key(&w, key, strlen(key));
+      pf_jw_arr_begin(&w);
+      for (size_t i = p * per; i < nitems && i < (p + 1) * per; i++)
+        item(srv, i, (pf__proto)v, &w);
+      pf_jw_arr_end(&w);
+      if (p + 1 < pages->npages) {
+        PF_JW_KEY(&w, "nextCursor");
+        cursor(&b, p + 1);
+        w.comma = true;
+      }
+      pf_jw_obj_end(&w);
+      if (b.failed) {
+        pf_buf_free(&b);
+        return -PF_ENOMEM;
+      }
+      pages->pages[v][p].json = b.data;
+      pages->pages[v][p].len = b.len;
+    }
+  }
+  return 0;
+}
+
+static void free_pages(pf__pages *pages) {
+  for (int v = 0; v < PF_PROTO__COUNT; v++) {
+    if (!pages->pages[v])
+      continue;
+    for (size_t p = 0; p < pages->npages; p++)
+      pf__free(pages->pages[v][p].json);
+    pf__free(pages->pages[v]);
+  }
+}
+
+static void raw_json(pf_json_writer *w, const char *key, const char *json) {
+  if (!json)
+    return;
+  pf_jw_key(w, key, strlen(key));
+  pf_jw_raw(w, json, strlen(json));
+}
+
+static void opt_str(pf_json_writer *w, const char *key, const char *s) {
+  if (!s)
+    return;
+  pf_jw_key(w, key, strlen(key));
+  pf_jw_strz(w, s);
+}
+
+static void tool_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) {
+  const pf__tool *t = &srv->tools[i];
+  const pf_cfg_tool *c = t->cfg;
+  pf_jw_obj_begin(w);
+  PF_JW_KEY(w, "name");
+  pf_jw_str(w, t->name, t->name_len);
+  if (v >= PF_PROTO_2025_06_18)
+    opt_str(w, "title", c->title);
+  opt_str(w, "description", c->description);
+  raw_json(w, "inputSchema", t->input_schema);
+  if (v >= PF_PROTO_2025_06_18)
+    raw_json(w, "outputSchema", c->output_schema_json);
+  if (v >= PF_PROTO_2025_03_26 &&
+      (c->read_only_hint >= 0 || c->destructive_hint >= 0 || c->idempotent_hint >= 0 ||
+       c->open_world_hint >= 0)) {
+    PF_JW_KEY(w, "annotations");
+    pf_jw_obj_begin(w);
+    static const char *const names[] = {"readOnlyHint", "destructiveHint", "idempotentHint",
+                                        "openWorldHint"};
+    int8_t vals[] = {c->read_only_hint, c->destructive_hint, c->idempotent_hint,
+                     c->open_world_hint};
+    for (int k = 0; k < 4; k++)
+      if (vals[k] >= 0) {
+        pf_jw_key(w, names[k], strlen(names[k]));
+        pf_jw_bool(w, vals[k] != 0);
+      }
+    pf_jw_obj_end(w);
+  }
+  if (v >= PF_PROTO_2025_11_25)
+    raw_json(w, "icons", c->icons_json);
+  pf_jw_obj_end(w);
+}
+
+static void resource_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) {
+  const pf_cfg_resource *c = srv->resources[i].cfg;
+  pf_jw_obj_begin(w);
+  PF_JW_KEY(w, "uri");
+  pf_jw_strz(w, c->uri);
+  PF_JW_KEY(w, "name");
+  pf_jw_strz(w, c->name ? c->name : c->uri);
+  if (v >= PF_PROTO_2025_06_18)
+    opt_str(w, "title", c->title);
+  opt_str(w, "description", c->description);
+  opt_str(w, "mimeType", c->mime_type);
+  if (v >= PF_PROTO_2025_11_25)
+    raw_json(w, "icons", c->icons_json);
+  pf_jw_obj_end(w);
+}
+
+static void template_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) {
+  const pf_cfg_resource *c = srv->resources[srv->nstatic + i].cfg;
+  pf_jw_obj_begin(w);
+  PF_JW_KEY(w, "uriTemplate");
+  pf_jw_strz(w, c->uri_template);
+  PF_JW_KEY(w, "name");
+  pf_jw_strz(w, c->name ? c->name : c->uri_template);
+  if (v >= PF_PROTO_2025_06_18)
+    opt_str(w, "title", c->title);
+  opt_str(w, "description", c->description);
+  opt_str(w, "mimeType", c->mime_type);
+  if (v >= PF_PROTO_2025_11_25)
+    raw_json(w, "icons", c->icons_json);
+  pf_jw_obj_end(w);
+}
+
+static void prompt_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) {
+  const pf_cfg_prompt *c = srv->prompts[i].cfg;
+  pf_jw_obj_begin(w);
+  PF_JW_KEY(w, "name");
+  pf_jw_strz(w, c->name);
+  if (v >= PF_PROTO_2025_06_18)
+    opt_str(w, "title", c->title);
+  opt_str(w, "description", c->description);
+  if (c->nargs) {
+    PF_JW_KEY(w, "arguments");
+    pf_jw_arr_begin(w);
+    for (size_t a = 0; a < c->nargs; a++) {
+      pf_jw_obj_begin(w);
+      PF_JW_KEY(w, "name");
+      pf_jw_strz(w, c->args[a].name);
+      opt_str(w, "description", c->args[a].description);
+      PF_JW_KEY(w, "required");
+      pf_jw_bool(w, c->args[a].required);
+      pf_jw_obj_end(w);
+    }
+    pf_jw_arr_end(w);
+  }
+  if (v >= PF_PROTO_2025_11_25)
+    raw_json(w, "icons", c->icons_json);
+  pf_jw_obj_end(w);
+}
+
+static int build_init(pf_server *srv) {
+  const pf_config *cfg = srv->cfg;
+  bool completions = srv->nprompts > 0 || srv->nresources > srv->nstatic;
+  bool subscribe = false;
+  for (size_t i = 0; i < srv->nresources; i++)
+    subscribe |= srv->resources[i].cfg->subscribe;
+  for (int v = 0; v < PF_PROTO__COUNT; v++) {
+    pf_buf *b = &srv->init_rest[v];
+    pf_json_writer w;
+    pf_jw_init(&w, b);
+    w.comma = true;
+    PF_JW_KEY(&w, "capabilities");
+    pf_jw_obj_begin(&w);
+    if (srv->ntools) {
+      PF_JW_KEY(&w, "tools");
+      pf_jw_raw(&w, "{\"listChanged\":false}", 21);
+    }
+    if (srv->nresources) {
+      PF_JW_KEY(&w, "resources");
+      pf_jw_obj_begin(&w);
+      PF_JW_KEY(&w, "subscribe");
+      pf_jw_bool(&w, subscribe);
+      PF_JW_KEY(&w, "listChanged");
+      pf_jw_bool(&w, false);
+      pf_jw_obj_end(&w);
+    }
+    if (srv->nprompts) {
+      PF_JW_KEY(&w, "prompts");
+      pf_jw_raw(&w, "{\"listChanged\":false}", 21);
+    }
+    PF_JW_KEY(&w, "logging");
+    pf_jw_raw(&w, "{}", 2);
+    if (completions && v >= PF_PROTO_2025_03_26) {
+      PF_JW_KEY(&w, "completions");
+      pf_jw_raw(&w, "{}", 2);
+    }
+    pf_jw_obj_end(&w);
+    PF_JW_KEY(&w, "serverInfo");
+    pf_jw_obj_begin(&w);
+    PF_JW_KEY(&w, "name");
+    pf_jw_strz(&w, cfg->forge.name);
+    PF_JW_KEY(&w, "version");
+    pf_jw_strz(&w, cfg->forge.version);
+    if (v >= PF_PROTO_2025_06_18)
+      opt_str(&w, "title", cfg->forge.title);
+    if (v >= PF_PROTO_2025_11_25) {
+      opt_str(&w, "description", cfg->forge.description);
+      raw_json(&w, "icons", cfg->forge.icons_json);
+      opt_str(&w, "websiteUrl", cfg->forge.website_url);
+    }
+    pf_jw_obj_end(&w);
+    opt_str(&w, "instructions", cfg->forge.instructions);
+    if (b->failed)
+      return -PF_ENOMEM;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+static int build_tools(pf_server *srv, pf_buf *diag) {
+  pf_config *cfg = srv->cfg;
+  int rc = 0;
+  srv->ntools = cfg->ntools;
+  srv->tools = pf__malloc((cfg->ntools ? cfg->ntools : 1) * sizeof *srv->tools);
+  const char **names = pf_arena_alloc(cfg->arena, (cfg->ntools + 1) * sizeof *names);
+  size_t *lens = pf_arena_alloc(cfg->arena, (cfg->ntools + 1) * sizeof *lens);
+  if (!srv->tools || !names || !lens)
+    return -PF_ENOMEM;
+  memset(srv->tools, 0, (cfg->ntools ? cfg->ntools : 1) * sizeof *srv->tools);
+  for (size_t i = 0; i < cfg->ntools; i++) {
+    const pf_cfg_tool *c = &cfg->tools[i];
+    pf__tool *t = &srv->tools[i];
+    t->cfg = c;
+    t->name = c->name;
+    t->name_len = strlen(c->name);
+    names[i] = t->name;
+    lens[i] = t->name_len;
+    if (c->kind != PF_TOOL_NATIVE) {
+      static const char *const kinds[] = {"native", "cli", "http", "pipeline"};
+      diagf(diag, &c->loc,
+            "tools[%zu] '%s': tools of type %s cannot be served by this build (only native "
+            "tools are; cli, http and pipeline tools are the next milestone)",
+            i, c->name, kinds[c->kind]);
+      rc = -PF_ECONFIG;
+      continue;
+    }
+    t->fn = (pf_handler_fn)find_symbol(srv, c->handler_symbol);
+    if (!t->fn) {
+      diagf(diag, &c->loc, "tools[%zu] '%s': handler '%s' not found (symbol '%s' in %s)", i,
+            c->name, c->handler_path, c->handler_symbol,
+            cfg->forge.library ? cfg->forge.library : "the pforge executable");
+      rc = -PF_ECONFIG;
+    }
+    pf_buf schema = PF_BUF_INIT, err = PF_BUF_INIT;
+    if (c->input_schema_json)
+      pf_buf_puts(&schema, c->input_schema_json);
+    else
+      pf_schema_from_params(c->params, c->nparams, &schema);
+    if (schema.failed) {
+      pf_buf_free(&schema);
+      return -PF_ENOMEM;
+    }
+    t->input_schema = pf_arena_strndup(cfg->arena, schema.data, schema.len);
+    t->input = pf_validator_compile(schema.data, schema.len, &err);
+    if (!t->input) {
+      diagf(diag, &c->loc, "tools[%zu] '%s': input schema: %s", i, c->name, pf_buf_cstr(&err));
+      rc = -PF_ECONFIG;
+    }
+    pf_buf_free(&schema);
+    if (c->output_schema_json) {
+      pf_buf_reset(&err);
+      t->output = pf_validator_compile(c->output_schema_json, strlen(c->output_schema_json), &err);
+      if (!t->output) {
+        diagf(diag, &c->loc, "tools[%zu] '%s': output schema: %s", i, c->name, pf_buf_cstr(&err));
+        rc = -PF_ECONFIG;
+      }
+    }
+    pf_buf_free(&err);
+  }
+  if (rc)
+    return rc;
+  rc = pf__registry_build(&srv->tool_reg, names, lens, cfg->ntools);
+  if (rc)
+    return rc;
+  return build_pages(srv, &srv->tools_pages, "tools", srv->ntools, tool_item);
+}
+
+static int build_resources(pf_server *srv, pf_buf *diag) {
+  pf_config *cfg = srv->cfg;
+  int rc = 0;
+  size_t n = cfg->nresources;
+  srv->resources = pf__malloc((n ? n : 1) * sizeof *srv->resources);
+  const char **names = pf_arena_alloc(cfg->arena, (n + 1) * sizeof *names);
+  size_t *lens = pf_arena_alloc(cfg->arena, (n + 1) * sizeof *lens);
+  if (!srv->resources || !names || !lens)
+    return -PF_ENOMEM;
+  memset(srv->resources, 0, (n ? n : 1) * sizeof *srv->resources);
+  /* static resources first (they are listed and looked up by URI), then
+   * templates (matched in declaration order) */
+  size_t k = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t i = 0; i < n; i++) {
+      const pf_cfg_resource *c = &cfg->resources[i];
+      if ((c->uri_template != NULL) != (pass == 1))
+        continue;
+      pf__resource *r = &srv->resources[k++];
+      r->cfg = c;
+      if (c->handler_symbol) {
+        r->fn = (pf_handler_fn)find_symbol(srv, c->handler_symbol);
+        if (!r->fn) {
+          diagf(diag, &c->loc, "resources[%zu]: handler '%s' not found (symbol '%s')", i,
+                c->handler_path, c->handler_symbol);
+          rc = -PF_ECONFIG;
+        }
+      }
+      if (c->uri_template) {
+        pf_buf err = PF_BUF_INIT;
+        r->tmpl = pf_uritmpl_compile(c->uri_template, strlen(c->uri_template), &err);
+        if (!r->tmpl) {
+          diagf(diag, &c->loc, "resources[%zu]: uri_template: %s", i, pf_buf_cstr(&err));
+          rc = -PF_ECONFIG;
+        }
+        pf_buf_free(&err);
+      } else {
+        names[srv->nstatic] = c->uri;
+        lens[srv->nstatic] = strlen(c->uri);
+        srv->nstatic++;
+        if (c->file) {
+          r->file_path = pf__resource_resolve(srv, c->file, strlen(c->file));
+          if (!r->file_path) {
+            diagf(diag, &c->loc, "resources[%zu]: file '%s' is missing or outside the resource root %s",
+                  i, c->file, cfg->forge.resources_root ? cfg->forge.resources_root : cfg->dir);
+            rc = -PF_ECONFIG;
+          }
+        }
+      }
+    }
+  }
+  srv->nresources = n;
+  if (rc)
+    return rc;
+  rc = pf__registry_build(&srv->res_reg, names, lens, srv->nstatic);
+  if (rc) {
+    diagf(diag, NULL, "resources: duplicate URIs");
+    return rc;
+  }
+  rc = build_pages(srv, &srv->resources_pages, "resources", srv->nstatic, resource_item);
+  if (!rc)
+    rc = build_pages(srv, &srv->templates_pages, "resourceTemplates", n - srv->nstatic,
+                     template_item);
+  return rc;
+}
+
+static int build_prompts(pf_server *srv, pf_buf *diag) {
+  pf_config *cfg = srv->cfg;
+  int rc = 0;
+  size_t n = cfg->nprompts;
+  srv->nprompts = n;
+  srv->prompts = pf__malloc((n ? n : 1) * sizeof *srv->prompts);
+  const char **names = pf_arena_alloc(cfg->arena, (n + 1) * sizeof *names);
+  size_t *lens = pf_arena_alloc(cfg->arena, (n + 1) * sizeof *lens);
+  if (!srv->prompts || !names || !lens)
+    return -PF_ENOMEM;
+  memset(srv->prompts, 0, (n ? n : 1) * sizeof *srv->prompts);
+  for (size_t i = 0; i < n; i++) {
+    const pf_cfg_prompt *c = &cfg->prompts[i];
+    pf__prompt *p = &srv->prompts[i];
+    p->cfg = c;
+    names[i] = c->name;
+    lens[i] = strlen(c->name);
+    size_t nt = c->template_text ? 1 : c->nmessages;
+    p->tmpls = pf__malloc((nt ? nt : 1) * sizeof *p->tmpls);
+    if (!p->tmpls)
+      return -PF_ENOMEM;
+    memset(p->tmpls, 0, (nt ? nt : 1) * sizeof *p->tmpls);
+    p->ntmpls = nt;
+    for (size_t m = 0; m < nt; m++) {
+      const char *text = c->template_text ? c->template_text
+                         : c->messages[m].text ? c->messages[m].text
+                                               : c->messages[m].data;
+      if (!text)
+        continue;
+      pf_buf err = PF_BUF_INIT;
+      p->tmpls[m] = pf_tmpl_compile(text, strlen(text), &err);
+      if (!p->tmpls[m]) {
+        diagf(diag, c->template_text ? &c->loc : &c->messages[m].loc, "prompts[%zu] '%s': template: %s", i,
+              c->name, pf_buf_cstr(&err));
+        rc = -PF_ECONFIG;
+      }
+      pf_buf_free(&err);
+    }
+  }
+  if (rc)
+    return rc;
+  rc = pf__registry_build(&srv->prompt_reg, names, lens, n);
+  if (!rc)
+    rc = build_pages(srv, &srv->prompts_pages, "prompts", n, prompt_item);
+  return rc;
+}
+
+int pf__server_create(pf_config *cfg, pf_server **out, pf_buf *diag) {
+  *out = NULL;
+  pf_server *srv = pf__malloc(sizeof *srv);
+  if (!srv) {
+    pf_config_free(cfg);
+    return -PF_ENOMEM;
+  }
+  memset(srv, 0, sizeof *srv);
+  srv->cfg = cfg;
+  srv->max_message = PF_MAX_MESSAGE_DEFAULT;
+  static pf_arena *empty_arena;
+  if (!pf__empty_object) {
+    empty_arena = pf_arena_create(256);
+    pf__empty_object = empty_arena ? pf_json_parse_copy("{}", 2, empty_arena, NULL, NULL) : NULL;
+    if (!pf__empty_object) {
+      pf__server_destroy(srv);
+      return -PF_ENOMEM;
+    }
+  }
+  int rc = open_library(srv, diag);
+  /* report every problem: build all parts even when one fails */
+  int r2 = build_tools(srv, diag);
+  int r3 = build_resources(srv, diag);
+  int r4 = build_prompts(srv, diag);
+  if (!rc)
+    rc = r2 ? r2 : r3 ? r3 : r4;
+  if (!rc)
+    rc = build_init(srv);
+  if (rc) {
+    pf__server_destroy(srv);
+    return rc;
+  }
+  *out = srv;
+  return 0;
+}
+
+void pf__server_destroy(pf_server *srv) {
+  if (!srv)
+    return;
+  for (size_t i = 0; i < srv->ntools; i++) {
+    pf_validator_free(srv->tools[i].input);
+    pf_validator_free(srv->tools[i].output);
+  }
+  pf__free(srv->tools);
+  for (size_t i = 0; i < srv->nresources; i++) {
+    pf_uritmpl_free(srv->resources[i].tmpl);
+    pf__free(srv->resources[i].file_path);
+  }
+  pf__free(srv->resources);
+  for (size_t i = 0; i < srv->nprompts; i++) {
+    for (size_t m = 0; m < srv->prompts[i].ntmpls; m++)
+      pf_tmpl_free(srv->prompts[i].tmpls[m]);
+    pf__free(srv->prompts[i].tmpls);
+  }
+  pf__free(srv->prompts);
+  pf__registry_free(&srv->tool_reg);
+  pf__registry_free(&srv->res_reg);
+  pf__registry_free(&srv->prompt_reg);
+  free_pages(&srv->tools_pages);
+  free_pages(&srv->resources_pages);
+  free_pages(&srv->templates_pages);
+  free_pages(&srv->prompts_pages);
+  for (int v = 0; v < PF_PROTO__COUNT; v++)
+    pf_buf_free(&srv->init_rest[v]);
+  if (srv->dl)
+    dlclose(srv->dl);
+  pf_config_free(srv->cfg);
+  pf__free(srv);
+}

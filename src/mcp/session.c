@@ -1,0 +1,408 @@
+/* JSON-RPC 2.0 framing, lifecycle and method dispatch for one client. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/base64.h"
+#include "base/log.h"
+#include "mcp/internal.h"
+#include "schema/validator.h"
+
+const char *const pf__proto_names[PF_PROTO__COUNT] = {"2024-11-05", "2025-03-26", "2025-06-18",
+                                                      "2025-11-25"};
+
+/* ------------------------------------------------------------------ */
+/* Output helpers                                                      */
+
+/* `{"jsonrpc":"2.0","id":<id>,` */
+void pf__rpc_head(pf_buf *out, const pf_json *id) {
+  static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+  pf_buf_append(out, head, sizeof head - 1);
+  if (!id) {
+    pf_buf_append(out, "null", 4);
+  } else {
+    pf_json_writer w;
+    pf_jw_init(&w, out);
+    pf_jw_value(&w, id);
+  }
+  pf_buf_putc(out, ',');
+}
+
+void pf__rpc_error(pf_buf *out, const pf_json *id, int code, const char *msg, const char *data_json) {
+  pf__rpc_head(out, id);
+  pf_json_writer w;
+  pf_jw_init(&w, out);
+  PF_JW_KEY(&w, "error");
+  pf_jw_obj_begin(&w);
+  PF_JW_KEY(&w, "code");
+  pf_jw_int(&w, code);
+  PF_JW_KEY(&w, "message");
+  pf_jw_strz(&w, msg);
+  if (data_json) {
+    PF_JW_KEY(&w, "data");
+    pf_jw_raw(&w, data_json, strlen(data_json));
+  }
+  pf_jw_obj_end(&w);
+  pf_buf_append(out, "}\n", 2);
+}
+
+void pf__rpc_errorf(pf_buf *out, const pf_json *id, int code, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  pf__rpc_error(out, id, code, msg, NULL);
+}
+
+/* `{"jsonrpc":"2.0","id":<id>,"result":` + raw + `}\n` */
+void pf__rpc_result_raw(pf_buf *out, const pf_json *id, const char *json, size_t len) {
+  pf__rpc_head(out, id);
+  pf_buf_append(out, "\"result\":", 9);
+  pf_buf_append(out, json, len);
+  pf_buf_append(out, "}\n", 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* Session lifecycle                                                   */
+
+pf__session *pf__session_create(pf_server *srv, uv_loop_t *loop, pf__emit_fn emit, void *ud) {
+  pf__session *s = pf__malloc(sizeof *s);
+  if (!s)
+    return NULL;
+  memset(s, 0, sizeof *s);
+  s->srv = srv;
+  s->loop = loop;
+  s->emit = emit;
+  s->emit_ud = ud;
+  s->proto = PF_PROTO_2025_11_25;
+  s->log_level = PF_LEVEL_INFO;
+  s->arena = pf_arena_create(64 * 1024);
+  if (!s->arena) {
+    pf__free(s);
+    return NULL;
+  }
+  return s;
+}
+
+void pf__session_destroy(pf__session *s) {
+  if (!s)
+    return;
+  pf__async_orphan_all(s);
+  for (size_t i = 0; i < s->nsubs; i++)
+    pf__free(s->subs[i]);
+  pf__free(s->subs);
+  pf_buf_free(&s->content);
+  pf_buf_free(&s->structured);
+  pf_arena_destroy(s->arena);
+  pf__free(s);
+}
+
+size_t pf__session_pending(const pf__session *s) { return s->npending; }
+
+void pf__session_too_large(pf__session *s, size_t limit, pf_buf *out) {
+  (void)s;
+  pf__rpc_errorf(out, NULL, -32600, "Invalid Request: message exceeds the %zu-byte limit", limit);
+}
+
+/* ------------------------------------------------------------------ */
+/* Methods                                                             */
+
+static void m_initialize(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out) {
+  if (s->state != 0) {
+    pf__rpc_error(out, id, -32600, "Invalid Request: the session is already initialized", NULL);
+    return;
+  }
+  size_t vlen;
+  const char *ver = pf_json_str(pf_json_get(params, "protocolVersion"), &vlen);
+  if (!ver) {
+    pf__rpc_error(out, id, -32602, "Invalid params: initialize needs a protocolVersion string",
+                  NULL);
+    return;
+  }
+  /* A supported version is echoed; any other gets our latest, and the
+   * client decides whether it can speak it. */
+  s->proto = PF_PROTO__COUNT - 1;
+  for (int i = 0; i < PF_PROTO__COUNT; i++)
+    if (strlen(pf__proto_names[i]) == vlen && memcmp(pf__proto_names[i], ver, vlen) == 0)
+      s->proto = (pf__proto)i;
+  const pf_json *caps = pf_json_get(params, "capabilities");
+  s->cap_sampling = pf_json_get(caps, "sampling") != NULL;
+  s->cap_elicitation = pf_json_get(caps, "elicitation") != NULL;
+  s->cap_roots = pf_json_get(caps, "roots") != NULL;
+  s->state = 1;
+  pf__rpc_head(out, id);
+  static const char pv[] = "\"result\":{\"protocolVersion\":\"";
+  pf_buf_append(out, pv, sizeof pv - 1);
+  pf_buf_puts(out, pf__proto_names[s->proto]);
+  pf_buf_putc(out, '"');
+  const pf_buf *rest = &s->srv->init_rest[s->proto];
+  pf_buf_append(out, rest->data, rest->len);
+  pf_buf_append(out, "}}\n", 3);
+}
+
+static void m_ping(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out) {
+  (void)s;
+  (void)params;
+  pf__rpc_result_raw(out, id, "{}", 2);
+}
+
+static void m_set_level(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out) {
+  size_t len;
+  const char *lv = pf_json_str(pf_json_get(params, "level"), &len);
+  int l = lv ? pf__level_parse(lv, len) : -1;
+  if (l < 0) {
+    pf__rpc_error(out, id, -32602,
+                  "Invalid params: level must be one of debug, info, notice, warning, error, "
+                  "critical, alert, emergency",
+                  NULL);
+    return;
+  }
+  s->log_level = (pf_level)l;
+  pf__rpc_result_raw(out, id, "{}", 2);
+}
+
+/* Cursors are opaque to clients: base64 of "pforge:<page>". */
+int pf__cursor_page(const pf_json *params, size_t npages, size_t *page) {
+  const pf_json *c = pf_json_get(params, "cursor");
+  *page = 0;
+  if (!c || pf_json_typeof(c) == PF_JSON_NULL)
+    return 0;
+  size_t len;
+  const char *t = pf_json_str(c, &len);
+  if (!t)
+    return -1;
+  pf_buf dec = PF_BUF_INIT;
+  int rc = -1;
+  if (pf__base64_decode(&dec, t, len) == 0 && dec.len > 7 && dec.len < 20 &&
+      memcmp(dec.data, "pforge:", 7) == 0) {
+    char num[16];
+    memcpy(num, dec.data + 7, dec.len - 7);
+    num[dec.len - 7] = 0;
+    char *end;
+    unsigned long p = strtoul(num, &end, 10);
+    if (*end == 0 && p > 0 && p < npages) {
+      *page = p;
+      rc = 0;
+    }
+  }
+  pf_buf_free(&dec);
+  return rc;
+}
+
+static void list(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out,
+                 const pf__pages *pages) {
+  size_t page;
+  if (pf__cursor_page(params, pages->npages, &page) != 0) {
+    pf__rpc_error(out, id, -32602, "Invalid params: invalid cursor", NULL);
+    return;
+  }
+  const pf__page *pg = &pages->pages[s->proto][page];
+  pf__rpc_result_raw(out, id, pg->json, pg->len);
+}
+
+static void m_tools_list(pf__session *s, const pf_json *id, const pf_json *p, pf_buf *out) {
+  list(s, id, p, out, &s->srv->tools_pages);
+}
+static void m_resources_list(pf__session *s, const pf_json *id, const pf_json *p, pf_buf *out) {
+  list(s, id, p, out, &s->srv->resources_pages);
+}
+static void m_templates_list(pf__session *s, const pf_json *id, const pf_json *p, pf_buf *out) {
+  list(s, id, p, out, &s->srv->templates_pages);
+}
+static void m_prompts_list(pf__session *s, const pf_json *id, const pf_json *p, pf_buf *out) {
+  list(s, id, p, out, &s->srv->prompts_pages);
+}
+
+typedef void (*method_fn)(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out);
+
+static const struct method {
+  const char *name;
+  method_fn fn;
+} methods[] = {
+    {"initialize", m_initialize},
+    {"ping", m_ping},
+    {"tools/list", m_tools_list},
+    {"tools/call", pf__m_tools_call},
+    {"resources/list", m_resources_list},
+    {"resources/templates/list", m_templates_list},
+    {"resources/read", pf__m_resources_read},
+    {"resources/subscribe", pf__m_resources_subscribe},
+    {"resources/unsubscribe", pf__m_resources_unsubscribe},
+    {"prompts/list", m_prompts_list},
+    {"prompts/get", pf__m_prompts_get},
+    {"logging/setLevel", m_set_level},
+    {"completion/complete", pf__m_complete},
+};
+#define NMETHODS (sizeof methods / sizeof methods[0])
+
+static pf__registry method_reg;
+static const char *method_names[NMETHODS];
+static size_t method_lens[NMETHODS];
+static uv_once_t method_once = UV_ONCE_INIT;
+
+static void build_methods(void) {
+  for (size_t i = 0; i < NMETHODS; i++) {
+    method_names[i] = methods[i].name;
+    method_lens[i] = strlen(methods[i].name);
+  }
+  if (pf__registry_build(&method_reg, method_names, method_lens, NMETHODS) != 0)
+    abort(); /* a fixed table of distinct names cannot fail but for OOM at start */
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                            */
+
+static int valid_id(const pf_json *id) {
+  pf_json_type t = pf_json_typeof(id);
+  return t == PF_JSON_STRING || t == PF_JSON_INT || t == PF_JSON_UINT;
+}
+
+static void notification(pf__session *s, const char *m, size_t len, const pf_json *params) {
+  if (len == 25 && memcmp(m, "notifications/initialized", 25) == 0) {
+    if (s->state == 1)
+      s->state = 2;
+  } else if (len == 23 && memcmp(m, "notifications/cancelled", 23) == 0) {
+    pf__async_cancel(s, pf_json_get(params, "requestId"));
+  }
+  /* Other notifications (roots/list_changed, progress, unknown ones) need
+   * no action, and a notification never gets a response. */
+}
+
+static void one(pf__session *s, const pf_json *m, pf_buf *out) {
+  if (pf_json_typeof(m) != PF_JSON_OBJECT) {
+    pf__rpc_error(out, NULL, -32600, "Invalid Request: a message must be a JSON object", NULL);
+    return;
+  }
+  const pf_json *idv = pf_json_get(m, "id");
+  const pf_json *id = valid_id(idv) ? idv : NULL;
+  size_t vlen;
+  const char *ver = pf_json_str(pf_json_get(m, "jsonrpc"), &vlen);
+  if (!ver || vlen != 3 || memcmp(ver, "2.0", 3) != 0) {
+    pf__rpc_error(out, id, -32600, "Invalid Request: jsonrpc must be \"2.0\"", NULL);
+    return;
+  }
+  size_t mlen;
+  const char *method = pf_json_str(pf_json_get(m, "method"), &mlen);
+  if (!method) {
+    if (pf_json_get(m, "result") || pf_json_get(m, "error")) {
+      pf__client_response(s, m);
+      return;
+    }
+    pf__rpc_error(out, id, -32600, "Invalid Request: method must be a string", NULL);
+    return;
+  }
+  if (idv && !id) {
+    pf__rpc_error(out, NULL, -32600, "Invalid Request: id must be a string or an integer", NULL);
+    return;
+  }
+  const pf_json *params = pf_json_get(m, "params");
+  if (params && pf_json_typeof(params) != PF_JSON_OBJECT) {
+    if (id)
+      pf__rpc_error(out, id, -32602, "Invalid params: params must be an object", NULL);
+    return;
+  }
+  if (!id) {
+    notification(s, method, mlen, params);
+    return;
+  }
+  long k = pf__registry_find(&method_reg, method, mlen);
+  if (k < 0) {
+    pf__rpc_errorf(out, id, -32601, "Method not found: %.*s", (int)(mlen > 200 ? 200 : mlen),
+                   method);
+    return;
+  }
+  if (s->state == 0 && methods[k].fn != m_initialize && methods[k].fn != m_ping) {
+    pf__rpc_error(out, id, -32600, "Invalid Request: the session is not initialized (send initialize first)",
+                  NULL);
+    return;
+  }
+  methods[k].fn(s, id, params, out);
+}
+
+static bool is_notification_line(const char *line, size_t len) {
+  static const char prefix[] = "{\"jsonrpc\":\"2.0\",\"method\"";
+  return len >= sizeof prefix - 1 && memcmp(line, prefix, sizeof prefix - 1) == 0;
+}
+
+void pf__session_handle(pf__session *s, char *msg, size_t len, pf_buf *out) {
+  uv_once(&method_once, build_methods);
+  pf_arena_reset(s->arena);
+  pf_json_opts opts = {PF_JSON_MAX_DEPTH_DEFAULT, s->srv->max_message, PF_JSON_DUP_REJECT};
+  pf_json_error err;
+  const pf_json *root = pf_json_parse(msg, len, s->arena, &opts, &err);
+  if (!root) {
+    if (err.code == -PF_ENOMEM) {
+      pf__rpc_error(out, NULL, -32603, "Internal error: out of memory", NULL);
+      return;
+    }
+    char text[256];
+    snprintf(text, sizeof text, "Parse error: %s at byte %zu", err.msg, err.offset);
+    pf__rpc_error(out, NULL, -32700, text, NULL);
+    return;
+  }
+  if (pf_json_typeof(root) == PF_JSON_ARRAY) {
+    /* JSON-RPC batches exist only in protocol revision 2025-03-26. */
+    if (s->state == 0 || s->proto != PF_PROTO_2025_03_26) {
+      pf__rpc_error(out, NULL, -32600,
+                    "Invalid Request: batches are only allowed with protocol version 2025-03-26",
+                    NULL);
+      return;
+    }
+    size_t n = pf_json_len(root);
+    if (n == 0 || n > PF_MAX_BATCH) {
+      pf__rpc_error(out, NULL, -32600,
+                    n ? "Invalid Request: batch too large" : "Invalid Request: empty batch",
+                    NULL);
+      return;
+    }
+    /* Collect the lines of the members, then join them into one array. */
+    size_t start = out->len;
+    pf_json_iter it = pf_json_iter_init(root);
+    const pf_json *m;
+    while (pf_json_iter_next(&it, NULL, &m))
+      one(s, m, out);
+    if (out->failed || out->len == start)
+      return;
+    /* Responses become array elements; notifications inside a batch (a
+     * progress line) must not be mixed in: keep them as lines before. */
+    size_t n_out = out->len - start;
+    char *copy = pf__malloc(n_out);
+    if (!copy) {
+      out->len = start;
+      pf__rpc_error(out, NULL, -32603, "Internal error: out of memory", NULL);
+      return;
+    }
+    memcpy(copy, out->data + start, n_out);
+    out->len = start;
+    /* notifications first */
+    for (size_t i = 0; i < n_out;) {
+      char *nl = memchr(copy + i, '\n', n_out - i);
+      size_t l = (size_t)(nl - (copy + i));
+      if (is_notification_line(copy + i, l))
+        pf_buf_append(out, copy + i, l + 1);
+      i += l + 1;
+    }
+    pf_buf_putc(out, '[');
+    bool first = true;
+    for (size_t i = 0; i < n_out;) {
+      char *nl = memchr(copy + i, '\n', n_out - i);
+      size_t l = (size_t)(nl - (copy + i));
+      if (!is_notification_line(copy + i, l)) {
+        if (!first)
+          pf_buf_putc(out, ',');
+        pf_buf_append(out, copy + i, l);
+        first = false;
+      }
+      i += l + 1;
+    }
+    pf_buf_append(out, "]\n", 2);
+    if (first) /* only notifications were produced: no array */
+      out->len -= 3;
+    pf__free(copy);
+    return;
+  }
+  one(s, root, out);
+}

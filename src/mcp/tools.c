@@ -1,0 +1,271 @@
+/* tools/call: argument validation, native handlers (inline or on the thread
+ * pool), result assembly, output-schema checks, cancellation. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "mcp/internal.h"
+#include "schema/validator.h"
+
+const pf_json *pf__empty_object;
+
+/* Appends the tools/call result for a finished call to out. */
+static void write_result(pf_call *c, const pf_json *id, const char *id_text, pf_buf *out) {
+  const pf__tool *t = c->tool;
+  bool structured = c->has_structured && !c->is_error;
+  if (structured && c->structured->failed) {
+    pf_buf_reset(c->content);
+    c->nblocks = 0;
+    pf_result_error(c, "Tool '%s' failed: out of memory", t->name);
+    structured = false;
+  }
+  if (structured && t->output) {
+    /* The client validates structuredContent against outputSchema; catch
+     * a handler's mistake here, with a message that names it. */
+    pf_json_error jerr;
+    const pf_json *v =
+        pf_json_parse_copy(c->structured->data, c->structured->len, c->arena, NULL, &jerr);
+    pf_buf msg = PF_BUF_INIT;
+    if (!v) {
+      pf_buf_reset(c->content);
+      c->nblocks = 0;
+      pf_result_error(c, "Tool '%s' produced invalid structured output: %s at byte %zu", t->name,
+                      jerr.msg, jerr.offset);
+      structured = false;
+    } else if (pf_validator_check(t->output, v, &msg) != 0) {
+      pf_buf_reset(c->content);
+      c->nblocks = 0;
+      pf_result_error(c, "Tool '%s' output does not match its outputSchema: %s", t->name,
+                      pf_buf_cstr(&msg));
+      structured = false;
+    }
+    pf_buf_free(&msg);
+  } else if (!structured && t->output && !c->is_error) {
+    pf_buf_reset(c->content);
+    c->nblocks = 0;
+    pf_result_error(c, "Tool '%s' declares an outputSchema but returned no structured content",
+                    t->name);
+  }
+  if (structured && c->nblocks == 0)
+    pf_result_text(c, c->structured->data, c->structured->len);
+
+  static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+  pf_buf_append(out, head, sizeof head - 1);
+  if (id_text) {
+    pf_buf_puts(out, id_text);
+  } else {
+    pf_json_writer w;
+    pf_jw_init(&w, out);
+    pf_jw_value(&w, id);
+  }
+  static const char mid[] = ",\"result\":{\"content\":[";
+  pf_buf_append(out, mid, sizeof mid - 1);
+  pf_buf_append(out, c->content->data, c->content->len);
+  pf_buf_putc(out, ']');
+  if (structured) {
+    pf_buf_append(out, ",\"structuredContent\":", 21);
+    pf_buf_append(out, c->structured->data, c->structured->len);
+  }
+  if (c->is_error)
+    pf_buf_append(out, ",\"isError\":true", 15);
+  pf_buf_append(out, "}}\n", 3);
+}
+
+/* After a handler returned rc. */
+static void settle(pf_call *c, int rc) {
+  if (rc < 0 && !c->is_error) {
+    pf_buf_reset(c->content);
+    c->nblocks = 0;
+    c->has_structured = false;
+    pf_result_error(c, "Tool '%s' failed: %s", c->tool->name, pf_strerror(rc));
+  }
+  if (c->content->failed) {
+    pf_buf_reset(c->content);
+    c->nblocks = 0;
+    c->has_structured = false;
+    pf_result_error(c, "Tool '%s' failed: out of memory", c->tool->name);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Blocking tools: run on the libuv thread pool                        */
+
+typedef struct pf__async {
+  uv_work_t work;
+  pf__session *s; /* NULL once the session is gone */
+  struct pf__async *next;
+  pf_arena *arena;
+  pf_buf content, structured, notify;
+  pf_call call;
+  char *id_text;
+  int rc;
+} pf__async;
+
+static void async_work(uv_work_t *w) {
+  pf__async *a = w->data;
+  a->rc = a->call.tool->fn(&a->call);
+}
+
+static void async_free(pf__async *a) {
+  pf_buf_free(&a->content);
+  pf_buf_free(&a->structured);
+  pf_buf_free(&a->notify);
+  pf_arena_destroy(a->arena);
+  pf__free(a);
+}
+
+static void async_done(uv_work_t *w, int status) {
+  pf__async *a = w->data;
+  pf__session *s = a->s;
+  if (s) {
+    for (pf__async **pp = &s->inflight; *pp; pp = &(*pp)->next)
+      if (*pp == a) {
+        *pp = a->next;
+        break;
+      }
+    s->npending--;
+    if (status == 0 && !atomic_load(&a->call.cancelled)) {
+      pf_call *c = &a->call;
+      c->s = s;
+      settle(c, a->rc);
+      /* progress and log lines first, then the response */
+      pf_buf out = PF_BUF_INIT;
+      pf_buf_append(&out, a->notify.data, a->notify.len);
+      write_result(c, NULL, a->id_text, &out);
+      if (!out.failed)
+        s->emit(s->emit_ud, out.data, out.len);
+      pf_buf_free(&out);
+    }
+  }
+  async_free(a);
+}
+
+static void start_async(pf__session *s, const pf__tool *t, const pf_json *id, const pf_json *args,
+                        const pf_json *token, pf_buf *out) {
+  pf__async *a = pf__malloc(sizeof *a);
+  pf_arena *arena = pf_arena_create(0);
+  if (!a || !arena) {
+    pf__free(a);
+    pf_arena_destroy(arena);
+    pf__rpc_error(out, id, -32603, "Internal error: out of memory", NULL);
+    return;
+  }
+  memset(a, 0, sizeof *a);
+  a->arena = arena;
+  /* The message buffer and the session arena are reused for the next
+   * message: give the call its own copies of id, arguments and token. */
+  pf_buf tmp = PF_BUF_INIT;
+  pf_json_writer w;
+  pf_jw_init(&w, &tmp);
+  pf_jw_arr_begin(&w);
+  pf_jw_value(&w, id);
+  pf_jw_value(&w, args);
+  pf_jw_value(&w, token);
+  pf_jw_arr_end(&w);
+  const pf_json *copy =
+      tmp.failed ? NULL : pf_json_parse_copy(tmp.data, tmp.len, arena, NULL, NULL);
+  pf_buf idt = PF_BUF_INIT;
+  pf_jw_init(&w, &idt);
+  pf_jw_value(&w, id);
+  a->id_text = copy ? pf_arena_strndup(arena, idt.data, idt.len) : NULL;
+  pf_buf_free(&idt);
+  pf_buf_free(&tmp);
+  if (!a->id_text) {
+    async_free(a);
+    pf__rpc_error(out, id, -32603, "Internal error: out of memory", NULL);
+    return;
+  }
+  const pf_json *tok = pf_json_at(copy, 2);
+  pf__call_init(&a->call, s, t, pf_json_at(copy, 1), &a->content, &a->structured, &a->notify,
+                arena, pf_json_typeof(tok) == PF_JSON_NULL ? NULL : tok);
+  a->s = s;
+  a->work.data = a;
+  if (uv_queue_work(s->loop, &a->work, async_work, async_done) != 0) {
+    async_free(a);
+    pf__rpc_error(out, id, -32603, "Internal error: cannot queue the tool", NULL);
+    return;
+  }
+  a->next = s->inflight;
+  s->inflight = a;
+  s->npending++;
+}
+
+void pf__async_cancel(pf__session *s, const pf_json *request_id) {
+  if (!request_id)
+    return;
+  pf_buf idt = PF_BUF_INIT;
+  pf_json_writer w;
+  pf_jw_init(&w, &idt);
+  pf_jw_value(&w, request_id);
+  const char *want = pf_buf_cstr(&idt);
+  for (pf__async *a = s->inflight; a; a = a->next)
+    if (strcmp(a->id_text, want) == 0)
+      atomic_store(&a->call.cancelled, true);
+  pf_buf_free(&idt);
+}
+
+void pf__async_orphan_all(pf__session *s) {
+  for (pf__async *a = s->inflight; a; a = a->next) {
+    atomic_store(&a->call.cancelled, true);
+    a->s = NULL;
+  }
+  s->inflight = NULL;
+  s->npending = 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out) {
+  size_t nlen;
+  const char *name = pf_json_str(pf_json_get(params, "name"), &nlen);
+  if (!name) {
+    pf__rpc_error(out, id, -32602, "Invalid params: tools/call needs a tool name", NULL);
+    return;
+  }
+  long k = pf__registry_find(&s->srv->tool_reg, name, nlen);
+  if (k < 0) {
+    pf__rpc_errorf(out, id, -32602, "Unknown tool: %.*s", (int)(nlen > 200 ? 200 : nlen), name);
+    return;
+  }
+  const pf__tool *t = &s->srv->tools[k];
+  const pf_json *args = pf_json_get(params, "arguments");
+  if (!args || pf_json_typeof(args) == PF_JSON_NULL) {
+    args = pf__empty_object;
+  } else if (pf_json_typeof(args) != PF_JSON_OBJECT) {
+    pf__rpc_error(out, id, -32602, "Invalid params: arguments must be an object", NULL);
+    return;
+  }
+  const pf_json *token = pf_json_get(pf_json_get(params, "_meta"), "progressToken");
+  if (token && !(pf_json_typeof(token) == PF_JSON_STRING || pf_json_typeof(token) == PF_JSON_INT ||
+                 pf_json_typeof(token) == PF_JSON_UINT))
+    token = NULL;
+
+  pf_call c;
+  pf__call_init(&c, s, t, args, &s->content, &s->structured, out, s->arena, token);
+  /* Invalid arguments are a tool result the model can read and correct
+   * (protocol 2025-11-25, SEP-1303), not a protocol error. */
+  pf_buf msg = PF_BUF_INIT;
+  if (pf_validator_check(t->input, args, &msg) != 0) {
+    pf_result_error(&c, "Invalid arguments for tool '%s': %s", t->name, pf_buf_cstr(&msg));
+    pf_buf_free(&msg);
+    write_result(&c, id, NULL, out);
+    return;
+  }
+  pf_buf_free(&msg);
+  if (t->cfg->blocking) {
+    start_async(s, t, id, args, token, out);
+    return;
+  }
+  int rc = t->fn(&c);
+  settle(&c, rc);
+  write_result(&c, id, NULL, out);
+}
+
+void pf__client_response(pf__session *s, const pf_json *msg) {
+  /* No server-to-client requests are sent yet, so no response can be
+   * expected: log and drop it. */
+  (void)s;
+  (void)msg;
+  pf_debug("ignoring a response from the client to an unknown request");
+}

@@ -1,0 +1,118 @@
+#include "runtime/registry.h"
+
+#include <pforge/error.h>
+#include <stdlib.h>
+
+#include "base/alloc.h"
+
+typedef struct bucket {
+  uint32_t id, count, first; /* keys of the bucket: order[first .. first+count) */
+} bucket;
+
+static int by_count_desc(const void *a, const void *b) {
+  const bucket *x = a, *y = b;
+  return x->count != y->count ? (x->count < y->count ? 1 : -1) : (x->id < y->id ? -1 : 1);
+}
+
+int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *lens, size_t n) {
+  memset(r, 0, sizeof *r);
+  r->keys = keys;
+  r->lens = lens;
+  if (n == 0)
+    return 0;
+  if (n > UINT32_MAX / 4)
+    return -PF_EINVAL;
+  r->nkeys = (uint32_t)n;
+  r->nslots = (uint32_t)(n + n / 4 + 1);   /* load factor 0.8 */
+  r->nbuckets = (uint32_t)(n / 4 + 1);     /* ~4 keys per bucket */
+  r->disp = pf__malloc(r->nbuckets * sizeof *r->disp);
+  r->slot_idx = pf__malloc(r->nslots * sizeof *r->slot_idx);
+  bucket *bk = pf__malloc(r->nbuckets * sizeof *bk);
+  uint32_t *order = pf__malloc(n * sizeof *order);
+  uint32_t *kb = pf__malloc(n * sizeof *kb);
+  uint32_t *tmp = pf__malloc(n * sizeof *tmp);
+  int rc = -PF_ENOMEM;
+  if (!r->disp || !r->slot_idx || !bk || !order || !kb || !tmp)
+    goto out;
+  memset(r->slot_idx, 0, r->nslots * sizeof *r->slot_idx);
+  for (uint32_t b = 0; b < r->nbuckets; b++)
+    bk[b] = (bucket){b, 0, 0};
+  for (uint32_t i = 0; i < n; i++) {
+    kb[i] = (uint32_t)((pf__hash(keys[i], lens[i], 0) >> 32) % r->nbuckets);
+    bk[kb[i]].count++;
+  }
+  /* counting sort of keys by bucket */
+  uint32_t pos = 0;
+  for (uint32_t b = 0; b < r->nbuckets; b++) {
+    bk[b].first = pos;
+    pos += bk[b].count;
+  }
+  memset(tmp, 0, r->nbuckets * sizeof *tmp); /* nbuckets <= n */
+  for (uint32_t i = 0; i < n; i++)
+    order[bk[kb[i]].first + tmp[kb[i]]++] = i;
+  qsort(bk, r->nbuckets, sizeof *bk, by_count_desc);
+  uint32_t slots[64];
+  for (uint32_t bi = 0; bi < r->nbuckets; bi++) {
+    bucket *b = &bk[bi];
+    if (!b->count) {
+      r->disp[b->id] = 0;
+      continue;
+    }
+    if (b->count > 64) { /* astronomically unlikely with a good hash */
+      rc = -PF_EINVAL;
+      goto out;
+    }
+    /* equal keys would never separate: reject them up front */
+    for (uint32_t x = 1; x < b->count; x++)
+      for (uint32_t y = 0; y < x; y++) {
+        uint32_t kx = order[b->first + x], ky = order[b->first + y];
+        if (lens[kx] == lens[ky] && memcmp(keys[kx], keys[ky], lens[kx]) == 0) {
+          rc = -PF_EINVAL;
+          goto out;
+        }
+      }
+    for (uint32_t d = 0;; d++) {
+      if (d > 10000000u) {
+        rc = -PF_EINVAL; /* duplicate keys never separate */
+        goto out;
+      }
+      uint32_t k;
+      for (k = 0; k < b->count; k++) {
+        uint32_t key = order[b->first + k];
+        uint64_t h2 = pf__hash(keys[key], lens[key], (uint64_t)d * 0x9e3779b97f4a7c15ull + 1);
+        uint32_t s = (uint32_t)(h2 % r->nslots);
+        if (r->slot_idx[s])
+          break;
+        uint32_t j;
+        for (j = 0; j < k && slots[j] != s; j++)
+          ;
+        if (j < k)
+          break;
+        slots[k] = s;
+      }
+      if (k == b->count) {
+        for (k = 0; k < b->count; k++)
+          r->slot_idx[slots[k]] = order[b->first + k] + 1;
+        r->disp[b->id] = d;
+        break;
+      }
+    }
+  }
+  rc = 0;
+out:
+  pf__free(bk);
+  pf__free(order);
+  pf__free(kb);
+  pf__free(tmp);
+  if (rc)
+    pf__registry_free(r);
+  return rc;
+}
+
+void pf__registry_free(pf__registry *r) {
+  pf__free(r->disp);
+  pf__free(r->slot_idx);
+  r->disp = NULL;
+  r->slot_idx = NULL;
+  r->nkeys = 0;
+}

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""E2E tests: start the real build/pforge over stdio and speak raw JSON-RPC.
+
+usage: mcp_stdio.py PFORGE_BINARY BUILD_DIR SOURCE_DIR
+Prints one line per check and ends with "N passed, N failed".
+"""
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+
+PF, BUILD, SRC = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
+passed = failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print(f"ok - {name}")
+    else:
+        failed += 1
+        print(f"not ok - {name} {detail}")
+
+
+class Server:
+    def __init__(self, example, extra_args=(), env=None):
+        e = dict(os.environ, PFORGE_BUILD=BUILD)
+        if env:
+            e.update(env)
+        self.p = subprocess.Popen(
+            [PF, "serve", os.path.join(SRC, "examples", example, "pforge.yaml"), *extra_args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+        self.buf = b""
+        self.next_id = 1
+
+    def send_raw(self, data: bytes):
+        self.p.stdin.write(data)
+        self.p.stdin.flush()
+
+    def send(self, obj):
+        self.send_raw(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
+
+    def line(self, timeout=10.0):
+        end = time.time() + timeout
+        while b"\n" not in self.buf:
+            left = end - time.time()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.p.stdout], [], [], left)
+            if not r:
+                return None
+            chunk = os.read(self.p.stdout.fileno(), 1 << 20)
+            if not chunk:
+                return None
+            self.buf += chunk
+        l, self.buf = self.buf.split(b"\n", 1)
+        return l
+
+    def recv(self, timeout=10.0):
+        l = self.line(timeout)
+        return None if l is None else json.loads(l)
+
+    def request(self, method, params=None, id=None):
+        if id is None:
+            id = self.next_id
+            self.next_id += 1
+        msg = {"jsonrpc": "2.0", "id": id, "method": method}
+        if params is not None:
+            msg["params"] = params
+        self.send(msg)
+        return self.recv()
+
+    def initialize(self, version="2025-11-25", caps=None):
+        r = self.request("initialize", {"protocolVersion": version, "capabilities": caps or {},
+                                        "clientInfo": {"name": "e2e", "version": "1"}})
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return r
+
+    def close(self):
+        try:
+            self.p.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            rc = self.p.wait(10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = -9
+        self.stderr = self.p.stderr.read().decode(errors="replace")
+        return rc
+
+
+def text_of(r):
+    return r["result"]["content"][0]["text"]
+
+
+# ---- lifecycle -------------------------------------------------------------
+s = Server("hello")
+r = s.request("ping")
+check("ping before initialize answers {}", r == {"jsonrpc": "2.0", "id": 1, "result": {}}, r)
+r = s.request("tools/list")
+check("tools/list before initialize is -32600", r and r.get("error", {}).get("code") == -32600, r)
+r = s.initialize()
+res = r["result"]
+check("initialize echoes 2025-11-25", res["protocolVersion"] == "2025-11-25", r)
+check("serverInfo from forge", res["serverInfo"] == {"name": "hello-world", "version": "0.1.0"}, res)
+check("capabilities declare tools and logging",
+      "tools" in res["capabilities"] and "logging" in res["capabilities"], res)
+r = s.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
+                             "clientInfo": {"name": "x", "version": "1"}})
+check("duplicate initialize is -32600", r["error"]["code"] == -32600, r)
+r = s.request("tools/list")
+tools = r["result"]["tools"]
+check("tools/list lists greet", [t["name"] for t in tools] == ["greet"], r)
+schema = tools[0]["inputSchema"]
+check("greet schema from params", schema.get("type") == "object" and schema.get("required") == ["name"]
+      and schema["properties"]["greeting"].get("default") == "Hello", schema)
+r = s.request("tools/call", {"name": "greet", "arguments": {"name": "Ada"}})
+check("greet with default greeting", text_of(r) == "Hello, Ada!", r)
+r = s.request("tools/call", {"name": "greet", "arguments": {"name": "Ada", "greeting": "Hi"}})
+check("greet with greeting", text_of(r) == "Hi, Ada!", r)
+r = s.request("tools/call", {"name": "greet", "arguments": {}})
+check("missing required argument is an isError result naming it",
+      r["result"].get("isError") is True and "name" in text_of(r), r)
+r = s.request("tools/call", {"name": "greet", "arguments": {"name": 42}})
+check("wrong argument type is an isError result",
+      r["result"].get("isError") is True and "string" in text_of(r), r)
+r = s.request("tools/call", {"name": "nope", "arguments": {}})
+check("unknown tool is -32602", r["error"]["code"] == -32602, r)
+r = s.request("no/such/method")
+check("unknown method is -32601", r["error"]["code"] == -32601, r)
+r = s.request("logging/setLevel", {"level": "debug"})
+check("logging/setLevel", r.get("result") == {}, r)
+r = s.request("logging/setLevel", {"level": "loud"})
+check("bad log level is -32602", r["error"]["code"] == -32602, r)
+
+# ---- bad input: the server answers and keeps serving -------------------------
+s.send_raw(b'{"jsonrpc":"2.0","id":1,\n')
+r = s.recv()
+check("malformed JSON is -32700 with id null", r["error"]["code"] == -32700 and r["id"] is None, r)
+s.send_raw(b'{"jsonrpc":"2.0","id":7,"method":"ping","x":"\xff\xfe"}\n')
+r = s.recv()
+check("invalid UTF-8 is -32700", r["error"]["code"] == -32700, r)
+s.send_raw(b"[" * 10000 + b"]" * 10000 + b"\n")
+r = s.recv()
+check("depth 10,000 nesting is an error", r and "error" in r, r)
+for bad_id in ["{}", "[1]", "true", "null", "1.5"]:
+    s.send_raw(('{"jsonrpc":"2.0","id":%s,"method":"ping"}\n' % bad_id).encode())
+    r = s.recv()
+    check(f"id {bad_id} is -32600 with id null", r["error"]["code"] == -32600 and r["id"] is None, r)
+s.send_raw(b'{"jsonrpc":"1.0","id":3,"method":"ping"}\n')
+r = s.recv()
+check("jsonrpc 1.0 is -32600", r["error"]["code"] == -32600 and r["id"] == 3, r)
+s.send_raw(b'[{"jsonrpc":"2.0","id":1,"method":"ping"}]\n')
+r = s.recv()
+check("batch without 2025-03-26 is -32600", r["error"]["code"] == -32600, r)
+s.send_raw(b'{"jsonrpc":"2.0","method":"notifications/whatever"}\n')
+r = s.request("ping", id="after-notification")
+check("unknown notification gets no response", r["id"] == "after-notification", r)
+s.send_raw(b'{"jsonrpc":"2.0","id":"s","method":"ping","id":"t"}\n')
+r = s.recv()
+check("duplicate keys are rejected", r["error"]["code"] == -32700, r)
+r = s.request("ping", id="still-alive")
+check("still serving after bad input", r == {"jsonrpc": "2.0", "id": "still-alive", "result": {}}, r)
+rc = s.close()
+check("exits 0 when stdin closes", rc == 0, (rc, s.stderr))
+
+# a 100 MB line: a limit error, no crash, and the next request is answered
+s = Server("hello")
+s.initialize()
+chunk = b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"' + b"a" * (1 << 20)
+s.send_raw(chunk)
+for _ in range(99):
+    s.send_raw(b"a" * (1 << 20))
+s.send_raw(b'"}}\n')
+r = s.recv(30)
+check("100 MB line is a limit error", r and r.get("error", {}).get("code") == -32600 and "limit" in r["error"]["message"], r)
+r = s.request("ping", id="after-big")
+check("serving after the 100 MB line", r and r.get("id") == "after-big", r)
+s.close()
+
+# pipelined requests: many lines in one write, answered in order
+s = Server("hello")
+s.initialize()
+n = 2000
+# written from a thread: the pipes in both directions fill up otherwise
+import threading
+writer = threading.Thread(target=s.send_raw, args=(b"".join(b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"greet","arguments":{"name":"n%d"}}}\n' % (i, i) for i in range(n)),))
+writer.start()
+ok = True
+for i in range(n):
+    r = s.recv()
+    if not r or r["id"] != i or text_of(r) != f"Hello, n{i}!":
+        ok = False
+        break
+writer.join()
+check("2,000 pipelined calls answered in order", ok)
+rc = s.close()
+check("stdout carried only JSON-RPC (stderr has the logs)", rc == 0)
+
+# ---- calculator ---------------------------------------------------------------
+s = Server("calculator")
+s.initialize("2025-06-18")
+r = s.request("tools/call", {"name": "calculate", "arguments": {"operation": "divide", "a": 1, "b": 0}})
+check("division by zero is an error result", r["result"].get("isError") is True and text_of(r) == "Division by zero", r)
+r = s.request("tools/call", {"name": "calculate", "arguments": {"operation": "multiply", "a": 1.5, "b": 4}})
+check("multiply", text_of(r) == "6" and r["result"].get("structuredContent") == {"result": 6}, r)
+r = s.request("tools/call", {"name": "calculate", "arguments": {"operation": "add", "a": "1", "b": 2}})
+check("string for a float param is an error result", r["result"].get("isError") is True, r)
+s.close()
+
+# ---- bench contract ------------------------------------------------------------
+s = Server("bench")
+r = s.initialize("2025-03-26")
+check("2025-03-26 negotiated", r["result"]["protocolVersion"] == "2025-03-26", r)
+r = s.request("tools/call", {"name": "add", "arguments": {"a": 2, "b": 3}})
+check("add 2 3 gives \"5\"", text_of(r) == "5", r)
+r = s.request("tools/call", {"name": "echo", "arguments": {"message": "héllo \"wörld\"\n"}})
+check("echo round-trips text", text_of(r) == "héllo \"wörld\"\n", r)
+s.send_raw(b'[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/x"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":1}}}]\n')
+r = s.recv()
+check("batch with 2025-03-26 answered as an array",
+      isinstance(r, list) and [m["id"] for m in r] == [1, 2] and r[1]["result"]["content"][0]["text"] == "2", r)
+r = s.request("initialize", {"protocolVersion": "1999-01-01", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}})
+check("second initialize refused", "error" in r, r)
+s.close()
+s = Server("bench")
+r = s.initialize("1999-01-01")
+check("unknown version gets the latest", r["result"]["protocolVersion"] == "2025-11-25", r)
+s.close()
+
+# ---- MCP_EXTRA_TOOLS via server.sh ---------------------------------------------
+env = dict(os.environ, PFORGE_BUILD=BUILD, PFORGE=PF, MCP_EXTRA_TOOLS="250")
+p = subprocess.Popen([os.path.join(SRC, "examples", "bench", "server.sh")], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+msgs = [
+    {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}},
+    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+]
+out, err = p.communicate(b"".join(json.dumps(m).encode() + b"\n" for m in msgs), timeout=20)
+lines = [json.loads(l) for l in out.splitlines()]
+page = lines[1]["result"]
+names = [t["name"] for t in page["tools"]]
+check("server.sh with MCP_EXTRA_TOOLS=250: first page has 100 tools and a cursor",
+      len(names) == 100 and names[:3] == ["echo", "add", "dummy_0"] and "nextCursor" in page, names[:5])
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

@@ -1,0 +1,70 @@
+#include "support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pforge/error.h>
+
+#include "runtime/registry.h"
+
+static void build_and_check(size_t n) {
+  char **keys = malloc((n + 1) * sizeof *keys);
+  size_t *lens = malloc((n + 1) * sizeof *lens);
+  for (size_t i = 0; i < n; i++) {
+    keys[i] = malloc(32);
+    lens[i] = (size_t)snprintf(keys[i], 32, i % 3 ? "tool_%zu" : "t%zu.x-y", i);
+  }
+  pf__registry r;
+  assert_int_equal(pf__registry_build(&r, (const char *const *)keys, lens, n), 0);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(pf__registry_find(&r, keys[i], lens[i]), (long)i);
+  char miss[40];
+  for (size_t i = 0; i < 1000; i++) {
+    int l = snprintf(miss, sizeof miss, "missing_%zu", i);
+    assert_int_equal(pf__registry_find(&r, miss, (size_t)l), -1);
+  }
+  assert_int_equal(pf__registry_find(&r, "", 0), -1);
+  if (n) /* a prefix of a key is not the key */
+    assert_int_equal(pf__registry_find(&r, keys[0], lens[0] - 1), -1);
+  pf__registry_free(&r);
+  for (size_t i = 0; i < n; i++)
+    free(keys[i]);
+  free(keys);
+  free(lens);
+}
+
+static void test_sizes(void **state) {
+  (void)state;
+  size_t sizes[] = {0, 1, 2, 3, 10, 100, 1000, 10000, 50000};
+  for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+    build_and_check(sizes[i]);
+}
+
+static void test_duplicates(void **state) {
+  (void)state;
+  const char *keys[] = {"a", "b", "a"};
+  size_t lens[] = {1, 1, 1};
+  pf__registry r;
+  assert_int_equal(pf__registry_build(&r, keys, lens, 3), -PF_EINVAL);
+}
+
+static void test_binary_keys(void **state) {
+  (void)state;
+  const char *keys[] = {"a\0b", "a\0c", "a", "abcdefghijklmnopqrstuvwxyz0123456789"};
+  size_t lens[] = {3, 3, 1, 36};
+  pf__registry r;
+  assert_int_equal(pf__registry_build(&r, keys, lens, 4), 0);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(pf__registry_find(&r, keys[i], lens[i]), i);
+  pf__registry_free(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_sizes),
+      cmocka_unit_test(test_duplicates),
+      cmocka_unit_test(test_binary_keys),
+  };
+  return cmocka_run_group_tests_name("runtime/registry", tests, NULL, NULL);
+}
