@@ -29,6 +29,10 @@ void pf__call_init(pf_call *c, pf__session *s, const pf__tool *tool, const pf_js
   c->notify = notify;
   c->arena = arena;
   c->progress_token = progress_token;
+  c->log_level = s->log_level;
+  c->proto = s->proto;
+  c->notify_lock = NULL;
+  c->wake = NULL;
   c->last_progress = -1e300;
   c->nblocks = 0;
   c->is_error = false;
@@ -106,10 +110,14 @@ int pf_result_text(pf_call *call, const char *text, size_t len) {
     pf_jw_obj_end(&w);
     return done(call);
   }
-  pf_json_writer w = block(call, "text", 4);
-  PF_JW_KEY(&w, "text");
-  pf_jw_str(&w, text, len);
-  pf_jw_obj_end(&w);
+  /* the common case, with its constant part appended as is */
+  static const char head[] = "{\"type\":\"text\",\"text\":\"";
+  pf_buf *b = call->content;
+  if (call->nblocks++ > 0)
+    pf_buf_putc(b, ',');
+  pf_buf_append(b, head, sizeof head - 1);
+  pf_json_escape(b, text, len);
+  pf_buf_append(b, "\"}", 2);
   return done(call);
 }
 
@@ -256,10 +264,25 @@ pf_json_writer *pf_result_structured(pf_call *call) {
   return &call->sw;
 }
 
+/* A blocking call appends notifications under its lock and then wakes the
+ * loop thread, which sends them while the handler keeps running. */
+static void notify_begin(pf_call *call) {
+  if (call->notify_lock)
+    uv_mutex_lock(call->notify_lock);
+}
+
+static void notify_end(pf_call *call) {
+  if (call->notify_lock) {
+    uv_mutex_unlock(call->notify_lock);
+    uv_async_send(call->wake);
+  }
+}
+
 int pf_progress(pf_call *call, double progress, double total, const char *message) {
-  if (!call->progress_token || !(progress > call->last_progress))
+  if (!call->progress_token || !(progress > call->last_progress) || pf_cancelled(call))
     return 0;
   call->last_progress = progress;
+  notify_begin(call);
   pf_json_writer w;
   pf_jw_init(&w, call->notify);
   pf_jw_obj_begin(&w);
@@ -277,20 +300,19 @@ int pf_progress(pf_call *call, double progress, double total, const char *messag
     PF_JW_KEY(&w, "total");
     pf_jw_double(&w, total);
   }
-  if (message && call->s->proto >= PF_PROTO_2025_03_26) {
+  if (message && call->proto >= PF_PROTO_2025_03_26) {
     PF_JW_KEY(&w, "message");
     pf_jw_strz(&w, message);
   }
   pf_jw_obj_end(&w);
   pf_jw_obj_end(&w);
   pf_buf_putc(call->notify, '\n');
+  notify_end(call);
   return 0;
 }
 
-void pf__notify_log(pf__session *s, pf_buf *out, pf_level level, const char *logger,
-                    const char *text, size_t len) {
-  if ((int)level < (int)s->log_level)
-    return;
+static void write_log(pf_buf *out, pf_level level, const char *logger, const char *text,
+                      size_t len) {
   pf_json_writer w;
   pf_jw_init(&w, out);
   pf_jw_obj_begin(&w);
@@ -313,8 +335,15 @@ void pf__notify_log(pf__session *s, pf_buf *out, pf_level level, const char *log
   pf_buf_putc(out, '\n');
 }
 
+void pf__notify_log(pf__session *s, pf_buf *out, pf_level level, const char *logger,
+                    const char *text, size_t len) {
+  if ((int)level >= (int)s->log_level)
+    write_log(out, level, logger, text, len);
+}
+
 int pf_log(pf_call *call, pf_level level, const char *logger, const char *fmt, ...) {
-  if ((unsigned)level > PF_LEVEL_EMERGENCY || (int)level < (int)call->s->log_level)
+  if ((unsigned)level > PF_LEVEL_EMERGENCY || (int)level < (int)call->log_level ||
+      pf_cancelled(call))
     return 0;
   char small[1024];
   va_list ap;
@@ -324,7 +353,9 @@ int pf_log(pf_call *call, pf_level level, const char *logger, const char *fmt, .
   if (n < 0)
     return -PF_EINVAL;
   size_t len = (size_t)n < sizeof small ? (size_t)n : sizeof small - 1;
-  pf__notify_log(call->s, call->notify, level, logger ? logger : call->name, small, len);
+  notify_begin(call);
+  write_log(call->notify, level, logger ? logger : call->name, small, len);
+  notify_end(call);
   return 0;
 }
 

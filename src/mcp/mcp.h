@@ -114,6 +114,11 @@ void pf__session_too_large(pf__session *s, size_t limit, pf_buf *out);
  * before exiting). */
 size_t pf__session_pending(const pf__session *s);
 
+/* Cancels every asynchronous call still running (their handlers see
+ * pf_cancelled() and no response is sent for them); for a transport that
+ * is shutting down. */
+void pf__session_cancel_all(pf__session *s);
+
 /* Session state visible to call.c. */
 struct pf__session {
   pf_server *srv;
@@ -146,6 +151,15 @@ struct pf_call {
   pf_buf *notify;               /* where progress/log lines go */
   pf_arena *arena;
   const pf_json *progress_token;
+  /* Snapshots of the session's state at the start of the call: a blocking
+   * handler runs on a worker thread and must not read the session, which
+   * the loop thread changes (logging/setLevel) or frees (destroy). */
+  pf_level log_level;
+  pf__proto proto;
+  /* Blocking calls: progress and log lines are appended to `notify` under
+   * `notify_lock`, and `wake` tells the loop thread to send them now. */
+  uv_mutex_t *notify_lock;
+  uv_async_t *wake;
   double last_progress;
   int nblocks;
   bool is_error;

@@ -62,6 +62,8 @@ static bool valid_utf8(const char *text, size_t n) {
   return true;
 }
 
+static void not_found(pf_buf *out, const pf_json *id, const char *uri, size_t len);
+
 /* Appends one contents entry for a file. Returns 0, or -1 after writing an
  * error response. */
 static int file_entry(pf_buf *content, const char *uri, const char *mime, const char *path,
@@ -71,7 +73,7 @@ static int file_entry(pf_buf *content, const char *uri, const char *mime, const 
   if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     if (fd >= 0)
       close(fd);
-    pf__rpc_error(out, id, -32002, "Resource not found", NULL);
+    not_found(out, id, uri, strlen(uri));
     return -1;
   }
   if ((size_t)st.st_size > MAX_FILE_RESOURCE) {

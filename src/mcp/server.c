@@ -484,15 +484,6 @@ int pf__server_create(pf_config *cfg, pf_server **out, pf_buf *diag) {
   memset(srv, 0, sizeof *srv);
   srv->cfg = cfg;
   srv->max_message = PF_MAX_MESSAGE_DEFAULT;
-  static pf_arena *empty_arena;
-  if (!pf__empty_object) {
-    empty_arena = pf_arena_create(256);
-    pf__empty_object = empty_arena ? pf_json_parse_copy("{}", 2, empty_arena, NULL, NULL) : NULL;
-    if (!pf__empty_object) {
-      pf__server_destroy(srv);
-      return -PF_ENOMEM;
-    }
-  }
   int rc = open_library(srv, diag);
   /* report every problem: build all parts even when one fails */
   int r2 = build_tools(srv, diag);

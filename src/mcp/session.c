@@ -102,6 +102,8 @@ void pf__session_destroy(pf__session *s) {
 
 size_t pf__session_pending(const pf__session *s) { return s->npending; }
 
+void pf__session_cancel_all(pf__session *s) { pf__async_orphan_all(s); }
+
 void pf__session_too_large(pf__session *s, size_t limit, pf_buf *out) {
   (void)s;
   pf__rpc_errorf(out, NULL, -32600, "Invalid Request: message exceeds the %zu-byte limit", limit);

@@ -5,10 +5,14 @@
 
 #include "base/alloc.h"
 #include "base/log.h"
+#include "json/internal.h"
 #include "mcp/internal.h"
 #include "schema/validator.h"
 
-const pf_json *pf__empty_object;
+/* `{}` as the parser builds it (a container's v.u counts its nodes). A
+ * static node: an arena allocated once per process was reported as a leak. */
+static const struct pf_json empty_object = {PF_JSON_OBJECT, 0, {.u = 1}};
+const pf_json *pf__empty_object = &empty_object;
 
 /* Appends the tools/call result for a finished call to out. */
 static void write_result(pf_call *c, const pf_json *id, const char *id_text, pf_buf *out) {
@@ -20,9 +24,11 @@ static void write_result(pf_call *c, const pf_json *id, const char *id_text, pf_
     pf_result_error(c, "Tool '%s' failed: out of memory", t->name);
     structured = false;
   }
-  if (structured && t->output) {
-    /* The client validates structuredContent against outputSchema; catch
-     * a handler's mistake here, with a message that names it. */
+  if (structured) {
+    /* The handler wrote structuredContent itself: make sure it is one
+     * complete JSON value before it goes into the response, and the client
+     * validates it against outputSchema: catch a handler's mistake here,
+     * with a message that names it. */
     pf_json_error jerr;
     const pf_json *v =
         pf_json_parse_copy(c->structured->data, c->structured->len, c->arena, NULL, &jerr);
@@ -33,7 +39,7 @@ static void write_result(pf_call *c, const pf_json *id, const char *id_text, pf_
       pf_result_error(c, "Tool '%s' produced invalid structured output: %s at byte %zu", t->name,
                       jerr.msg, jerr.offset);
       structured = false;
-    } else if (pf_validator_check(t->output, v, &msg) != 0) {
+    } else if (t->output && pf_validator_check(t->output, v, &msg) != 0) {
       pf_buf_reset(c->content);
       c->nblocks = 0;
       pf_result_error(c, "Tool '%s' output does not match its outputSchema: %s", t->name,
@@ -97,6 +103,9 @@ typedef struct pf__async {
   struct pf__async *next;
   pf_arena *arena;
   pf_buf content, structured, notify;
+  uv_mutex_t lock; /* guards notify while the handler runs */
+  uv_async_t wake; /* the handler wrote to notify */
+  bool has_lock, has_wake;
   pf_call call;
   char *id_text;
   int rc;
@@ -107,12 +116,36 @@ static void async_work(uv_work_t *w) {
   a->rc = a->call.tool->fn(&a->call);
 }
 
-static void async_free(pf__async *a) {
+static void async_release(pf__async *a) {
   pf_buf_free(&a->content);
   pf_buf_free(&a->structured);
   pf_buf_free(&a->notify);
+  if (a->has_lock)
+    uv_mutex_destroy(&a->lock);
   pf_arena_destroy(a->arena);
   pf__free(a);
+}
+
+static void async_closed(uv_handle_t *h) { async_release(h->data); }
+
+static void async_free(pf__async *a) {
+  if (a->has_wake)
+    uv_close((uv_handle_t *)&a->wake, async_closed);
+  else
+    async_release(a);
+}
+
+/* Loop thread: sends the progress and log lines the running handler has
+ * written so far (none once the call is cancelled or orphaned). */
+static void async_wake(uv_async_t *h) {
+  pf__async *a = h->data;
+  uv_mutex_lock(&a->lock);
+  pf_buf lines = a->notify;
+  a->notify = (pf_buf)PF_BUF_INIT;
+  uv_mutex_unlock(&a->lock);
+  if (a->s && !atomic_load(&a->call.cancelled) && !lines.failed && lines.len)
+    a->s->emit(a->s->emit_ud, lines.data, lines.len);
+  pf_buf_free(&lines);
 }
 
 static void async_done(uv_work_t *w, int status) {
@@ -181,7 +214,15 @@ static void start_async(pf__session *s, const pf__tool *t, const pf_json *id, co
                 arena, pf_json_typeof(tok) == PF_JSON_NULL ? NULL : tok);
   a->s = s;
   a->work.data = a;
-  if (uv_queue_work(s->loop, &a->work, async_work, async_done) != 0) {
+  a->has_lock = uv_mutex_init(&a->lock) == 0;
+  a->has_wake = a->has_lock && uv_async_init(s->loop, &a->wake, async_wake) == 0;
+  if (a->has_wake) {
+    a->wake.data = a;
+    uv_unref((uv_handle_t *)&a->wake); /* the work request keeps the loop alive */
+    a->call.notify_lock = &a->lock;
+    a->call.wake = &a->wake;
+  }
+  if (!a->has_wake || uv_queue_work(s->loop, &a->work, async_work, async_done) != 0) {
     async_free(a);
     pf__rpc_error(out, id, -32603, "Internal error: cannot queue the tool", NULL);
     return;

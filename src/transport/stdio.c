@@ -192,6 +192,8 @@ static void on_file_read(uv_fs_t *req) {
 static void on_signal(uv_signal_t *h, int signum) {
   stdio_srv *s = h->data;
   pf_info("received signal %d; exiting", signum);
+  /* do not wait for blocking calls: tell their handlers to stop */
+  pf__session_cancel_all(s->session);
   stop(s, 0);
 }
 
