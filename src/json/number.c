@@ -152,6 +152,56 @@ static size_t other_neighbour16(double v, char *out) {
   return n;
 }
 
+static const double p10[18] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
+                               1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
+
+/* Short decimals (3.5, 0.25, 19.99), the usual values in tool arguments
+ * and results, without snprintf/strtod: the fewest fractional digits k for
+ * which an integer m < 2^53 has m / 10^k == v. Both operands of that
+ * division are exact, so it is rounded once (Clinger): equality proves that
+ * the decimal m.10^-k parses back to v, and the smallest k gives the
+ * shortest form. Both integer neighbours of v.10^k are tried, since the
+ * product itself was rounded. Returns 0 when there is no such k (the
+ * general path handles v). */
+static size_t short_decimal(double v, char *out) {
+  double av = fabs(v);
+  if (!(av >= 1e-5 && av < 1e15))
+    return 0;
+  for (int k = 1; k <= 17; k++) {
+    double scaled = av * p10[k];
+    if (scaled >= 9007199254740992.0)
+      return 0;
+    double lo = floor(scaled), hi = lo + 1, m;
+    if (scaled - lo <= hi - scaled)
+      m = lo / p10[k] == av ? lo : hi / p10[k] == av ? hi : -1;
+    else
+      m = hi / p10[k] == av ? hi : lo / p10[k] == av ? lo : -1;
+    if (m < 0)
+      continue;
+    char digits[24];
+    size_t nd = pf__json_fmt_u64((uint64_t)m, digits), o = 0;
+    if (v < 0)
+      out[o++] = '-';
+    if (nd <= (size_t)k) {
+      out[o++] = '0';
+      out[o++] = '.';
+      for (size_t z = nd; z < (size_t)k; z++)
+        out[o++] = '0';
+      memcpy(out + o, digits, nd);
+      o += nd;
+    } else {
+      memcpy(out + o, digits, nd - (size_t)k);
+      o += nd - (size_t)k;
+      out[o++] = '.';
+      memcpy(out + o, digits + nd - k, (size_t)k);
+      o += (size_t)k;
+    }
+    out[o] = '\0';
+    return o;
+  }
+  return 0;
+}
+
 size_t pf_json_fmt_double(double v, char *out) {
   if (!isfinite(v)) {
     memcpy(out, "null", 5);
@@ -175,7 +225,9 @@ size_t pf_json_fmt_double(double v, char *out) {
     out[k] = '\0';
     return k;
   }
-  size_t n;
+  size_t n = short_decimal(v, out);
+  if (n)
+    return n;
   if (fabs(v) >= 2.2250738585072014e-308) {
     /* A normal double has 15.95 significant digits: if some decimal of at
      * most 15 digits round-trips, it is the 15-digit rounding of v (the

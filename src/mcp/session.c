@@ -278,18 +278,41 @@ static void one(pf__session *s, const pf_json *m, pf_buf *out) {
     pf__rpc_error(out, NULL, -32600, "Invalid Request: a message must be a JSON object", NULL);
     return;
   }
-  const pf_json *idv = pf_json_get(m, "id");
+  /* one pass over the members instead of a lookup per field (the parser
+   * has already rejected duplicate keys) */
+  const pf_json *idv = NULL, *verv = NULL, *methv = NULL, *params = NULL;
+  bool has_reply = false;
+  pf_json_iter it = pf_json_iter_init(m);
+  const pf_json *k, *v;
+  while (pf_json_iter_next(&it, &k, &v)) {
+    size_t kl;
+    const char *ks = pf_json_str(k, &kl);
+    switch (kl) {
+    case 2: if (memcmp(ks, "id", 2) == 0) idv = v; break;
+    case 5: if (memcmp(ks, "error", 5) == 0) has_reply = true; break;
+    case 6:
+      if (memcmp(ks, "method", 6) == 0)
+        methv = v;
+      else if (memcmp(ks, "params", 6) == 0)
+        params = v;
+      else if (memcmp(ks, "result", 6) == 0)
+        has_reply = true;
+      break;
+    case 7: if (memcmp(ks, "jsonrpc", 7) == 0) verv = v; break;
+    default: break;
+    }
+  }
   const pf_json *id = valid_id(idv) ? idv : NULL;
   size_t vlen;
-  const char *ver = pf_json_str(pf_json_get(m, "jsonrpc"), &vlen);
+  const char *ver = pf_json_str(verv, &vlen);
   if (!ver || vlen != 3 || memcmp(ver, "2.0", 3) != 0) {
     pf__rpc_error(out, id, -32600, "Invalid Request: jsonrpc must be \"2.0\"", NULL);
     return;
   }
   size_t mlen;
-  const char *method = pf_json_str(pf_json_get(m, "method"), &mlen);
+  const char *method = pf_json_str(methv, &mlen);
   if (!method) {
-    if (pf_json_get(m, "result") || pf_json_get(m, "error")) {
+    if (has_reply) {
       pf__client_response(s, m);
       return;
     }
@@ -300,7 +323,6 @@ static void one(pf__session *s, const pf_json *m, pf_buf *out) {
     pf__rpc_error(out, NULL, -32600, "Invalid Request: id must be a string or an integer", NULL);
     return;
   }
-  const pf_json *params = pf_json_get(m, "params");
   if (params && pf_json_typeof(params) != PF_JSON_OBJECT) {
     if (id)
       pf__rpc_error(out, id, -32602, "Invalid params: params must be an object", NULL);
@@ -310,18 +332,18 @@ static void one(pf__session *s, const pf_json *m, pf_buf *out) {
     notification(s, method, mlen, params);
     return;
   }
-  long k = pf__registry_find(&method_reg, method, mlen);
-  if (k < 0) {
+  long mi = pf__registry_find(&method_reg, method, mlen);
+  if (mi < 0) {
     pf__rpc_errorf(out, id, -32601, "Method not found: %.*s", (int)(mlen > 200 ? 200 : mlen),
                    method);
     return;
   }
-  if (s->state == 0 && methods[k].fn != m_initialize && methods[k].fn != m_ping) {
+  if (s->state == 0 && methods[mi].fn != m_initialize && methods[mi].fn != m_ping) {
     pf__rpc_error(out, id, -32600, "Invalid Request: the session is not initialized (send initialize first)",
                   NULL);
     return;
   }
-  methods[k].fn(s, id, params, out);
+  methods[mi].fn(s, id, params, out);
 }
 
 static bool is_notification_line(const char *line, size_t len) {

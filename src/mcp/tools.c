@@ -258,26 +258,38 @@ void pf__async_orphan_all(pf__session *s) {
 /* ------------------------------------------------------------------ */
 
 void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out) {
+  const pf_json *namev = NULL, *args = NULL, *meta = NULL;
+  pf_json_iter it = pf_json_iter_init(params);
+  const pf_json *k, *v;
+  while (pf_json_iter_next(&it, &k, &v)) {
+    size_t kl;
+    const char *ks = pf_json_str(k, &kl);
+    if (kl == 4 && memcmp(ks, "name", 4) == 0)
+      namev = v;
+    else if (kl == 9 && memcmp(ks, "arguments", 9) == 0)
+      args = v;
+    else if (kl == 5 && memcmp(ks, "_meta", 5) == 0)
+      meta = v;
+  }
   size_t nlen;
-  const char *name = pf_json_str(pf_json_get(params, "name"), &nlen);
+  const char *name = pf_json_str(namev, &nlen);
   if (!name) {
     pf__rpc_error(out, id, -32602, "Invalid params: tools/call needs a tool name", NULL);
     return;
   }
-  long k = pf__registry_find(&s->srv->tool_reg, name, nlen);
-  if (k < 0) {
+  long ti = pf__registry_find(&s->srv->tool_reg, name, nlen);
+  if (ti < 0) {
     pf__rpc_errorf(out, id, -32602, "Unknown tool: %.*s", (int)(nlen > 200 ? 200 : nlen), name);
     return;
   }
-  const pf__tool *t = &s->srv->tools[k];
-  const pf_json *args = pf_json_get(params, "arguments");
+  const pf__tool *t = &s->srv->tools[ti];
   if (!args || pf_json_typeof(args) == PF_JSON_NULL) {
     args = pf__empty_object;
   } else if (pf_json_typeof(args) != PF_JSON_OBJECT) {
     pf__rpc_error(out, id, -32602, "Invalid params: arguments must be an object", NULL);
     return;
   }
-  const pf_json *token = pf_json_get(pf_json_get(params, "_meta"), "progressToken");
+  const pf_json *token = meta ? pf_json_get(meta, "progressToken") : NULL;
   if (token && !(pf_json_typeof(token) == PF_JSON_STRING || pf_json_typeof(token) == PF_JSON_INT ||
                  pf_json_typeof(token) == PF_JSON_UINT))
     token = NULL;
