@@ -125,7 +125,8 @@ int pf_result_textz(pf_call *call, const char *text) {
   return pf_result_text(call, text, text ? strlen(text) : 0);
 }
 
-static int vtext(pf_call *call, const char *fmt, va_list ap) {
+__attribute__((format(printf, 2, 0))) static int vtext(pf_call *call, const char *fmt,
+                                                      va_list ap) {
   char small[512];
   va_list ap2;
   va_copy(ap2, ap);
