@@ -1,1 +1,562 @@
-int main(void){return 0;}
+/* The MCP protocol state machine through pf__session_handle, in memory: a
+ * server built from inline YAML whose native handlers live in this
+ * executable (linked with export_dynamic, found through dlopen(NULL)), and
+ * exact output bytes for every message. */
+#include "support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <pforge/pforge.h>
+
+#include "config/config.h"
+#include "mcp/mcp.h"
+
+/* ------------------------------------------------------------------ */
+/* Handlers (exported: the server finds them by name)                  */
+
+PF_TOOL(ut_echo) { return pf_result_textz(call, pf_arg_str(call, "text", "")); }
+
+PF_TOOL(ut_chatty) {
+  pf_log(call, PF_LEVEL_DEBUG, NULL, "d");
+  pf_log(call, PF_LEVEL_WARNING, "lg", "w%d", 1);
+  pf_progress(call, 0.5, 0, "half");
+  return pf_result_textz(call, "ok");
+}
+
+PF_TOOL(ut_fail) {
+  (void)call;
+  return -PF_EIO;
+}
+
+PF_TOOL(ut_work) {
+  pf_progress(call, 1, 2, "a");
+  pf_log(call, PF_LEVEL_INFO, NULL, "w");
+  pf_progress(call, 2, 2, NULL);
+  return pf_result_textz(call, "done");
+}
+
+/* Runs until cancelled (at most 5 s), logging and reporting progress all
+ * along: after a cancellation or a destroyed session these must be
+ * harmless. */
+PF_TOOL(ut_wait) {
+  for (int i = 0; i < 5000; i++) {
+    pf_log(call, PF_LEVEL_ERROR, NULL, "tick %d", i);
+    pf_progress(call, i + 1, 0, NULL);
+    if (pf_cancelled(call))
+      return pf_result_textz(call, "cancelled");
+    struct timespec ts = {0, 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return pf_result_textz(call, "timeout");
+}
+
+PF_TOOL(ut_res) { return pf_result_textf(call, "res %s", pf_arg_str(call, "id", "?")); }
+
+/* ------------------------------------------------------------------ */
+/* Harness                                                             */
+
+static const char yaml[] =
+    "forge: {name: unit, version: '0.1', page_size: 2}\n"
+    "tools:\n"
+    "  - {type: native, name: echo, description: Echo, handler: {path: ut_echo},\n"
+    "     params: {text: string}}\n"
+    "  - {type: native, name: chatty, description: Logs, handler: {path: ut_chatty}}\n"
+    "  - {type: native, name: fail, description: Fails, handler: {path: ut_fail}}\n"
+    "  - {type: native, name: work, description: Works, handler: {path: ut_work}, blocking: true}\n"
+    "  - {type: native, name: wait, description: Waits, handler: {path: ut_wait}, blocking: true}\n"
+    "resources:\n"
+    "  - {uri: 'mem://a', text: A, mime_type: text/plain}\n"
+    "  - {uri_template: 'mem://t/{id}', handler: {path: ut_res}}\n"
+    "prompts:\n"
+    "  - {name: p, template: 'Hi {{who}}', arguments: {who: string}}\n"
+    "  - name: broken\n"
+    "    messages: [{role: user, resource: {uri: 'mem://missing'}}]\n";
+
+typedef struct fixture {
+  uv_loop_t loop;
+  pf_server *srv;
+  pf__session *s;
+  pf_buf emitted; /* what the session sent outside pf__session_handle */
+  pf_buf out;
+} fixture;
+
+static void on_emit(void *ud, const char *data, size_t len) {
+  fixture *f = ud;
+  pf_buf_append(&f->emitted, data, len);
+}
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  pf_buf diag = PF_BUF_INIT;
+  pf_config *cfg = NULL;
+  int rc = pf_config_load_text("inline.yaml", yaml, sizeof yaml - 1, &cfg, &diag);
+  if (rc)
+    fprintf(stderr, "%s", pf_buf_cstr(&diag));
+  assert_int_equal(rc, 0);
+  rc = pf__server_create(cfg, &f->srv, &diag);
+  if (rc)
+    fprintf(stderr, "%s", pf_buf_cstr(&diag));
+  assert_int_equal(rc, 0);
+  pf_buf_free(&diag);
+  assert_int_equal(uv_loop_init(&f->loop), 0);
+  f->s = pf__session_create(f->srv, &f->loop, on_emit, f);
+  assert_non_null(f->s);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  pf__session_destroy(f->s);
+  uv_run(&f->loop, UV_RUN_DEFAULT); /* completions of orphaned calls */
+  assert_int_equal(uv_loop_close(&f->loop), 0);
+  pf__server_destroy(f->srv);
+  pf_buf_free(&f->emitted);
+  pf_buf_free(&f->out);
+  free(f);
+  return 0;
+}
+
+/* Handles one message (copied: the session parses in situ); returns all
+ * the output it produced, NUL-terminated. */
+static const char *handle(fixture *f, const char *msg) {
+  size_t len = strlen(msg);
+  char *copy = malloc(len + 1);
+  assert_non_null(copy);
+  memcpy(copy, msg, len + 1);
+  pf_buf_reset(&f->out);
+  pf__session_handle(f->s, copy, len, &f->out);
+  free(copy);
+  return pf_buf_cstr(&f->out);
+}
+
+static void init(fixture *f, const char *version) {
+  char msg[256];
+  snprintf(msg, sizeof msg,
+           "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+           "\"%s\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}",
+           version);
+  const char *out = handle(f, msg);
+  char want[128];
+  snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"protocolVersion\":\"%s\",",
+           version);
+  assert_memory_equal(out, want, strlen(want));
+  assert_string_equal(handle(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"), "");
+}
+
+#define RPC "{\"jsonrpc\":\"2.0\","
+#define EXPECT(f, msg, want) assert_string_equal(handle((f), (msg)), (want))
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle                                                           */
+
+static void test_lifecycle_order(void **state) {
+  fixture *f = *state;
+  EXPECT(f, RPC "\"id\":1,\"method\":\"ping\"}", RPC "\"id\":1,\"result\":{}}\n");
+#define NOT_INIT                                                                                   \
+  "\"error\":{\"code\":-32600,\"message\":\"Invalid Request: the session is not initialized "      \
+  "(send initialize first)\"}}\n"
+  EXPECT(f, RPC "\"id\":2,\"method\":\"tools/list\"}", RPC "\"id\":2," NOT_INIT);
+  EXPECT(f, RPC "\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"}}",
+         RPC "\"id\":3," NOT_INIT);
+  EXPECT(f, RPC "\"id\":\"s\",\"method\":\"logging/setLevel\",\"params\":{\"level\":\"debug\"}}",
+         RPC "\"id\":\"s\"," NOT_INIT);
+  /* an unknown method is still -32601 */
+  EXPECT(f, RPC "\"id\":8,\"method\":\"x\"}",
+         RPC "\"id\":8,\"error\":{\"code\":-32601,\"message\":\"Method not found: x\"}}\n");
+  /* notifications before initialize: silence */
+  EXPECT(f, RPC "\"method\":\"notifications/initialized\"}", "");
+  EXPECT(f, RPC "\"id\":4,\"method\":\"initialize\",\"params\":{}}",
+         RPC "\"id\":4,\"error\":{\"code\":-32602,\"message\":\"Invalid params: initialize needs a "
+             "protocolVersion string\"}}\n");
+  EXPECT(f,
+         RPC "\"id\":5,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\","
+             "\"capabilities\":{\"sampling\":{}},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}",
+         RPC "\"id\":5,\"result\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{"
+             "\"listChanged\":false},\"resources\":{\"subscribe\":false,\"listChanged\":false},"
+             "\"prompts\":{\"listChanged\":false},\"logging\":{},\"completions\":{}},\"serverInfo\":"
+             "{\"name\":\"unit\",\"version\":\"0.1\"}}}\n");
+  assert_true(f->s->cap_sampling);
+  assert_false(f->s->cap_roots);
+  /* after the initialize response, before initialized: requests are served */
+  EXPECT(f, RPC "\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"text\":\"x\"}}}",
+         RPC "\"id\":6,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}}\n");
+  EXPECT(f, RPC "\"method\":\"notifications/initialized\"}", "");
+  assert_int_equal(f->s->state, 2);
+  EXPECT(f,
+         RPC "\"id\":7,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\"}}",
+         RPC "\"id\":7,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: the session is "
+             "already initialized\"}}\n");
+  /* the negotiated revision did not change */
+  assert_int_equal(f->s->proto, PF_PROTO_2025_06_18);
+}
+
+static void test_version_negotiation(void **state) {
+  fixture *f = *state;
+  EXPECT(f, RPC "\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2024-11-05\"}}",
+         RPC "\"id\":1,\"result\":{\"protocolVersion\":\"2024-11-05\",\"capabilities\":{\"tools\":{"
+             "\"listChanged\":false},\"resources\":{\"subscribe\":false,\"listChanged\":false},"
+             "\"prompts\":{\"listChanged\":false},\"logging\":{}},\"serverInfo\":"
+             "{\"name\":\"unit\",\"version\":\"0.1\"}}}\n");
+  pf__session_destroy(f->s);
+  f->s = pf__session_create(f->srv, &f->loop, on_emit, f);
+  const char *out = handle(f, RPC "\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2030-01-01\"}}");
+  assert_non_null(strstr(out, "\"protocolVersion\":\"2025-11-25\""));
+  assert_int_equal(f->s->proto, PF_PROTO_2025_11_25);
+}
+
+/* ------------------------------------------------------------------ */
+/* Ids and framing errors                                              */
+
+static void test_error_ids(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  EXPECT(f, RPC "\"id\":\"abc\",\"method\":\"ping\"}", RPC "\"id\":\"abc\",\"result\":{}}\n");
+  EXPECT(f, RPC "\"id\":-5,\"method\":\"ping\"}", RPC "\"id\":-5,\"result\":{}}\n");
+  EXPECT(f, RPC "\"id\":18446744073709551615,\"method\":\"ping\"}",
+         RPC "\"id\":18446744073709551615,\"result\":{}}\n");
+  EXPECT(f, RPC "\"id\":\"\\u00e9\\n\",\"method\":\"ping\"}", RPC "\"id\":\"\xc3\xa9\\n\",\"result\":{}}\n");
+  static const char bad_id[] =
+      RPC "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: id must be a string "
+          "or an integer\"}}\n";
+  EXPECT(f, RPC "\"id\":null,\"method\":\"ping\"}", bad_id);
+  EXPECT(f, RPC "\"id\":1.5,\"method\":\"ping\"}", bad_id);
+  EXPECT(f, RPC "\"id\":true,\"method\":\"ping\"}", bad_id);
+  EXPECT(f, RPC "\"id\":[1],\"method\":\"ping\"}", bad_id);
+  EXPECT(f, RPC "\"id\":{},\"method\":\"ping\"}", bad_id);
+  /* the id is echoed on errors found after it was read */
+  EXPECT(f, "{\"id\":9,\"method\":\"ping\"}",
+         RPC "\"id\":9,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: jsonrpc must be "
+             "\\\"2.0\\\"\"}}\n");
+  EXPECT(f, "{\"jsonrpc\":2.0,\"id\":9,\"method\":\"ping\"}",
+         RPC "\"id\":9,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: jsonrpc must be "
+             "\\\"2.0\\\"\"}}\n");
+  EXPECT(f, RPC "\"id\":10,\"method\":7}",
+         RPC "\"id\":10,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: method must be a "
+             "string\"}}\n");
+  EXPECT(f, RPC "\"id\":10}",
+         RPC "\"id\":10,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: method must be a "
+             "string\"}}\n");
+  EXPECT(f, "42",
+         RPC "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: a message must "
+             "be a JSON object\"}}\n");
+  EXPECT(f, "\"ping\"",
+         RPC "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: a message must "
+             "be a JSON object\"}}\n");
+  EXPECT(f, RPC "\"id\":11,\"method\":\"nope/nope\"}",
+         RPC "\"id\":11,\"error\":{\"code\":-32601,\"message\":\"Method not found: nope/nope\"}}\n");
+  EXPECT(f, RPC "\"id\":12,\"method\":\"ping\",\"params\":[]}",
+         RPC "\"id\":12,\"error\":{\"code\":-32602,\"message\":\"Invalid params: params must be an "
+             "object\"}}\n");
+  EXPECT(f, RPC "\"id\":13,\"method\":\"ping\",\"params\":null}",
+         RPC "\"id\":13,\"error\":{\"code\":-32602,\"message\":\"Invalid params: params must be an "
+             "object\"}}\n");
+}
+
+static void test_parse_errors(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  const char *out = handle(f, "{\"jsonrpc\":\"2.0\",\"id\":1,");
+  assert_true(strncmp(out, RPC "\"id\":null,\"error\":{\"code\":-32700,\"message\":\"Parse error: ", 60) == 0);
+  assert_non_null(strstr(out, " at byte "));
+  assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1); /* exactly one line */
+  out = handle(f, RPC "\"id\":1,\"method\":\"ping\",\"id\":2}");
+  assert_non_null(strstr(out, "\"code\":-32700"));
+  assert_non_null(strstr(out, "\"id\":null"));
+  out = handle(f, RPC "\"id\":1,\"method\":\"p\xffing\"}");
+  assert_non_null(strstr(out, "\"code\":-32700"));
+  out = handle(f, "");
+  assert_non_null(strstr(out, "\"code\":-32700"));
+  /* still serving */
+  EXPECT(f, RPC "\"id\":2,\"method\":\"ping\"}", RPC "\"id\":2,\"result\":{}}\n");
+}
+
+static void test_too_large(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  pf_buf_reset(&f->out);
+  pf__session_too_large(f->s, 1000, &f->out);
+  assert_string_equal(pf_buf_cstr(&f->out),
+                      RPC "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: "
+                          "message exceeds the 1000-byte limit\"}}\n");
+  /* a message over srv->max_message that reaches the session anyway */
+  f->srv->max_message = 64;
+  const char *out = handle(f, RPC "\"id\":1,\"method\":\"ping\",\"params\":{\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}");
+  assert_non_null(strstr(out, "\"id\":null,\"error\":{\"code\":-32700"));
+  f->srv->max_message = PF_MAX_MESSAGE_DEFAULT;
+  EXPECT(f, RPC "\"id\":1,\"method\":\"ping\"}", RPC "\"id\":1,\"result\":{}}\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* Notifications                                                       */
+
+static void test_notifications_silent(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  static const char *const notes[] = {
+      RPC "\"method\":\"notifications/initialized\"}",
+      RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":1}}",
+      RPC "\"method\":\"notifications/cancelled\"}",
+      RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":{}}}",
+      RPC "\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":1}}",
+      RPC "\"method\":\"notifications/roots/list_changed\"}",
+      RPC "\"method\":\"no/such/notification\"}",
+      RPC "\"method\":\"ping\"}",            /* a request without id is a notification */
+      RPC "\"method\":\"tools/list\"}",
+      RPC "\"method\":\"ping\",\"params\":[1]}", /* bad params: still no answer */
+      RPC "\"id\":5,\"result\":{}}",         /* a response from the client */
+      RPC "\"id\":6,\"error\":{\"code\":1,\"message\":\"x\"}}",
+  };
+  for (size_t i = 0; i < sizeof notes / sizeof notes[0]; i++)
+    EXPECT(f, notes[i], "");
+}
+
+/* ------------------------------------------------------------------ */
+/* Batches                                                             */
+
+static const char batch_refused[] =
+    RPC "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: batches are only "
+        "allowed with protocol version 2025-03-26\"}}\n";
+
+static void test_batch_before_init(void **state) {
+  fixture *f = *state;
+  EXPECT(f, "[" RPC "\"id\":1,\"method\":\"ping\"}]", batch_refused);
+  EXPECT(f, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-03-26\"}}]",
+         batch_refused);
+  assert_int_equal(f->s->state, 0);
+}
+
+static void batch_refused_for(void **state, const char *version) {
+  fixture *f = *state;
+  init(f, version);
+  EXPECT(f, "[" RPC "\"id\":1,\"method\":\"ping\"}]", batch_refused);
+  EXPECT(f, "[]", batch_refused);
+  EXPECT(f, "[" RPC "\"method\":\"notifications/x\"}]", batch_refused);
+}
+
+static void test_batch_2024(void **state) { batch_refused_for(state, "2024-11-05"); }
+static void test_batch_2025_06(void **state) { batch_refused_for(state, "2025-06-18"); }
+static void test_batch_2025_11(void **state) { batch_refused_for(state, "2025-11-25"); }
+
+static void test_batch_2025_03(void **state) {
+  fixture *f = *state;
+  init(f, "2025-03-26");
+  EXPECT(f,
+         "[" RPC "\"id\":1,\"method\":\"ping\"}," RPC "\"method\":\"notifications/x\"},7,"
+         RPC "\"id\":\"b\",\"method\":\"nope\"},"
+         RPC "\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"chatty\"}}]",
+         RPC "\"method\":\"notifications/message\",\"params\":{\"level\":\"warning\",\"logger\":\"lg\","
+             "\"data\":\"w1\"}}\n"
+         "[" RPC "\"id\":1,\"result\":{}},"
+         RPC "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: a message must be "
+             "a JSON object\"}},"
+         RPC "\"id\":\"b\",\"error\":{\"code\":-32601,\"message\":\"Method not found: nope\"}},"
+         RPC "\"id\":3,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}]\n");
+  /* only notifications: no output at all */
+  EXPECT(f, "[" RPC "\"method\":\"notifications/x\"}," RPC "\"method\":\"notifications/y\"}]", "");
+  EXPECT(f, "[]",
+         RPC "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: empty batch\"}}\n");
+  /* nested arrays are invalid members */
+  EXPECT(f, "[[]]",
+         "[" RPC "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: a message "
+             "must be a JSON object\"}}]\n");
+  /* an initialize inside a batch is refused like any second initialize */
+  EXPECT(f, "[" RPC "\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-03-26\"}}]",
+         "[" RPC "\"id\":1,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: the session is "
+             "already initialized\"}}]\n");
+  /* the size limit */
+  pf_buf big = PF_BUF_INIT;
+  pf_buf_putc(&big, '[');
+  for (int i = 0; i <= PF_MAX_BATCH; i++)
+    pf_buf_printf(&big, "%s" RPC "\"id\":%d,\"method\":\"ping\"}", i ? "," : "", i);
+  pf_buf_putc(&big, ']');
+  EXPECT(f, pf_buf_cstr(&big),
+         RPC "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: batch too "
+             "large\"}}\n");
+  pf_buf_free(&big);
+}
+
+/* ------------------------------------------------------------------ */
+/* Error codes of the methods                                          */
+
+static void test_method_errors(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{}}",
+         RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: tools/call needs a "
+             "tool name\"}}\n");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"zz\"}}",
+         RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Unknown tool: zz\"}}\n");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":1}}",
+         RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: arguments must be "
+             "an object\"}}\n");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"x\"}}",
+         RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: invalid cursor\"}}\n");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"x\"}}",
+         RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: level must be one of "
+             "debug, info, notice, warning, error, critical, alert, emergency\"}}\n");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":\"p\"}}",
+         RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: missing required "
+             "argument 'who' for prompt 'p'\"}}\n");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":\"q\"}}",
+         RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Unknown prompt: q\"}}\n");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":\"p\",\"arguments\":{\"who\":\"Al\"}}}",
+         RPC "\"id\":1,\"result\":{\"messages\":[{\"role\":\"user\",\"content\":{\"type\":\"text\","
+             "\"text\":\"Hi Al\"}}]}}\n");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":\"broken\"}}",
+         RPC "\"id\":1,\"error\":{\"code\":-32603,\"message\":\"Internal error: a prompt message "
+             "embeds a resource that cannot be read\"}}\n");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":\"mem://b\"}}",
+         RPC "\"id\":1,\"error\":{\"code\":-32002,\"message\":\"Resource not found\",\"data\":{"
+             "\"uri\":\"mem://b\"}}}\n");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":\"mem://a\"}}",
+         RPC "\"id\":1,\"result\":{\"contents\":[{\"uri\":\"mem://a\",\"mimeType\":\"text/plain\","
+             "\"text\":\"A\"}]}}\n");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":\"mem://t/x%41\"}}",
+         RPC "\"id\":1,\"result\":{\"contents\":[{\"uri\":\"mem://t/x%41\",\"text\":\"res xA\"}]}}\n");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"completion/complete\",\"params\":{}}",
+         RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: completion/complete "
+             "needs ref.type, argument.name and argument.value\"}}\n");
+  /* a handler's error code is a tool result, not a protocol error */
+  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"fail\"}}",
+         RPC "\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"Tool 'fail' failed: "
+             "input/output error\"}],\"isError\":true}}\n");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{}}}",
+         RPC "\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"Invalid arguments for "
+             "tool 'echo': missing required argument 'text'\"}],\"isError\":true}}\n");
+}
+
+static void test_pages(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  const char *out = handle(f, RPC "\"id\":1,\"method\":\"tools/list\"}");
+  assert_non_null(strstr(out, "\"nextCursor\":\"cGZvcmdlOjE=\"}}\n")); /* base64("pforge:1") */
+  out = handle(f, RPC "\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"cGZvcmdlOjI=\"}}");
+  assert_non_null(strstr(out, "{\"tools\":[{\"name\":\"wait\""));
+  assert_null(strstr(out, "nextCursor"));
+  /* pforge:3 is past the end */
+  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"cGZvcmdlOjM=\"}}",
+         RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: invalid cursor\"}}\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* Logging and progress (inline handlers)                              */
+
+static void test_logging_progress(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"chatty\"}}",
+         RPC "\"method\":\"notifications/message\",\"params\":{\"level\":\"warning\",\"logger\":\"lg\","
+             "\"data\":\"w1\"}}\n"
+         RPC "\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}\n");
+  EXPECT(f, RPC "\"id\":2,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"debug\"}}",
+         RPC "\"id\":2,\"result\":{}}\n");
+  EXPECT(f, RPC "\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"chatty\",\"_meta\":{\"progressToken\":\"t\"}}}",
+         RPC "\"method\":\"notifications/message\",\"params\":{\"level\":\"debug\",\"logger\":\"chatty\","
+             "\"data\":\"d\"}}\n"
+         RPC "\"method\":\"notifications/message\",\"params\":{\"level\":\"warning\",\"logger\":\"lg\","
+             "\"data\":\"w1\"}}\n"
+         RPC "\"method\":\"notifications/progress\",\"params\":{\"progressToken\":\"t\",\"progress\":0.5,"
+             "\"message\":\"half\"}}\n"
+         RPC "\"id\":3,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}\n");
+  EXPECT(f, RPC "\"id\":4,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"emergency\"}}",
+         RPC "\"id\":4,\"result\":{}}\n");
+  /* a float token is not a valid progressToken: no progress */
+  EXPECT(f, RPC "\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"chatty\",\"_meta\":{\"progressToken\":1.5}}}",
+         RPC "\"id\":5,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* Blocking calls on the thread pool                                   */
+
+static void test_blocking_call(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  EXPECT(f, RPC "\"id\":\"w\",\"method\":\"tools/call\",\"params\":{\"name\":\"work\",\"_meta\":{\"progressToken\":7}}}",
+         "");
+  assert_int_equal(pf__session_pending(f->s), 1);
+  /* the session keeps answering while the call runs */
+  EXPECT(f, RPC "\"id\":1,\"method\":\"ping\"}", RPC "\"id\":1,\"result\":{}}\n");
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(pf__session_pending(f->s), 0);
+  assert_string_equal(pf_buf_cstr(&f->emitted),
+                      RPC "\"method\":\"notifications/progress\",\"params\":{\"progressToken\":7,"
+                          "\"progress\":1,\"total\":2,\"message\":\"a\"}}\n"
+                      RPC "\"method\":\"notifications/message\",\"params\":{\"level\":\"info\","
+                          "\"logger\":\"work\",\"data\":\"w\"}}\n"
+                      RPC "\"method\":\"notifications/progress\",\"params\":{\"progressToken\":7,"
+                          "\"progress\":2,\"total\":2}}\n"
+                      RPC "\"id\":\"w\",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"done\"}]}}\n");
+}
+
+static void test_blocking_cancel(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"emergency\"}}",
+         RPC "\"id\":1,\"result\":{}}\n");
+  EXPECT(f, RPC "\"id\":42,\"method\":\"tools/call\",\"params\":{\"name\":\"wait\"}}", "");
+  /* a string "42" is another id */
+  EXPECT(f, RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"42\"}}", "");
+  EXPECT(f, RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":42,\"reason\":\"r\"}}", "");
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(pf__session_pending(f->s), 0);
+  assert_string_equal(pf_buf_cstr(&f->emitted), ""); /* no response, no notification */
+}
+
+/* Destroying the session while a blocking handler still logs and reports
+ * progress: the handler must not touch the freed session (ASan). */
+static void test_destroy_while_running(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"wait\",\"_meta\":{\"progressToken\":1}}}", "");
+  struct timespec ts = {0, 20 * 1000 * 1000};
+  nanosleep(&ts, NULL); /* let it run a little */
+  pf__session_destroy(f->s);
+  f->s = NULL;
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_string_equal(pf_buf_cstr(&f->emitted), "");
+  f->s = pf__session_create(f->srv, &f->loop, on_emit, f); /* for teardown */
+}
+
+/* What a transport does on SIGTERM: running calls are cancelled and
+ * orphaned, and no response is ever sent for them. */
+static void test_cancel_all(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"wait\"}}", "");
+  EXPECT(f, RPC "\"id\":2,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"emergency\"}}",
+         RPC "\"id\":2,\"result\":{}}\n");
+  pf__session_cancel_all(f->s);
+  assert_int_equal(pf__session_pending(f->s), 0);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  /* lines sent before the cancellation was seen may be there; never a response */
+  assert_null(strstr(pf_buf_cstr(&f->emitted), "\"id\":1"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_lifecycle_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_version_negotiation, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_error_ids, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_parse_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_notifications_silent, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batch_before_init, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batch_2024, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batch_2025_03, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batch_2025_06, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_batch_2025_11, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_method_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_logging_progress, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_blocking_call, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_blocking_cancel, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_destroy_while_running, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cancel_all, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
