@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/base64.h"
+#include "json/internal.h"
 #include "mcp/internal.h"
 #include "template/template.h"
 
@@ -10,8 +12,20 @@ static const pf__prompt *find_prompt(pf__session *s, const char *name, size_t le
   return k < 0 ? NULL : &s->srv->prompts[k];
 }
 
-/* The text of a static text/file resource, for an embedded resource in a
- * prompt message. Appends {uri, mimeType, text} to w. */
+static bool is_utf8(const char *text, size_t n) {
+  const unsigned char *p = (const unsigned char *)text, *end = p + n;
+  while (p < end) {
+    int k = *p < 0x80 ? 1 : pf__utf8_check(p, end);
+    if (k < 0)
+      return false;
+    p += k;
+  }
+  return true;
+}
+
+/* The contents of a static text/file resource, for an embedded resource in
+ * a prompt message. Appends {uri, mimeType, text} to w, or {uri, mimeType,
+ * blob} for a file that is not UTF-8 text (as resources/read does). */
 static int embed_resource(pf__session *s, const char *uri, pf_json_writer *w) {
   long k = pf__registry_find(&s->srv->res_reg, uri, strlen(uri));
   if (k < 0)
@@ -39,8 +53,16 @@ static int embed_resource(pf__session *s, const char *uri, pf_json_writer *w) {
     PF_JW_KEY(w, "mimeType");
     pf_jw_strz(w, r->cfg->mime_type);
   }
-  PF_JW_KEY(w, "text");
-  pf_jw_str(w, text.data ? text.data : "", text.len);
+  if (is_utf8(text.data ? text.data : "", text.len)) {
+    PF_JW_KEY(w, "text");
+    pf_jw_str(w, text.data ? text.data : "", text.len);
+  } else {
+    PF_JW_KEY(w, "blob");
+    pf_buf_putc(w->out, '"');
+    pf__base64_encode(w->out, text.data, text.len);
+    pf_buf_putc(w->out, '"');
+    w->comma = true;
+  }
   pf_jw_obj_end(w);
   pf_buf_free(&text);
   return 0;

@@ -571,14 +571,16 @@ r = s.request("prompts/get", {})
 check("prompts/get without name is -32602", err_code(r) == -32602, r)
 r = get("conversation", {"topic": "cats"})
 msgs = (result(r) or {}).get("messages", [])
-check("messages prompt: 4 messages", len(msgs) == 4, r)
-if len(msgs) == 4:
+check("messages prompt: 5 messages", len(msgs) == 5, r)
+if len(msgs) == 5:
     check("text message with {{var}}", msgs[0] == {"role": "user", "content": {"type": "text", "text": "Tell me about cats"}}, msgs[0])
     check("image message", msgs[1] == {"role": "assistant", "content": {"type": "image", "data": "iVBORw0KGgo=",
                                                                         "mimeType": "image/png"}}, msgs[1])
     check("embedded resource message", msgs[2] == {"role": "user", "content": {"type": "resource", "resource": {
         "uri": "docs://inline", "mimeType": "text/plain", "text": "Inline text resource"}}}, msgs[2])
     check("#unless when absent", msgs[3]["content"]["text"] == "Brief", msgs[3])
+    check("embedded binary file resource is a blob", msgs[4] == {"role": "user", "content": {"type": "resource", "resource": {
+        "uri": "docs://logo", "mimeType": "image/png", "blob": b64(LOGO)}}}, msgs[4])
 r = get("conversation", {"topic": "cats", "detail": "yes"})
 check("#if when present", msg_text(r, 3) == "Detailed", r)
 r = get("plain")
