@@ -154,6 +154,13 @@ typedef enum pf_level {
 int pf_log(pf_call *call, pf_level level, const char *logger, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Tells the clients subscribed to `uri` (resources/subscribe) that the
+ * resource changed: they get notifications/resources/updated and may read
+ * it again. For handlers that run on the event loop (not `blocking: true`
+ * ones, which get -PF_EINVAL). File resources are watched by pforge itself.
+ * Returns 0. */
+int pf_resource_updated(pf_call *call, const char *uri);
+
 /* True once the client cancelled this request (notifications/cancelled).
  * A blocking handler should poll it and return early; its result is then
  * discarded (a cancelled request gets no response). */

@@ -1,4 +1,5 @@
 /* pforge serve: load, build and serve a pforge.yaml. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,9 @@ int pf__cli_serve(int argc, char **argv) {
     return 1;
   }
   pf_buf_free(&diag);
+  /* Loading peaks far above what serving needs (the YAML document is
+   * freed by now): give those pages back to the system. */
+  malloc_trim(0);
   if (max_message)
     srv->max_message = max_message;
   pf_info("serving %s (%zu tools, %zu resources, %zu prompts) on stdio", file, srv->ntools,

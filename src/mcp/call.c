@@ -361,3 +361,12 @@ int pf_log(pf_call *call, pf_level level, const char *logger, const char *fmt, .
 }
 
 bool pf_cancelled(pf_call *call) { return atomic_load(&call->cancelled); }
+
+int pf_resource_updated(pf_call *call, const char *uri) {
+  /* a blocking call (wake != NULL) runs on a worker thread, where the
+   * session list must not be touched */
+  if (!uri || call->wake)
+    return -PF_EINVAL;
+  pf__server_resource_updated(call->s->srv, uri, strlen(uri));
+  return 0;
+}

@@ -82,6 +82,9 @@ typedef struct pf_server {
   pf__pages tools_pages, resources_pages, templates_pages, prompts_pages;
   pf_buf init_rest[PF_PROTO__COUNT]; /* initialize result after protocolVersion */
   size_t max_message;
+  struct pf__session *sessions; /* live sessions (loop thread only) */
+  uv_fs_event_t *watches;       /* one per static file resource, while serving */
+  size_t nwatches;
 } pf_server;
 
 /* Builds the server from a loaded config (takes ownership of cfg): resolves
@@ -110,6 +113,15 @@ void pf__session_handle(pf__session *s, char *msg, size_t len, pf_buf *out);
 /* Appends the JSON-RPC error for a message that exceeded the size limit. */
 void pf__session_too_large(pf__session *s, size_t limit, pf_buf *out);
 
+/* Sends notifications/resources/updated {uri} to every session subscribed
+ * to uri. Loop thread only. */
+void pf__server_resource_updated(pf_server *srv, const char *uri, size_t len);
+
+/* Watches the server's static file resources on loop (resource updates
+ * for subscribers); pf__server_unwatch closes the watchers. */
+int pf__server_watch(pf_server *srv, uv_loop_t *loop);
+void pf__server_unwatch(pf_server *srv);
+
 /* Number of asynchronous calls still running (the transport waits for them
  * before exiting). */
 size_t pf__session_pending(const pf__session *s);
@@ -136,6 +148,7 @@ struct pf__session {
   size_t nsubs, capsubs;
   struct pf__async *inflight; /* running blocking calls */
   size_t npending;
+  pf__session *next; /* in the server's list of sessions */
 };
 
 /* ---- call.c: the pf_call behind the native ABI ---- */

@@ -348,3 +348,84 @@ void pf__m_resources_unsubscribe(pf__session *s, const pf_json *id, const pf_jso
     }
   pf__rpc_result_raw(out, id, "{}", 2);
 }
+
+/* ------------------------------------------------------------------ */
+/* Updates to subscribers                                              */
+
+void pf__server_resource_updated(pf_server *srv, const char *uri, size_t len) {
+  pf_buf line = PF_BUF_INIT;
+  for (pf__session *s = srv->sessions; s; s = s->next) {
+    bool subscribed = false;
+    for (size_t i = 0; i < s->nsubs && !subscribed; i++)
+      subscribed = strlen(s->subs[i]) == len && memcmp(s->subs[i], uri, len) == 0;
+    if (!subscribed || !s->emit)
+      continue;
+    if (!line.len) {
+      pf_json_writer w;
+      pf_jw_init(&w, &line);
+      pf_jw_obj_begin(&w);
+      PF_JW_KEY(&w, "jsonrpc");
+      pf_jw_str(&w, "2.0", 3);
+      PF_JW_KEY(&w, "method");
+      pf_jw_strz(&w, "notifications/resources/updated");
+      PF_JW_KEY(&w, "params");
+      pf_jw_obj_begin(&w);
+      PF_JW_KEY(&w, "uri");
+      pf_jw_str(&w, uri, len);
+      pf_jw_obj_end(&w);
+      pf_jw_obj_end(&w);
+      pf_buf_putc(&line, '\n');
+      if (line.failed)
+        break;
+    }
+    s->emit(s->emit_ud, line.data, line.len);
+  }
+  pf_buf_free(&line);
+}
+
+static void on_file_event(uv_fs_event_t *h, const char *filename, int events, int status) {
+  (void)filename;
+  (void)events;
+  if (status < 0)
+    return;
+  pf_server *srv = h->loop->data;
+  const pf__resource *r = h->data;
+  if (srv && r)
+    pf__server_resource_updated(srv, r->cfg->uri, strlen(r->cfg->uri));
+}
+
+int pf__server_watch(pf_server *srv, uv_loop_t *loop) {
+  size_t n = 0;
+  for (size_t i = 0; i < srv->nstatic; i++)
+    n += srv->resources[i].file_path != NULL;
+  if (!n)
+    return 0;
+  srv->watches = pf__malloc(n * sizeof *srv->watches);
+  if (!srv->watches)
+    return -PF_ENOMEM;
+  loop->data = srv;
+  for (size_t i = 0; i < srv->nstatic; i++) {
+    pf__resource *r = &srv->resources[i];
+    if (!r->file_path)
+      continue;
+    uv_fs_event_t *h = &srv->watches[srv->nwatches];
+    if (uv_fs_event_init(loop, h) != 0)
+      continue;
+    h->data = r;
+    if (uv_fs_event_start(h, on_file_event, r->file_path, 0) != 0) {
+      uv_close((uv_handle_t *)h, NULL);
+      continue;
+    }
+    /* watching must not keep the server alive after stdin closes */
+    uv_unref((uv_handle_t *)h);
+    srv->nwatches++;
+  }
+  return 0;
+}
+
+void pf__server_unwatch(pf_server *srv) {
+  /* the memory is freed with the server, after the loop ran the closes */
+  for (size_t i = 0; i < srv->nwatches; i++)
+    uv_close((uv_handle_t *)&srv->watches[i], NULL);
+  srv->nwatches = 0;
+}

@@ -110,7 +110,15 @@ static int build_pages(pf_server *srv, pf__pages *pages, const char *key, size_t
         pf_buf_free(&b);
         return -PF_ENOMEM;
       }
-      pages->pages[v][p].json = b.data;
+      /* most revisions serialize a list identically: share the text */
+      if (v > 0 && pages->pages[v - 1][p].len == b.len &&
+          memcmp(pages->pages[v - 1][p].json, b.data, b.len) == 0) {
+        pf_buf_free(&b);
+        pages->pages[v][p] = pages->pages[v - 1][p];
+        continue;
+      }
+      char *fit = pf__realloc(b.data, b.len ? b.len : 1); /* shrink to fit */
+      pages->pages[v][p].json = fit ? fit : b.data;
       pages->pages[v][p].len = b.len;
     }
   }
@@ -118,13 +126,16 @@ static int build_pages(pf_server *srv, pf__pages *pages, const char *key, size_t
 }
 
 static void free_pages(pf__pages *pages) {
+  /* texts first (a revision may share its predecessor's), then the arrays */
   for (int v = 0; v < PF_PROTO__COUNT; v++) {
     if (!pages->pages[v])
       continue;
     for (size_t p = 0; p < pages->npages; p++)
-      pf__free(pages->pages[v][p].json);
-    pf__free(pages->pages[v]);
+      if (v == 0 || !pages->pages[v - 1] || pages->pages[v][p].json != pages->pages[v - 1][p].json)
+        pf__free(pages->pages[v][p].json);
   }
+  for (int v = 0; v < PF_PROTO__COUNT; v++)
+    pf__free(pages->pages[v]);
 }
 
 static void raw_json(pf_json_writer *w, const char *key, const char *json) {
@@ -514,6 +525,7 @@ void pf__server_destroy(pf_server *srv) {
     pf__free(srv->resources[i].file_path);
   }
   pf__free(srv->resources);
+  pf__free(srv->watches);
   for (size_t i = 0; i < srv->nprompts; i++) {
     for (size_t m = 0; m < srv->prompts[i].ntmpls; m++)
       pf_tmpl_free(srv->prompts[i].tmpls[m]);

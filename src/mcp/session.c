@@ -84,12 +84,19 @@ pf__session *pf__session_create(pf_server *srv, uv_loop_t *loop, pf__emit_fn emi
     pf__free(s);
     return NULL;
   }
+  s->next = srv->sessions;
+  srv->sessions = s;
   return s;
 }
 
 void pf__session_destroy(pf__session *s) {
   if (!s)
     return;
+  for (pf__session **pp = &s->srv->sessions; *pp; pp = &(*pp)->next)
+    if (*pp == s) {
+      *pp = s->next;
+      break;
+    }
   pf__async_orphan_all(s);
   for (size_t i = 0; i < s->nsubs; i++)
     pf__free(s->subs[i]);

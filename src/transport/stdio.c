@@ -200,6 +200,7 @@ static void on_signal(uv_signal_t *h, int signum) {
 static void stop(stdio_srv *s, int code) {
   if (s->closing)
     return;
+  pf__server_unwatch(s->session->srv);
   s->closing = true;
   s->exit_code = code;
   if (!s->in_is_file) {
@@ -219,6 +220,8 @@ int pf__serve_stdio(pf_server *srv) {
   s.session = pf__session_create(srv, s.loop, emit, &s);
   if (!s.session)
     return 1;
+  if (pf__server_watch(srv, s.loop) != 0)
+    pf_warn("cannot watch file resources; subscribers will not be told of changes");
   uv_handle_type t = uv_guess_handle(STDIN_FILENO);
   int rc;
   if (t == UV_FILE) {

@@ -248,5 +248,43 @@ names = [t["name"] for t in page["tools"]]
 check("server.sh with MCP_EXTRA_TOOLS=250: first page has 100 tools and a cursor",
       len(names) == 100 and names[:3] == ["echo", "add", "dummy_0"] and "nextCursor" in page, names[:5])
 
+# ---- subscriptions: a watched file resource ---------------------------------
+import tempfile
+with tempfile.TemporaryDirectory() as tmp:
+    with open(os.path.join(tmp, "notes.txt"), "w") as f:
+        f.write("v1")
+    with open(os.path.join(tmp, "pforge.yaml"), "w") as f:
+        f.write("forge: {name: watch, version: 1.0.0}\n"
+                "resources:\n"
+                "  - uri: notes://today\n    name: today\n    file: notes.txt\n"
+                "    mime_type: text/plain\n    supports: [read, subscribe]\n")
+    p = subprocess.Popen([PF, "serve", os.path.join(tmp, "pforge.yaml")], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    w = Server.__new__(Server)
+    w.p, w.buf, w.next_id = p, b"", 1
+    r = w.initialize()
+    check("resources capability with subscribe", r["result"]["capabilities"].get("resources", {}).get("subscribe") is True, r)
+    r = w.request("resources/read", {"uri": "notes://today"})
+    check("file resource read", r["result"]["contents"][0]["text"] == "v1", r)
+    r = w.request("resources/subscribe", {"uri": "notes://today"})
+    check("subscribe", r.get("result") == {}, r)
+    time.sleep(0.2)
+    with open(os.path.join(tmp, "notes.txt"), "w") as f:
+        f.write("v2")
+    r = w.recv(5)
+    check("a change to the file notifies the subscriber",
+          r and r.get("method") == "notifications/resources/updated" and r["params"]["uri"] == "notes://today", r)
+    while w.line(0.5) is not None:  # one write may raise several events
+        pass
+    r = w.request("resources/read", {"uri": "notes://today"})
+    check("the new content is read", r["result"]["contents"][0]["text"] == "v2", r)
+    r = w.request("resources/unsubscribe", {"uri": "notes://today"})
+    check("unsubscribe", r.get("result") == {}, r)
+    with open(os.path.join(tmp, "notes.txt"), "w") as f:
+        f.write("v3")
+    check("no notification after unsubscribe", w.line(1.0) is None)
+    rc = w.close()
+    check("watch server exits cleanly", rc == 0, w.stderr)
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
