@@ -106,12 +106,16 @@ pf__ykind pf__cfg_kind_text(const char *s, size_t n) {
   static const char *const specials[] = {".inf",  ".Inf",  ".INF",  "+.inf", "+.Inf",
                                          "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
                                          ".NaN",  ".NAN",  NULL};
-  if (eq_any(s, n, nulls))
-    return PF__Y_NULL;
-  if (eq_any(s, n, bools))
-    return PF__Y_BOOL;
-  if (eq_any(s, n, specials))
-    return PF__Y_FLOAT;
+  /* most scalars are names and descriptions: only a few first bytes can
+   * start a null, a boolean or a special float */
+  if (n == 0 || strchr("~nNtTfF.+-", s[0])) {
+    if (eq_any(s, n, nulls))
+      return PF__Y_NULL;
+    if (eq_any(s, n, bools))
+      return PF__Y_BOOL;
+    if (eq_any(s, n, specials))
+      return PF__Y_FLOAT;
+  }
   if (n > 2 && s[0] == '0' && s[1] == 'x')
     return all_digits(s + 2, n - 2, 16) ? PF__Y_INT : PF__Y_STR;
   if (n > 2 && s[0] == '0' && s[1] == 'o')
