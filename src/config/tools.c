@@ -349,8 +349,13 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
                       : pf__cfg_map(c, v, any_keys, PF__NELEM(any_keys), k, T__N, NULL, NULL);
   if (!ok)
     return;
-  if (kind < 0)
-    pf__cfg_enum(c, &k[T_TYPE], kind_names, 4, false); /* reports the bad type */
+  if (kind < 0 && k[T_TYPE].present &&
+      pf__cfg_enum(c, &k[T_TYPE], kind_names, 4, false) >= 0) /* else it reported the bad type */
+    /* the keys allowed depend on the type, so it is read before ${VAR}
+     * expansion and must be literal */
+    pf__cfg_err(c, k[T_TYPE].loc, k[T_TYPE].path,
+                "the tool type must be written literally (native, cli, http or pipeline); "
+                "${...} is not expanded in 'type'");
   t->kind = kind < 0 ? PF_TOOL_NATIVE : (pf_tool_kind)kind;
 
   t->name = pf__cfg_str(c, &k[T_NAME]);

@@ -257,7 +257,8 @@ void pf__m_resources_read(pf__session *s, const pf_json *id, const pf_json *para
       while (pf_json_iter_next(&it, &k, &v)) {
         size_t vl;
         const char *vs = pf_json_str(v, &vl);
-        if (!vs || memchr(vs, '/', vl) || (vl <= 2 && vs[0] == '.'))
+        if (!vs || memchr(vs, '/', vl) || (vl == 1 && vs[0] == '.') ||
+            (vl == 2 && vs[0] == '.' && vs[1] == '.'))
           ok = false;
       }
       /* the path template uses the URI template syntax {var}: rewrite as

@@ -331,8 +331,11 @@ static int build_tools(pf_server *srv, pf_buf *diag) {
       rc = -PF_ECONFIG;
       continue;
     }
-    t->fn = (pf_handler_fn)find_symbol(srv, c->handler_symbol);
-    if (!t->fn) {
+    t->fn = c->handler_symbol ? (pf_handler_fn)find_symbol(srv, c->handler_symbol) : NULL;
+    if (!c->handler_symbol) {
+      diagf(diag, &c->loc, "tools[%zu] '%s': a native tool needs handler.path", i, c->name);
+      rc = -PF_ECONFIG;
+    } else if (!t->fn) {
       diagf(diag, &c->loc, "tools[%zu] '%s': handler '%s' not found (symbol '%s' in %s)", i,
             c->name, c->handler_path, c->handler_symbol,
             cfg->forge.library ? cfg->forge.library : "the pforge executable");

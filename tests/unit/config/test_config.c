@@ -492,6 +492,9 @@ static const struct {
      "expected one of: stdio, http, sse, websocket\n"},
     {"bad-tool-type.yaml", "bad-tool-type.yaml:3:12: tools[0].type: invalid value 'bridge'; "
                            "expected one of: native, cli, http, pipeline\n"},
+    {"env-tool-type.yaml",
+     "env-tool-type.yaml:3:12: tools[0].type: the tool type must be written literally (native, "
+     "cli, http or pipeline); ${...} is not expanded in 'type'\n"},
     {"bad-method.yaml",
      "bad-method.yaml:3:78: tools[0].method: invalid value 'FETCH' (did you mean 'PATCH'?); "
      "expected one of: GET, POST, PUT, DELETE, PATCH\n"},
