@@ -31,14 +31,20 @@ int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *l
   uint32_t *order = pf__malloc(n * sizeof *order);
   uint32_t *kb = pf__malloc(n * sizeof *kb);
   uint32_t *tmp = pf__malloc(n * sizeof *tmp);
+  uint64_t *hs = NULL;
   int rc = -PF_ENOMEM;
   if (!r->disp || !r->slot_idx || !bk || !order || !kb || !tmp)
     goto out;
   memset(r->slot_idx, 0, r->nslots * sizeof *r->slot_idx);
   for (uint32_t b = 0; b < r->nbuckets; b++)
     bk[b] = (bucket){b, 0, 0};
+  /* one hash per key, kept for the displacement search */
+  hs = pf__malloc(n * sizeof *hs);
+  if (!hs)
+    goto out;
   for (uint32_t i = 0; i < n; i++) {
-    kb[i] = (uint32_t)((pf__hash(keys[i], lens[i], 0) >> 32) % r->nbuckets);
+    hs[i] = pf__hash(keys[i], lens[i], 0);
+    kb[i] = pf__registry_bucket(hs[i], r->nbuckets);
     bk[kb[i]].count++;
   }
   /* counting sort of keys by bucket */
@@ -79,8 +85,7 @@ int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *l
       uint32_t k;
       for (k = 0; k < b->count; k++) {
         uint32_t key = order[b->first + k];
-        uint64_t h2 = pf__hash(keys[key], lens[key], (uint64_t)d * 0x9e3779b97f4a7c15ull + 1);
-        uint32_t s = (uint32_t)(h2 % r->nslots);
+        uint32_t s = pf__registry_slot(hs[key], d, r->nslots);
         if (r->slot_idx[s])
           break;
         uint32_t j;
@@ -100,6 +105,7 @@ int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *l
   }
   rc = 0;
 out:
+  pf__free(hs);
   pf__free(bk);
   pf__free(order);
   pf__free(kb);

@@ -27,14 +27,27 @@ typedef struct pf__registry {
 int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *lens, size_t n);
 void pf__registry_free(pf__registry *r);
 
+/* Maps a 32-bit hash onto [0, n) with a multiply instead of a division. */
+static inline uint32_t pf__reduce(uint32_t h, uint32_t n) { return (uint32_t)(((uint64_t)h * n) >> 32); }
+
+/* The bucket and the slot of a key come from one hash of its bytes: the
+ * high half picks the bucket, and the bucket's displacement re-mixes the
+ * whole hash for the slot (no second pass over the key). */
+static inline uint32_t pf__registry_bucket(uint64_t h, uint32_t nbuckets) {
+  return pf__reduce((uint32_t)(h >> 32), nbuckets);
+}
+static inline uint32_t pf__registry_slot(uint64_t h, uint32_t disp, uint32_t nslots) {
+  return pf__reduce((uint32_t)pf__mix(h ^ ((uint64_t)disp * 0x9e3779b97f4a7c15ull), 0xd6e8feb86659fd93ull),
+                    nslots);
+}
+
 /* Index of `key`, or -1. */
 static inline long pf__registry_find(const pf__registry *r, const char *key, size_t len) {
   if (!r->nkeys)
     return -1;
   uint64_t h = pf__hash(key, len, 0);
-  uint32_t b = (uint32_t)((h >> 32) % r->nbuckets);
-  uint64_t h2 = pf__hash(key, len, (uint64_t)r->disp[b] * 0x9e3779b97f4a7c15ull + 1);
-  uint32_t i = r->slot_idx[h2 % r->nslots];
+  uint32_t b = pf__registry_bucket(h, r->nbuckets);
+  uint32_t i = r->slot_idx[pf__registry_slot(h, r->disp[b], r->nslots)];
   if (!i)
     return -1;
   i--;
