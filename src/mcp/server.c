@@ -185,13 +185,18 @@ static void tool_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) 
   pf_jw_obj_end(w);
 }
 
-static void resource_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) {
-  const pf_cfg_resource *c = srv->resources[i].cfg;
+/* A resources/list entry (uri) or a resources/templates/list entry
+ * (uriTemplate): the same fields otherwise. */
+static void resource_entry(const pf_cfg_resource *c, pf__proto v, pf_json_writer *w) {
+  const char *id = c->uri_template ? c->uri_template : c->uri;
   pf_jw_obj_begin(w);
-  PF_JW_KEY(w, "uri");
-  pf_jw_strz(w, c->uri);
+  if (c->uri_template)
+    PF_JW_KEY(w, "uriTemplate");
+  else
+    PF_JW_KEY(w, "uri");
+  pf_jw_strz(w, id);
   PF_JW_KEY(w, "name");
-  pf_jw_strz(w, c->name ? c->name : c->uri);
+  pf_jw_strz(w, c->name ? c->name : id);
   if (v >= PF_PROTO_2025_06_18)
     opt_str(w, "title", c->title);
   opt_str(w, "description", c->description);
@@ -201,20 +206,12 @@ static void resource_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer 
   pf_jw_obj_end(w);
 }
 
+static void resource_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) {
+  resource_entry(srv->resources[i].cfg, v, w);
+}
+
 static void template_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) {
-  const pf_cfg_resource *c = srv->resources[srv->nstatic + i].cfg;
-  pf_jw_obj_begin(w);
-  PF_JW_KEY(w, "uriTemplate");
-  pf_jw_strz(w, c->uri_template);
-  PF_JW_KEY(w, "name");
-  pf_jw_strz(w, c->name ? c->name : c->uri_template);
-  if (v >= PF_PROTO_2025_06_18)
-    opt_str(w, "title", c->title);
-  opt_str(w, "description", c->description);
-  opt_str(w, "mimeType", c->mime_type);
-  if (v >= PF_PROTO_2025_11_25)
-    raw_json(w, "icons", c->icons_json);
-  pf_jw_obj_end(w);
+  resource_entry(srv->resources[srv->nstatic + i].cfg, v, w);
 }
 
 static void prompt_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) {
