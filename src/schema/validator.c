@@ -880,7 +880,7 @@ pf_validator *pf_validator_compile(const char *schema_json, size_t len, pf_buf *
   memset(v, 0, sizeof *v);
   atomic_flag_clear(&v->md_busy);
   size_t block = len * 8;
-  block = block < 1024 ? 1024 : block > 65536 ? 65536 : block;
+  block = block < 256 ? 256 : block > 65536 ? 65536 : block;
   v->arena = pf_arena_create(block);
   /* the PCRE2 contexts are created with the first pattern (most schemas
    * have none: ~200 bytes saved per tool) */
