@@ -303,8 +303,17 @@ void pf__m_resources_subscribe(pf__session *s, const pf_json *id, const pf_json 
     return;
   }
   const pf_json *vars;
-  if (!lookup(s, uri, len, &vars)) {
+  const pf__resource *r = lookup(s, uri, len, &vars);
+  if (!r) {
     not_found(out, id, uri, len);
+    return;
+  }
+  if (!r->cfg->subscribe) {
+    /* nothing would ever be sent for it: say so instead of accepting */
+    pf__rpc_errorf(out, id, -32602,
+                   "Invalid params: resource %.*s does not support subscriptions (its "
+                   "`supports` list has no subscribe)",
+                   (int)(len > 200 ? 200 : len), uri);
     return;
   }
   for (size_t i = 0; i < s->nsubs; i++)
