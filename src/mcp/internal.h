@@ -35,6 +35,11 @@ void pf__async_orphan_all(pf__session *s);
  * malloc'd real path, or NULL when it does not exist or escapes the root. */
 char *pf__resource_resolve(pf_server *srv, const char *path, size_t len);
 
+/* Whether a file's bytes go out as `text` (else as a base64 `blob`): by its
+ * mime type when it has one (text types, JSON, XML, YAML, JavaScript, TOML),
+ * else by whether the bytes are valid UTF-8. */
+bool pf__resource_as_text(const char *mime, const char *data, size_t len);
+
 /* An empty JSON object, for calls without arguments. */
 extern const pf_json *pf__empty_object;
 

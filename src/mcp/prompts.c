@@ -12,20 +12,9 @@ static const pf__prompt *find_prompt(pf__session *s, const char *name, size_t le
   return k < 0 ? NULL : &s->srv->prompts[k];
 }
 
-static bool is_utf8(const char *text, size_t n) {
-  const unsigned char *p = (const unsigned char *)text, *end = p + n;
-  while (p < end) {
-    int k = *p < 0x80 ? 1 : pf__utf8_check(p, end);
-    if (k < 0)
-      return false;
-    p += k;
-  }
-  return true;
-}
-
 /* The contents of a static text/file resource, for an embedded resource in
  * a prompt message. Appends {uri, mimeType, text} to w, or {uri, mimeType,
- * blob} for a file that is not UTF-8 text (as resources/read does). */
+ * blob} for a file that is not text (decided as resources/read does). */
 static int embed_resource(pf__session *s, const char *uri, pf_json_writer *w) {
   long k = pf__registry_find(&s->srv->res_reg, uri, strlen(uri));
   if (k < 0)
@@ -53,7 +42,7 @@ static int embed_resource(pf__session *s, const char *uri, pf_json_writer *w) {
     PF_JW_KEY(w, "mimeType");
     pf_jw_strz(w, r->cfg->mime_type);
   }
-  if (is_utf8(text.data ? text.data : "", text.len)) {
+  if (r->cfg->text || pf__resource_as_text(r->cfg->mime_type, text.data ? text.data : "", text.len)) {
     PF_JW_KEY(w, "text");
     pf_jw_str(w, text.data ? text.data : "", text.len);
   } else {

@@ -64,6 +64,10 @@ static bool valid_utf8(const char *text, size_t n) {
 
 static void not_found(pf_buf *out, const pf_json *id, const char *uri, size_t len);
 
+bool pf__resource_as_text(const char *mime, const char *data, size_t len) {
+  return mime ? texty(mime) : valid_utf8(data, len);
+}
+
 /* Appends one contents entry for a file. Returns 0, or -1 after writing an
  * error response. */
 static int file_entry(pf_buf *content, const char *uri, const char *mime, const char *path,
@@ -105,7 +109,7 @@ static int file_entry(pf_buf *content, const char *uri, const char *mime, const 
     PF_JW_KEY(&w, "mimeType");
     pf_jw_strz(&w, mime);
   }
-  if (texty(mime) || (!mime && valid_utf8(data.data ? data.data : "", data.len))) {
+  if (pf__resource_as_text(mime, data.data ? data.data : "", data.len)) {
     PF_JW_KEY(&w, "text");
     pf_jw_str(&w, data.data ? data.data : "", data.len);
   } else {
