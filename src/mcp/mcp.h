@@ -59,6 +59,7 @@ typedef struct pf__resource {
   struct pf_uritmpl *tmpl; /* for uri_template resources */
   pf_handler_fn fn;
   char *file_path; /* resolved path for file resources (static) */
+  struct pf_tmpl *file_tmpl; /* template resources: the file path, {var} -> {{var}} */
 } pf__resource;
 
 typedef struct pf__prompt {
@@ -82,6 +83,7 @@ typedef struct pf_server {
   pf__pages tools_pages, resources_pages, templates_pages, prompts_pages;
   pf_buf init_rest[PF_PROTO__COUNT]; /* initialize result after protocolVersion */
   size_t max_message;
+  char *root_real; /* realpath of the file resources' root, or NULL */
   struct pf__session *sessions; /* live sessions (loop thread only) */
   uv_fs_event_t *watches;       /* one per static file resource, while serving */
   size_t nwatches;

@@ -19,19 +19,17 @@
 #define MAX_FILE_RESOURCE ((size_t)64 * 1024 * 1024)
 
 char *pf__resource_resolve(pf_server *srv, const char *path, size_t len) {
-  const char *root = srv->cfg->forge.resources_root ? srv->cfg->forge.resources_root : srv->cfg->dir;
-  char rootreal[PATH_MAX], full[PATH_MAX], real[PATH_MAX];
-  if (!root || !realpath(root, rootreal))
-    return NULL;
-  if (len == 0 || len >= PATH_MAX || memchr(path, '\0', len))
+  const char *root = srv->root_real; /* resolved once, at load */
+  char full[PATH_MAX], real[PATH_MAX];
+  if (!root || len == 0 || len >= PATH_MAX || memchr(path, '\0', len))
     return NULL;
   int n = path[0] == '/' ? snprintf(full, sizeof full, "%.*s", (int)len, path)
                          : snprintf(full, sizeof full, "%s/%.*s", root, (int)len, path);
   if (n < 0 || (size_t)n >= sizeof full || !realpath(full, real))
     return NULL;
   /* after symlinks and "..": still inside the root? */
-  size_t rl = strlen(rootreal);
-  if (rl > 1 && (strncmp(real, rootreal, rl) != 0 || (real[rl] != '/' && real[rl] != '\0')))
+  size_t rl = strlen(root);
+  if (rl > 1 && (strncmp(real, root, rl) != 0 || (real[rl] != '/' && real[rl] != '\0')))
     return NULL;
   size_t l = strlen(real);
   char *r = pf__malloc(l + 1);
@@ -219,19 +217,8 @@ void pf__m_resources_read(pf__session *s, const pf_json *id, const pf_json *para
   }
   char *uri_z = pf_arena_strndup(s->arena, uri, len);
   if (c->text) {
-    pf_buf text = PF_BUF_INIT;
-    const char *body = c->text;
-    size_t blen = strlen(c->text);
-    if (c->uri_template) {
-      /* a template resource's text may use its variables: {{id}} */
-      pf_tmpl *t = pf_tmpl_compile(c->text, blen, NULL);
-      pf_tmpl_ctx ctx = {vars, NULL, NULL, false, NULL};
-      if (t && pf_tmpl_render(t, &ctx, PF_TMPL_RAW, &text) == 0) {
-        body = text.data ? text.data : "";
-        blen = text.len;
-      }
-      pf_tmpl_free(t);
-    }
+    /* inline text is for static resources only (the loader refuses it on
+     * templates) */
     pf_json_writer w;
     pf_jw_init(&w, content);
     pf_jw_obj_begin(&w);
@@ -242,9 +229,8 @@ void pf__m_resources_read(pf__session *s, const pf_json *id, const pf_json *para
       pf_jw_strz(&w, c->mime_type);
     }
     PF_JW_KEY(&w, "text");
-    pf_jw_str(&w, body, blen);
+    pf_jw_strz(&w, c->text);
     pf_jw_obj_end(&w);
-    pf_buf_free(&text);
     contents_response(out, id, content);
     return;
   }
@@ -253,8 +239,6 @@ void pf__m_resources_read(pf__session *s, const pf_json *id, const pf_json *para
     char *owned = NULL;
     if (c->uri_template) {
       /* {var} in the file path, each value a single path segment */
-      pf_buf p = PF_BUF_INIT;
-      pf_tmpl *t = NULL;
       pf_json_iter it = pf_json_iter_init(vars);
       const pf_json *k, *v;
       bool ok = true;
@@ -265,23 +249,10 @@ void pf__m_resources_read(pf__session *s, const pf_json *id, const pf_json *para
             (vl == 2 && vs[0] == '.' && vs[1] == '.'))
           ok = false;
       }
-      /* the path template uses the URI template syntax {var}: rewrite as
-       * {{var}} for the renderer */
-      pf_buf tt = PF_BUF_INIT;
-      for (const char *q = c->file; *q; q++) {
-        if (*q == '{')
-          pf_buf_append(&tt, "{{", 2);
-        else if (*q == '}')
-          pf_buf_append(&tt, "}}", 2);
-        else
-          pf_buf_putc(&tt, *q);
-      }
-      t = ok ? pf_tmpl_compile(tt.data, tt.len, NULL) : NULL;
+      pf_buf p = PF_BUF_INIT;
       pf_tmpl_ctx ctx = {vars, NULL, NULL, true, NULL};
-      if (t && pf_tmpl_render(t, &ctx, PF_TMPL_RAW, &p) == 0)
+      if (ok && r->file_tmpl && pf_tmpl_render(r->file_tmpl, &ctx, PF_TMPL_RAW, &p) == 0)
         owned = pf__resource_resolve(s->srv, p.data, p.len);
-      pf_tmpl_free(t);
-      pf_buf_free(&tt);
       pf_buf_free(&p);
       path = owned;
     }

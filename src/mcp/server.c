@@ -382,6 +382,14 @@ static int build_resources(pf_server *srv, pf_buf *diag) {
   if (!srv->resources || !names || !lens)
     return -PF_ENOMEM;
   memset(srv->resources, 0, (n ? n : 1) * sizeof *srv->resources);
+  const char *root = cfg->forge.resources_root ? cfg->forge.resources_root : cfg->dir;
+  char rootreal[PATH_MAX];
+  if (root && realpath(root, rootreal)) {
+    srv->root_real = pf__malloc(strlen(rootreal) + 1);
+    if (!srv->root_real)
+      return -PF_ENOMEM;
+    strcpy(srv->root_real, rootreal);
+  }
   /* static resources first (they are listed and looked up by URI), then
    * templates (matched in declaration order) */
   size_t k = 0;
@@ -407,6 +415,27 @@ static int build_resources(pf_server *srv, pf_buf *diag) {
           diagf(diag, &c->loc, "resources[%zu]: uri_template: %s", i, pf_buf_cstr(&err));
           rc = -PF_ECONFIG;
         }
+        if (c->file) {
+          /* the path uses the URI template's {var}: compile it once as a
+           * text template, {var} -> {{var}} */
+          pf_buf tt = PF_BUF_INIT;
+          for (const char *q = c->file; *q; q++) {
+            if (*q == '{')
+              pf_buf_append(&tt, "{{", 2);
+            else if (*q == '}')
+              pf_buf_append(&tt, "}}", 2);
+            else
+              pf_buf_putc(&tt, *q);
+          }
+          pf_buf_reset(&err);
+          r->file_tmpl = tt.failed ? NULL : pf_tmpl_compile(tt.data, tt.len, &err);
+          if (!r->file_tmpl) {
+            diagf(diag, &c->loc, "resources[%zu]: file: %s", i,
+                  tt.failed ? "out of memory" : pf_buf_cstr(&err));
+            rc = -PF_ECONFIG;
+          }
+          pf_buf_free(&tt);
+        }
         pf_buf_free(&err);
       } else {
         names[srv->nstatic] = c->uri;
@@ -416,7 +445,7 @@ static int build_resources(pf_server *srv, pf_buf *diag) {
           r->file_path = pf__resource_resolve(srv, c->file, strlen(c->file));
           if (!r->file_path) {
             diagf(diag, &c->loc, "resources[%zu]: file '%s' is missing or outside the resource root %s",
-                  i, c->file, cfg->forge.resources_root ? cfg->forge.resources_root : cfg->dir);
+                  i, c->file, root ? root : "(none)");
             rc = -PF_ECONFIG;
           }
         }
@@ -522,10 +551,12 @@ void pf__server_destroy(pf_server *srv) {
   pf__free(srv->tools);
   for (size_t i = 0; i < srv->nresources; i++) {
     pf_uritmpl_free(srv->resources[i].tmpl);
+    pf_tmpl_free(srv->resources[i].file_tmpl);
     pf__free(srv->resources[i].file_path);
   }
   pf__free(srv->resources);
   pf__free(srv->watches);
+  pf__free(srv->root_real);
   for (size_t i = 0; i < srv->nprompts; i++) {
     for (size_t m = 0; m < srv->prompts[i].ntmpls; m++)
       pf_tmpl_free(srv->prompts[i].tmpls[m]);
