@@ -126,6 +126,9 @@ pf__cfg_val pf__cfg_item(pf__cfg_ctx *c, const pf__cfg_val *in, struct fy_node *
 pf__cfg_val pf__cfg_entry(pf__cfg_ctx *c, const pf__cfg_val *in, struct fy_node *key,
                           struct fy_node *value);
 size_t pf__cfg_count(const pf__cfg_val *v); /* items of a list or pairs of a map */
+/* A zeroed array for v's items (at least one element), its count in *count;
+ * NULL (and the context marked out of memory) on failure. */
+void *pf__cfg_alloc_items(pf__cfg_ctx *c, const pf__cfg_val *v, size_t size, size_t *count);
 
 /* Getters: NULL / false / def when the value is absent or invalid (after
  * reporting). Strings get ${VAR} expansion and live in the model arena. */

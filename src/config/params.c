@@ -276,12 +276,10 @@ void pf__cfg_params(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_param **out, si
     pf__cfg_type_error(c, v, "a map of parameters");
     return;
   }
-  size_t cnt = pf__cfg_count(v);
-  pf_cfg_param *ps = pf_arena_calloc(c->a, cnt ? cnt : 1, sizeof *ps);
-  if (!ps) {
-    c->oom = true;
+  size_t cnt;
+  pf_cfg_param *ps = pf__cfg_alloc_items(c, v, sizeof *ps, &cnt);
+  if (!ps)
     return;
-  }
   void *it = NULL;
   struct fy_node_pair *pair;
   size_t i = 0;

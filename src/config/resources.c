@@ -223,12 +223,10 @@ void pf__cfg_resources(pf__cfg_ctx *c, const pf__cfg_val *v) {
   pf_config *cfg = c->cfg;
   if (!v->present || pf__cfg_kind(v->node) == PF__Y_NULL)
     return;
-  size_t cnt = pf__cfg_count(v);
-  cfg->resources = pf_arena_calloc(c->a, cnt ? cnt : 1, sizeof *cfg->resources);
-  if (!cfg->resources) {
-    c->oom = true;
+  size_t cnt;
+  cfg->resources = pf__cfg_alloc_items(c, v, sizeof *cfg->resources, &cnt);
+  if (!cfg->resources)
     return;
-  }
   void *it = NULL;
   struct fy_node *item;
   size_t i = 0;

@@ -444,12 +444,10 @@ void pf__cfg_tools(pf__cfg_ctx *c, const pf__cfg_val *v) {
   pf_config *cfg = c->cfg;
   if (!v->present || pf__cfg_kind(v->node) == PF__Y_NULL)
     return;
-  size_t cnt = pf__cfg_count(v);
-  cfg->tools = pf_arena_calloc(c->a, cnt ? cnt : 1, sizeof *cfg->tools);
-  if (!cfg->tools) {
-    c->oom = true;
+  size_t cnt;
+  cfg->tools = pf__cfg_alloc_items(c, v, sizeof *cfg->tools, &cnt);
+  if (!cfg->tools)
     return;
-  }
   void *it = NULL;
   struct fy_node *item;
   size_t i = 0;

@@ -435,6 +435,14 @@ size_t pf__cfg_count(const pf__cfg_val *v) {
   return 0;
 }
 
+void *pf__cfg_alloc_items(pf__cfg_ctx *c, const pf__cfg_val *v, size_t size, size_t *count) {
+  *count = pf__cfg_count(v);
+  void *p = pf_arena_calloc(c->a, *count ? *count : 1, size);
+  if (!p)
+    c->oom = true;
+  return p;
+}
+
 /* ---- ${VAR} expansion ---- */
 
 char *pf__cfg_expand(pf__cfg_ctx *c, const char *s, size_t n, pf_cfg_loc loc, const char *path) {
