@@ -3,7 +3,7 @@
  * libfyaml builds the document (aliases and merge keys resolved, duplicate
  * keys rejected); its own messages are collected through a diag object and
  * never printed. The walk then checks the tree against one key table per
- * mapping level (here: root, forge, state, icons, handler; the rest in
+ * mapping level (here: root, forge, forge.http, state, icons, handler; the rest in
  * tools.c, params.c, resources.c, prompts.c) and fills the model. Problems
  * are collected, sorted by position and returned all at once. */
 #include "config/internal.h"
@@ -146,6 +146,7 @@ enum {
   F_LIBRARY,
   F_RESOURCES_ROOT,
   F_PAGE_SIZE,
+  F_HTTP,
   F__N
 };
 static const pf__cfg_key forge_keys[] = {
@@ -162,6 +163,7 @@ static const pf__cfg_key forge_keys[] = {
     {F_LIBRARY, "library", NULL, PF__T_STR, false},
     {F_RESOURCES_ROOT, "resources_root", NULL, PF__T_STR, false},
     {F_PAGE_SIZE, "page_size", NULL, PF__T_INT, false},
+    {F_HTTP, "http", NULL, PF__T_MAP, false},
 };
 
 /* A relative path is relative to the config file, not to the cwd. */
@@ -188,6 +190,213 @@ static const char *pick(pf__cfg_ctx *c, const pf__cfg_val *v, const char *const 
   return i >= 0 ? names[i] : def;
 }
 
+/* ---- forge.http ---- */
+
+enum {
+  HT_HOST,
+  HT_PORT,
+  HT_PATH,
+  HT_WORKERS,
+  HT_STATELESS,
+  HT_RESPONSE,
+  HT_SESSION_TTL,
+  HT_MAX_SESSIONS,
+  HT_MAX_BODY,
+  HT_MAX_HEADER,
+  HT_HEADER_TIMEOUT,
+  HT_IDLE_TIMEOUT,
+  HT_SSE_RETRY,
+  HT_SSE_BUFFER,
+  HT_CALL_TIMEOUT,
+  HT_LEGACY_SSE,
+  HT_ALLOWED_ORIGINS,
+  HT_ALLOWED_HOSTS,
+  HT__N
+};
+static const pf__cfg_key http_keys[] = {
+    {HT_HOST, "host", NULL, PF__T_STR, false},
+    {HT_PORT, "port", NULL, PF__T_INT, false},
+    {HT_PATH, "path", NULL, PF__T_STR, false},
+    {HT_WORKERS, "workers", NULL, PF__T_INT, false},
+    {HT_STATELESS, "stateless", NULL, PF__T_BOOL, false},
+    {HT_RESPONSE, "response", NULL, PF__T_STR, false},
+    {HT_SESSION_TTL, "session_ttl_s", NULL, PF__T_INT, false},
+    {HT_MAX_SESSIONS, "max_sessions", NULL, PF__T_INT, false},
+    {HT_MAX_BODY, "max_body", NULL, PF__T_INT, false},
+    {HT_MAX_HEADER, "max_header", NULL, PF__T_INT, false},
+    {HT_HEADER_TIMEOUT, "header_timeout_ms", NULL, PF__T_INT, false},
+    {HT_IDLE_TIMEOUT, "idle_timeout_ms", NULL, PF__T_INT, false},
+    {HT_SSE_RETRY, "sse_retry_ms", NULL, PF__T_INT, false},
+    {HT_SSE_BUFFER, "sse_buffer", NULL, PF__T_INT, false},
+    {HT_CALL_TIMEOUT, "call_timeout_ms", NULL, PF__T_INT, false},
+    {HT_LEGACY_SSE, "legacy_sse", NULL, PF__T_BOOL, false},
+    {HT_ALLOWED_ORIGINS, "allowed_origins", NULL, PF__T_LIST, false},
+    {HT_ALLOWED_HOSTS, "allowed_hosts", NULL, PF__T_LIST, false},
+};
+
+/* The values of config.h, also when the block is absent. */
+static void http_defaults(pf_cfg_http *h) {
+  *h = (pf_cfg_http){
+      .host = "127.0.0.1",
+      .port = 3000,
+      .path = "/mcp",
+      .response = "auto",
+      .session_ttl_s = 3600,
+      .max_sessions = 10000,
+      .max_body = (uint64_t)4 << 20,
+      .max_header = 16384,
+      .header_timeout_ms = 10000,
+      .idle_timeout_ms = 60000,
+      .sse_retry_ms = 1000,
+      .sse_buffer = 256,
+      .call_timeout_ms = 60000,
+      .legacy_sse = true,
+  };
+}
+
+static void http_u32(pf__cfg_ctx *c, const pf__cfg_val *v, int64_t lo, int64_t hi, uint32_t *out) {
+  int64_t n;
+  if (v->present && pf__cfg_int(c, v, lo, hi, &n))
+    *out = (uint32_t)n;
+}
+
+static bool is_alpha(char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'); }
+static bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+
+/* host[:port] as in a Host header: a name or IPv4 address, or an IPv6
+ * address in brackets; the port 1..65535. Returns the end, or NULL. */
+static const char *skip_authority(const char *p) {
+  const char *start;
+  if (*p == '[') {
+    start = ++p;
+    while (is_digit(*p) || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F') || *p == ':' ||
+           *p == '.')
+      p++;
+    if (p == start || *p != ']')
+      return NULL;
+    p++;
+  } else {
+    start = p;
+    while (is_alpha(*p) || is_digit(*p) || *p == '-' || *p == '.' || *p == '_')
+      p++;
+    if (p == start)
+      return NULL;
+  }
+  if (*p == ':') {
+    long port = 0;
+    start = ++p;
+    while (is_digit(*p) && p - start < 6)
+      port = port * 10 + (*p++ - '0');
+    if (p == start || port < 1 || port > 65535)
+      return NULL;
+  }
+  return p;
+}
+
+static bool valid_host(const char *s) {
+  if (strcmp(s, "*") == 0)
+    return true;
+  const char *e = skip_authority(s);
+  return e && !*e;
+}
+
+/* scheme://host[:port], what a browser sends as Origin (no path, no
+ * trailing slash), or "*". */
+static bool valid_origin(const char *s) {
+  if (strcmp(s, "*") == 0)
+    return true;
+  const char *p = s;
+  if (!is_alpha(*p))
+    return false;
+  while (is_alpha(*p) || is_digit(*p) || *p == '+' || *p == '-' || *p == '.')
+    p++;
+  if (strncmp(p, "://", 3) != 0)
+    return false;
+  const char *e = skip_authority(p + 3);
+  return e && !*e;
+}
+
+/* A list of strings, each checked by `valid`; the bad ones are reported
+ * and left out. */
+static void http_list(pf__cfg_ctx *c, const pf__cfg_val *v, bool (*valid)(const char *),
+                      const char *what, const char *example, const char ***out, size_t *n) {
+  if (!v->present || pf__cfg_count(v) == 0)
+    return;
+  size_t cnt;
+  const char **arr = pf__cfg_alloc_items(c, v, sizeof *arr, &cnt);
+  if (!arr)
+    return;
+  void *it = NULL;
+  struct fy_node *item;
+  size_t i = 0, m = 0;
+  while ((item = fy_node_sequence_iterate(v->node, &it))) {
+    pf__cfg_val iv = pf__cfg_item(c, v, item, i++);
+    const char *s = pf__cfg_str(c, &iv);
+    if (!s)
+      continue;
+    if (!valid(s)) {
+      pf__cfg_err(c, iv.loc, iv.path, "invalid %s '%s' (expected %s, or *)", what, s, example);
+      continue;
+    }
+    arr[m++] = s;
+  }
+  *out = m ? arr : NULL;
+  *n = m;
+}
+
+static void parse_http(pf__cfg_ctx *c, const pf__cfg_val *v) {
+  static const char *const responses[] = {"auto", "json", "sse"};
+  pf_cfg_http *h = &c->cfg->forge.http;
+  h->present = true;
+  h->loc = v->loc;
+  pf__cfg_val k[HT__N];
+  if (!pf__cfg_map(c, v, http_keys, PF__NELEM(http_keys), k, HT__N, NULL, NULL))
+    return;
+  const char *host = pf__cfg_str(c, &k[HT_HOST]);
+  if (host && !*host)
+    pf__cfg_err(c, k[HT_HOST].loc, k[HT_HOST].path, "host must not be empty");
+  else if (host)
+    h->host = host;
+  /* 0 asks the system for a free port. */
+  http_u32(c, &k[HT_PORT], 0, 65535, &h->port);
+  const char *path = pf__cfg_str(c, &k[HT_PATH]);
+  if (path) {
+    const char *bad = path;
+    while (*bad && *bad != '?' && *bad != '#' && (unsigned char)*bad > ' ' && *bad != 0x7f)
+      bad++;
+    if (path[0] != '/')
+      pf__cfg_err(c, k[HT_PATH].loc, k[HT_PATH].path, "path '%s' must start with '/' (e.g. /mcp)",
+                  path);
+    else if (*bad)
+      pf__cfg_err(c, k[HT_PATH].loc, k[HT_PATH].path,
+                  "path '%s' must not contain '?', '#', spaces or control characters", path);
+    else
+      h->path = path;
+  }
+  http_u32(c, &k[HT_WORKERS], 0, 256, &h->workers);
+  if (k[HT_STATELESS].present)
+    h->stateless = pf__cfg_bool(c, &k[HT_STATELESS], h->stateless);
+  h->response = pick(c, &k[HT_RESPONSE], responses, PF__NELEM(responses), h->response);
+  http_u32(c, &k[HT_SESSION_TTL], 1, 31536000, &h->session_ttl_s);
+  http_u32(c, &k[HT_MAX_SESSIONS], 1, 10000000, &h->max_sessions);
+  int64_t n;
+  if (k[HT_MAX_BODY].present && pf__cfg_int(c, &k[HT_MAX_BODY], 1024, 1073741824, &n))
+    h->max_body = (uint64_t)n;
+  http_u32(c, &k[HT_MAX_HEADER], 1024, 1048576, &h->max_header);
+  http_u32(c, &k[HT_HEADER_TIMEOUT], 1, 86400000, &h->header_timeout_ms);
+  http_u32(c, &k[HT_IDLE_TIMEOUT], 1, 86400000, &h->idle_timeout_ms);
+  http_u32(c, &k[HT_SSE_RETRY], 1, 86400000, &h->sse_retry_ms);
+  http_u32(c, &k[HT_SSE_BUFFER], 0, 1000000, &h->sse_buffer);
+  http_u32(c, &k[HT_CALL_TIMEOUT], 1, 86400000, &h->call_timeout_ms);
+  if (k[HT_LEGACY_SSE].present)
+    h->legacy_sse = pf__cfg_bool(c, &k[HT_LEGACY_SSE], h->legacy_sse);
+  http_list(c, &k[HT_ALLOWED_ORIGINS], valid_origin, "origin",
+            "scheme://host[:port], e.g. https://app.example.com", &h->allowed_origins,
+            &h->nallowed_origins);
+  http_list(c, &k[HT_ALLOWED_HOSTS], valid_host, "host", "host[:port], e.g. mcp.example.com:8443",
+            &h->allowed_hosts, &h->nallowed_hosts);
+}
+
 static void parse_forge(pf__cfg_ctx *c, const pf__cfg_val *v) {
   static const char *const transports[] = {"stdio", "http", "sse", "websocket"};
   static const char *const optimizations[] = {"debug", "release"};
@@ -199,6 +408,7 @@ static void parse_forge(pf__cfg_ctx *c, const pf__cfg_val *v) {
   f->optimization = "debug";
   f->page_size = 100;
   f->resources_root = c->cfg->dir;
+  http_defaults(&f->http);
   pf__cfg_val k[F__N];
   if (!pf__cfg_map(c, v, forge_keys, PF__NELEM(forge_keys), k, F__N, NULL, NULL))
     return;
@@ -222,6 +432,8 @@ static void parse_forge(pf__cfg_ctx *c, const pf__cfg_val *v) {
   int64_t n;
   if (k[F_PAGE_SIZE].present && pf__cfg_int(c, &k[F_PAGE_SIZE], 1, 10000, &n))
     f->page_size = (uint32_t)n;
+  if (k[F_HTTP].present)
+    parse_http(c, &k[F_HTTP]);
 }
 
 /* ---- state ---- */

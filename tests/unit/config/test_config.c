@@ -341,6 +341,157 @@ static void test_everything(void **state) {
   pf_config_free(cfg);
 }
 
+/* ---- forge.http ---- */
+
+static void test_http(void **state) {
+  (void)state;
+  enter("valid");
+  unsetenv("PF_CFG_TEST_PORT");
+  pf_config *cfg = load_ok("http.yaml");
+  STR(cfg->forge.transport, "http");
+  const pf_cfg_http *h = &cfg->forge.http;
+  assert_true(h->present);
+  assert_int_equal(h->loc.line, 7);
+  assert_int_equal(h->loc.col, 5);
+  STR(h->host, "0.0.0.0");
+  assert_int_equal(h->port, 8081);
+  STR(h->path, "/api/mcp");
+  assert_int_equal(h->workers, 4);
+  assert_true(h->stateless);
+  STR(h->response, "sse");
+  assert_int_equal(h->session_ttl_s, 600);
+  assert_int_equal(h->max_sessions, 500);
+  assert_int_equal(h->max_body, 1048576);
+  assert_int_equal(h->max_header, 8192);
+  assert_int_equal(h->header_timeout_ms, 5000);
+  assert_int_equal(h->idle_timeout_ms, 30000);
+  assert_int_equal(h->sse_retry_ms, 2500);
+  assert_int_equal(h->sse_buffer, 0);
+  assert_int_equal(h->call_timeout_ms, 120000);
+  assert_false(h->legacy_sse);
+  assert_int_equal(h->nallowed_origins, 3);
+  STR(h->allowed_origins[0], "https://app.example.com");
+  STR(h->allowed_origins[1], "http://[::1]:8080");
+  STR(h->allowed_origins[2], "*");
+  assert_int_equal(h->nallowed_hosts, 4);
+  STR(h->allowed_hosts[0], "mcp.example.com");
+  STR(h->allowed_hosts[1], "mcp.example.com:8443");
+  STR(h->allowed_hosts[2], "10.0.0.5:3000");
+  STR(h->allowed_hosts[3], "[fd00::1]:3000");
+  pf_config_free(cfg);
+}
+
+static void check_http_defaults(const pf_cfg_http *h) {
+  STR(h->host, "127.0.0.1");
+  assert_int_equal(h->port, 3000);
+  STR(h->path, "/mcp");
+  assert_int_equal(h->workers, 0);
+  assert_false(h->stateless);
+  STR(h->response, "auto");
+  assert_int_equal(h->session_ttl_s, 3600);
+  assert_int_equal(h->max_sessions, 10000);
+  assert_int_equal(h->max_body, 4 * 1024 * 1024);
+  assert_int_equal(h->max_header, 16384);
+  assert_int_equal(h->header_timeout_ms, 10000);
+  assert_int_equal(h->idle_timeout_ms, 60000);
+  assert_int_equal(h->sse_retry_ms, 1000);
+  assert_int_equal(h->sse_buffer, 256);
+  assert_int_equal(h->call_timeout_ms, 60000);
+  assert_true(h->legacy_sse);
+  assert_null(h->allowed_origins);
+  assert_int_equal(h->nallowed_origins, 0);
+  assert_null(h->allowed_hosts);
+  assert_int_equal(h->nallowed_hosts, 0);
+}
+
+static void test_http_defaults(void **state) {
+  (void)state;
+  enter("valid");
+  pf_config *cfg = load_ok("calculator.yaml"); /* no forge.http */
+  assert_false(cfg->forge.http.present);
+  check_http_defaults(&cfg->forge.http);
+  pf_config_free(cfg);
+
+  /* Written but empty: present, every default; allowed for transport stdio. */
+  static const char empty[] = "forge:\n  name: t\n  version: '1'\n  transport: stdio\n  http:\n"
+                              "    allowed_origins:\n    allowed_hosts: []\n";
+  assert_int_equal(pf_config_load_text("e.yaml", empty, sizeof empty - 1, &cfg, NULL), 0);
+  assert_true(cfg->forge.http.present);
+  STR(cfg->forge.transport, "stdio");
+  check_http_defaults(&cfg->forge.http);
+  pf_config_free(cfg);
+
+  /* Port 0 (any free port) and the bounds of every range. */
+  static const char edges[] = "forge:\n  name: t\n  version: '1'\n  http:\n    port: 0\n"
+                              "    workers: 256\n    max_body: 1024\n    max_header: 1048576\n"
+                              "    session_ttl_s: 31536000\n    max_sessions: 10000000\n"
+                              "    call_timeout_ms: 86400000\n    sse_buffer: 1000000\n";
+  assert_int_equal(pf_config_load_text("x.yaml", edges, sizeof edges - 1, &cfg, NULL), 0);
+  const pf_cfg_http *h = &cfg->forge.http;
+  assert_int_equal(h->port, 0);
+  assert_int_equal(h->workers, 256);
+  assert_int_equal(h->max_body, 1024);
+  assert_int_equal(h->max_header, 1048576);
+  assert_int_equal(h->session_ttl_s, 31536000);
+  assert_int_equal(h->max_sessions, 10000000);
+  assert_int_equal(h->call_timeout_ms, 86400000);
+  assert_int_equal(h->sse_buffer, 1000000);
+  STR(h->host, "127.0.0.1"); /* unwritten keys keep their defaults */
+  assert_int_equal(h->sse_retry_ms, 1000);
+  pf_config_free(cfg);
+}
+
+/* `port: ${PORT:-3000}` is a string before expansion, an integer after. */
+static void test_http_env(void **state) {
+  (void)state;
+  static const char text[] = "forge:\n  name: t\n  version: '1'\n  http:\n"
+                             "    host: ${PF_CFG_HOST:-::}\n"
+                             "    port: ${PF_CFG_PORT:-3000}\n"
+                             "    max_body: ${PF_CFG_BODY}\n"
+                             "    stateless: ${PF_CFG_STATELESS:-false}\n"
+                             "    allowed_origins: [\"${PF_CFG_ORIGIN:-https://a.example}\"]\n";
+  unsetenv("PF_CFG_HOST");
+  unsetenv("PF_CFG_PORT");
+  unsetenv("PF_CFG_ORIGIN");
+  setenv("PF_CFG_BODY", "0x100000", 1);
+  setenv("PF_CFG_STATELESS", "true", 1);
+  pf_config *cfg = NULL;
+  pf_buf diag = PF_BUF_INIT;
+  int rc = pf_config_load_text("env.yaml", text, sizeof text - 1, &cfg, &diag);
+  if (rc)
+    fprintf(stderr, "%s", pf_buf_cstr(&diag));
+  assert_int_equal(rc, 0);
+  STR(cfg->forge.http.host, "::");
+  assert_int_equal(cfg->forge.http.port, 3000);
+  assert_int_equal(cfg->forge.http.max_body, 1048576);
+  assert_true(cfg->forge.http.stateless);
+  STR(cfg->forge.http.allowed_origins[0], "https://a.example");
+  pf_config_free(cfg);
+
+  setenv("PF_CFG_PORT", "8080", 1);
+  setenv("PF_CFG_ORIGIN", "http://localhost:5173", 1);
+  rc = pf_config_load_text("env.yaml", text, sizeof text - 1, &cfg, &diag);
+  assert_int_equal(rc, 0);
+  assert_int_equal(cfg->forge.http.port, 8080);
+  STR(cfg->forge.http.allowed_origins[0], "http://localhost:5173");
+  pf_config_free(cfg);
+
+  setenv("PF_CFG_PORT", "http", 1);
+  setenv("PF_CFG_ORIGIN", "localhost", 1);
+  unsetenv("PF_CFG_BODY");
+  rc = pf_config_load_text("env.yaml", text, sizeof text - 1, &cfg, &diag);
+  assert_int_equal(rc, -PF_ECONFIG);
+  STR(pf_buf_cstr(&diag),
+      "env.yaml:6:11: forge.http.port: expected an integer, got a string\n"
+      "env.yaml:7:15: forge.http.max_body: environment variable 'PF_CFG_BODY' is not set\n"
+      "env.yaml:9:23: forge.http.allowed_origins[0]: invalid origin 'localhost' (expected "
+      "scheme://host[:port], e.g. https://app.example.com, or *)\n");
+  pf_buf_free(&diag);
+  unsetenv("PF_CFG_PORT");
+  unsetenv("PF_CFG_ORIGIN");
+  unsetenv("PF_CFG_STATELESS");
+}
+
 /* ---- load_text, paths, env ---- */
 
 static void test_load_text(void **state) {
@@ -422,22 +573,27 @@ static void test_out_of_memory(void **state) {
   (void)state;
   enter("valid");
   setenv("PF_CFG_TEST_USER", "alice", 1);
-  pf_test_alloc_install();
-  int rc = -1;
-  long n;
-  for (n = 0; n < 100000 && rc != 0; n++) {
-    pf_test_alloc.fail_after = n;
-    pf_config *cfg = NULL;
-    rc = pf_config_load("everything.yaml", &cfg, NULL);
-    assert_true(rc == 0 || rc == -PF_ENOMEM);
-    if (rc == 0)
-      pf_config_free(cfg);
-    else
-      assert_null(cfg);
+  unsetenv("PF_CFG_TEST_PORT");
+  static const char *const files[] = {"everything.yaml", "http.yaml"};
+  for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+    const char *file = files[f];
+    pf_test_alloc_install();
+    int rc = -1;
+    long n;
+    for (n = 0; n < 100000 && rc != 0; n++) {
+      pf_test_alloc.fail_after = n;
+      pf_config *cfg = NULL;
+      rc = pf_config_load(file, &cfg, NULL);
+      assert_true(rc == 0 || rc == -PF_ENOMEM);
+      if (rc == 0)
+        pf_config_free(cfg);
+      else
+        assert_null(cfg);
+    }
+    pf_test_alloc_remove();
+    assert_int_equal(rc, 0);
+    assert_true(n > 5);
   }
-  pf_test_alloc_remove();
-  assert_int_equal(rc, 0);
-  assert_true(n > 5);
 }
 
 /* ---- invalid files: every expected line, exactly ---- */
@@ -574,6 +730,67 @@ static const struct {
      "one of: user, assistant\n"
      "prompt-bad-message.yaml:6:10: prompts[0].messages[1]: a message needs exactly one of "
      "'text', 'image' and 'resource'\n"},
+    {"http-unknown-key.yaml",
+     "http-unknown-key.yaml:6:5: forge.http: unknown key 'prot' (did you mean 'port'?)\n"},
+    {"http-not-map.yaml", "http-not-map.yaml:4:9: forge.http: expected a map, got an integer\n"},
+    {"http-port-range.yaml",
+     "http-port-range.yaml:4:33: forge.http.port: 70000 is out of range (0..65535)\n"},
+    {"http-path-slash.yaml",
+     "http-path-slash.yaml:5:11: forge.http.path: path 'mcp' must start with '/' (e.g. /mcp)\n"},
+    {"http-path-query.yaml", "http-path-query.yaml:5:11: forge.http.path: path '/mcp?x=1' must "
+                             "not contain '?', '#', spaces or control characters\n"},
+    {"http-bad-response.yaml",
+     "http-bad-response.yaml:5:15: forge.http.response: invalid value 'jsno' (did you mean "
+     "'json'?); expected one of: auto, json, sse\n"},
+    {"http-origins-not-list.yaml", "http-origins-not-list.yaml:5:22: forge.http.allowed_origins: "
+                                   "expected a list, got a string\n"},
+    {"http-bad-origin.yaml",
+     "http-bad-origin.yaml:7:9: forge.http.allowed_origins[1]: invalid origin 'app.example.com' "
+     "(expected scheme://host[:port], e.g. https://app.example.com, or *)\n"
+     "http-bad-origin.yaml:8:9: forge.http.allowed_origins[2]: invalid origin "
+     "'https://app.example.com/' (expected scheme://host[:port], e.g. https://app.example.com, "
+     "or *)\n"
+     "http-bad-origin.yaml:9:10: forge.http.allowed_origins[3]: expected a string, got a map\n"
+     "http-bad-origin.yaml:10:9: forge.http.allowed_origins[4]: invalid origin "
+     "'https://app.example.com:99999' (expected scheme://host[:port], e.g. "
+     "https://app.example.com, or *)\n"},
+    {"http-bad-host.yaml",
+     "http-bad-host.yaml:5:34: forge.http.allowed_hosts[1]: invalid host 'http://example.com' "
+     "(expected host[:port], e.g. mcp.example.com:8443, or *)\n"
+     "http-bad-host.yaml:5:56: forge.http.allowed_hosts[2]: invalid host 'bad host' (expected "
+     "host[:port], e.g. mcp.example.com:8443, or *)\n"
+     "http-bad-host.yaml:5:68: forge.http.allowed_hosts[3]: invalid host 'example.com:0' "
+     "(expected host[:port], e.g. mcp.example.com:8443, or *)\n"
+     "http-bad-host.yaml:5:85: forge.http.allowed_hosts[4]: invalid host '[::1' (expected "
+     "host[:port], e.g. mcp.example.com:8443, or *)\n"},
+    {"http-max-body.yaml",
+     "http-max-body.yaml:5:15: forge.http.max_body: 512 is out of range (1024..1073741824)\n"},
+    {"http-workers-string.yaml",
+     "http-workers-string.yaml:5:14: forge.http.workers: expected an integer, got a string\n"},
+    {"http-multiple-problems.yaml",
+     "http-multiple-problems.yaml:5:11: forge.http.host: host must not be empty\n"
+     "http-multiple-problems.yaml:6:14: forge.http.workers: 300 is out of range (0..256)\n"
+     "http-multiple-problems.yaml:7:16: forge.http.stateless: expected a boolean (true or false), "
+     "got a string\n"
+     "http-multiple-problems.yaml:8:20: forge.http.session_ttl_s: 0 is out of range "
+     "(1..31536000)\n"
+     "http-multiple-problems.yaml:9:19: forge.http.max_sessions: 0 is out of range "
+     "(1..10000000)\n"
+     "http-multiple-problems.yaml:10:17: forge.http.max_header: 2097152 is out of range "
+     "(1024..1048576)\n"
+     "http-multiple-problems.yaml:11:24: forge.http.header_timeout_ms: 86400001 is out of range "
+     "(1..86400000)\n"
+     "http-multiple-problems.yaml:12:22: forge.http.idle_timeout_ms: 0 is out of range "
+     "(1..86400000)\n"
+     "http-multiple-problems.yaml:13:19: forge.http.sse_retry_ms: -1 is out of range "
+     "(1..86400000)\n"
+     "http-multiple-problems.yaml:14:17: forge.http.sse_buffer: 1000001 is out of range "
+     "(0..1000000)\n"
+     "http-multiple-problems.yaml:15:22: forge.http.call_timeout_ms: expected an integer, got a "
+     "number\n"
+     "http-multiple-problems.yaml:16:17: forge.http.legacy_sse: expected a boolean (true or "
+     "false), got an integer\n"
+     "http-multiple-problems.yaml:17:11: forge.http.port: expected an integer, got a string\n"},
 };
 
 static void test_invalid(void **state) {
@@ -627,6 +844,8 @@ int main(void) {
       cmocka_unit_test(test_load_text),  cmocka_unit_test(test_env),
       cmocka_unit_test(test_unreadable), cmocka_unit_test(test_out_of_memory),
       cmocka_unit_test(test_invalid),    cmocka_unit_test(test_invalid_table_complete),
+      cmocka_unit_test(test_http),       cmocka_unit_test(test_http_defaults),
+      cmocka_unit_test(test_http_env),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
