@@ -197,7 +197,7 @@ static pf_server *make_server(const char *yaml, size_t len) {
 
 static void bench_rpc(void) {
   pf_server *srv = make_server(bench_yaml, sizeof bench_yaml - 1);
-  pf__session *s = pf__session_create(srv, NULL, NULL, NULL);
+  pf__session *s = pf__session_create(srv, NULL, NULL);
   rpc_ctx x = {.s = s};
   const char *init = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{"
                      "\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{"
@@ -211,15 +211,17 @@ static void bench_rpc(void) {
       {"tools/call add (99-byte request)",
        "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
        "\"arguments\":{\"a\":1.5,\"b\":2}}}",
-       "{\"jsonrpc\":\"2.0\",\"id\":42,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"3.5\"}]}}\n"},
+       "{\"jsonrpc\":\"2.0\",\"id\":42,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"3."
+       "5\"}]}}\n"},
       {"tools/call echo",
        "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
        "\"arguments\":{\"message\":\"hello world\"}}}",
-       "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hello world\"}]}}\n"},
+       "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hello "
+       "world\"}]}}\n"},
       {"ping", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}",
        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n"},
-      {"tools/list (2 tools, pre-serialized)", "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}",
-       NULL},
+      {"tools/list (2 tools, pre-serialized)",
+       "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}", NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     x.msg = cases[i].msg;
@@ -265,12 +267,14 @@ static char *gen_tools(size_t n, size_t *len) {
   pf_buf b = PF_BUF_INIT;
   pf_buf_puts(&b, "forge: { name: generated, version: 1.0.0 }\ntools:\n");
   for (size_t i = 0; i < n; i++)
-    pf_buf_printf(&b,
-                  "  - type: native\n    name: tool_%zu\n    description: Generated tool %zu\n"
-                  "    handler: { path: bench_add }\n    params:\n      a: number\n"
-                  "      b: { type: integer, required: false, default: 1, validation: { min: 0, max: 100 } }\n"
-                  "      s: { type: string, required: false, validation: { pattern: \"^[a-z]+$\" } }\n",
-                  i, i);
+    pf_buf_printf(
+        &b,
+        "  - type: native\n    name: tool_%zu\n    description: Generated tool %zu\n"
+        "    handler: { path: bench_add }\n    params:\n      a: number\n"
+        "      b: { type: integer, required: false, default: 1, validation: { min: 0, max: 100 } "
+        "}\n"
+        "      s: { type: string, required: false, validation: { pattern: \"^[a-z]+$\" } }\n",
+        i, i);
   *len = b.len;
   return b.data;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts examples/bench as the benchmark harness expects (../shared/bench/README.md):
 #   MCP_TRANSPORT=stdio|http  MCP_PORT  MCP_HTTP_MODE=session|stateless
-#   MCP_JSON_RESPONSE=1  MCP_EXTRA_TOOLS=N
+#   MCP_JSON_RESPONSE=1  MCP_EXTRA_TOOLS=N  MCP_WORKERS=N (HTTP worker threads)
 # The server process replaces this script (exec), so the harness measures pforge itself.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -9,10 +9,18 @@ root=$(cd "$here/../.." && pwd)
 export PFORGE_BUILD=${PFORGE_BUILD:-$root/build}
 pforge=${PFORGE:-$PFORGE_BUILD/pforge}
 
-if [ "${MCP_TRANSPORT:-stdio}" != stdio ]; then
-  echo "server.sh: MCP_TRANSPORT=${MCP_TRANSPORT} is not available yet: this pforge serves stdio only" >&2
-  exit 2
-fi
+args=()
+case ${MCP_TRANSPORT:-stdio} in
+  stdio) ;;
+  http)
+    args+=(--http "127.0.0.1:${MCP_PORT:?MCP_PORT is required with MCP_TRANSPORT=http}")
+    [ "${MCP_HTTP_MODE:-session}" = stateless ] && args+=(--stateless)
+    # the harness's two reply modes; pforge's default (auto) would pick JSON
+    if [ "${MCP_JSON_RESPONSE:-0}" = 1 ]; then args+=(--response json); else args+=(--response sse); fi
+    [ -n "${MCP_WORKERS:-}" ] && args+=(--workers "$MCP_WORKERS")
+    ;;
+  *) echo "server.sh: MCP_TRANSPORT must be stdio or http, not ${MCP_TRANSPORT}" >&2; exit 2 ;;
+esac
 
 config=$here/pforge.yaml
 extra=${MCP_EXTRA_TOOLS:-0}
@@ -25,4 +33,4 @@ if [ "$extra" -gt 0 ] 2>/dev/null; then
     done
   } >"$config"
 fi
-exec "$pforge" serve "$config"
+exec "$pforge" serve "$config" "${args[@]}"

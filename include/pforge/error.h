@@ -31,7 +31,11 @@ extern "C" {
   X(RPC_INVALID_PARAMS, "invalid params", -32602)                              \
   X(RPC_INTERNAL, "internal error", -32603)                                    \
   X(RESOURCE_NOT_FOUND, "resource not found", -32002)                          \
-  X(CONFIG, "invalid configuration", 0)
+  X(CONFIG, "invalid configuration", 0)                                        \
+  X(NOTSUP, "not supported by the client", -32603)                             \
+  X(TIMEDOUT, "timed out", -32603)                                             \
+  X(CANCELED, "cancelled", -32603)                                             \
+  X(REMOTE, "the client answered with an error", -32603)
 
 typedef enum pf_err {
 #define PF__ERR_ENUM(name, msg, code) PF_E##name,

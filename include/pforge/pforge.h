@@ -114,10 +114,10 @@ int pf_result_resource_link(pf_call *call, const char *uri, const char *name,
 
 /* An embedded resource block with text (or, with pf_result_resource_blob,
  * binary) contents. */
-int pf_result_resource_text(pf_call *call, const char *uri, const char *mime_type,
-                            const char *text, size_t len);
-int pf_result_resource_blob(pf_call *call, const char *uri, const char *mime_type,
-                            const void *data, size_t len);
+int pf_result_resource_text(pf_call *call, const char *uri, const char *mime_type, const char *text,
+                            size_t len);
+int pf_result_resource_blob(pf_call *call, const char *uri, const char *mime_type, const void *data,
+                            size_t len);
 
 /* Structured output: returns a writer positioned where ONE JSON value goes
  * (normally an object); write it completely before returning. It becomes
@@ -156,10 +156,52 @@ int pf_log(pf_call *call, pf_level level, const char *logger, const char *fmt, .
 
 /* Tells the clients subscribed to `uri` (resources/subscribe) that the
  * resource changed: they get notifications/resources/updated and may read
- * it again. For handlers that run on the event loop (not `blocking: true`
- * ones, which get -PF_EINVAL). File resources are watched by pforge itself.
- * Returns 0. */
+ * it again. Any handler, blocking or not. File resources are watched by
+ * pforge itself. Returns 0 (-PF_EINVAL for a NULL uri). */
 int pf_resource_updated(pf_call *call, const char *uri);
+
+/* ------------------------------------------------------------------ */
+/* Requests to the client (sampling, elicitation, roots)              */
+
+/* Whether the client declared a capability in initialize: "sampling",
+ * "sampling.tools", "elicitation", "elicitation.form", "elicitation.url",
+ * "roots". (A client that declares `elicitation: {}` supports form mode.) */
+bool pf_client_supports(pf_call *call, const char *capability);
+
+/* Sends a request to the client and waits for its answer: method is e.g.
+ * "sampling/createMessage", "elicitation/create" or "roots/list"; params is
+ * the JSON text of its params object (NULL for none). On stdio the request
+ * goes out on stdout; on Streamable HTTP on the SSE stream of the call's
+ * POST (which is then an SSE stream), and the client POSTs the answer.
+ *
+ * Only for `blocking: true` handlers (the wait blocks the handler's worker
+ * thread, never the event loop); others get -PF_EINVAL. Returns 0 and sets
+ * *result to the client's `result` object, valid until the handler
+ * returns; -PF_EREMOTE when the client answered with a JSON-RPC error
+ * (*result is then the `error` object); -PF_ENOTSUP, without sending
+ * anything, when the client did not declare the capability the method
+ * needs (sampling/createMessage: sampling; elicitation/create: elicitation,
+ * or elicitation.url for params with "mode":"url"; roots/list: roots);
+ * -PF_EINVAL when params is not a JSON object; -PF_ETIMEDOUT after
+ * timeout_ms (0: forge.http.call_timeout_ms, default 60 s), and -PF_ECANCELED when the call is
+ * cancelled or the session ends while waiting (the client then gets notifications/cancelled for the
+ * request). *result is NULL on every error but -PF_EREMOTE.
+ *
+ *   const pf_json *r;
+ *   int rc = pf_client_request(call, "roots/list", NULL, 0, &r);
+ *   if (rc == -PF_ENOTSUP) return pf_result_error(call, "the client has no roots");
+ */
+int pf_client_request(pf_call *call, const char *method, const char *params, unsigned timeout_ms,
+                      const pf_json **result);
+
+/* Streamable HTTP with protocol 2025-11-25 (SSE polling, SEP-1699): sends
+ * `retry: retry_ms` on the SSE stream of this call's POST and closes its
+ * connection; the client reconnects with GET + Last-Event-ID and receives
+ * the rest of the stream (later progress, logs, the result) from the
+ * server's buffer. For long calls that should not hold a connection.
+ * Returns 0, or -PF_ENOTSUP when the call has no resumable stream (stdio,
+ * a JSON reply, an older protocol revision, stateless mode). */
+int pf_stream_close(pf_call *call, unsigned retry_ms);
 
 /* True once the client cancelled this request (notifications/cancelled).
  * A blocking handler should poll it and return early; its result is then

@@ -21,7 +21,7 @@
 #include <pforge/buf.h>
 
 typedef struct pf_cfg_loc {
-  const char *file; /* as given to pf_config_load */
+  const char *file;   /* as given to pf_config_load */
   uint32_t line, col; /* 1-based; 0 when not from a file */
 } pf_cfg_loc;
 
@@ -53,16 +53,21 @@ struct pf_cfg_param {
   bool has_min, has_max;    /* validation.min/max or minimum/maximum */
   double min, max;
   int64_t min_length, max_length; /* -1 when unset */
-  const char *pattern;      /* ECMA-262-ish regex (PCRE2), or NULL */
-  pf_cfg_param *items;      /* array element schema, or NULL */
-  pf_cfg_param *properties; /* object members, nproperties of them */
+  const char *pattern;            /* ECMA-262-ish regex (PCRE2), or NULL */
+  pf_cfg_param *items;            /* array element schema, or NULL */
+  pf_cfg_param *properties;       /* object members, nproperties of them */
   size_t nproperties;
   pf_cfg_loc loc;
 };
 
 /* ---- tools ---- */
 
-typedef enum pf_tool_kind { PF_TOOL_NATIVE, PF_TOOL_CLI, PF_TOOL_HTTP, PF_TOOL_PIPELINE } pf_tool_kind;
+typedef enum pf_tool_kind {
+  PF_TOOL_NATIVE,
+  PF_TOOL_CLI,
+  PF_TOOL_HTTP,
+  PF_TOOL_PIPELINE
+} pf_tool_kind;
 
 typedef struct pf_cfg_pipeline_step {
   const char *tool;
@@ -125,12 +130,12 @@ typedef struct pf_cfg_resource {
   const char *uri_template; /* RFC 6570 level 1 template, or NULL (exactly one is set) */
   const char *name;         /* defaults to the uri */
   const char *title, *description, *mime_type; /* or NULL */
-  const char *text;         /* inline content, or NULL */
-  const char *file;         /* path under forge.resources_root, or NULL; for a
-                               static `file://x` uri with no content key, x.
-                               For a template it may use {variables} */
-  const char *handler_path, *handler_symbol; /* native handler, or NULL */
-  bool subscribe;           /* `supports` contains subscribe */
+  const char *text;                            /* inline content, or NULL */
+  const char *file;                            /* path under forge.resources_root, or NULL; for a
+                                                  static `file://x` uri with no content key, x.
+                                                  For a template it may use {variables} */
+  const char *handler_path, *handler_symbol;   /* native handler, or NULL */
+  bool subscribe;                              /* `supports` contains subscribe */
   /* completion values for template variables: completions[i] is a JSON
    * array text for variable completion_vars[i] */
   const char **completion_vars, **completions;
@@ -144,26 +149,26 @@ typedef struct pf_cfg_resource {
 typedef struct pf_cfg_prompt_arg {
   const char *name, *description; /* description may be NULL */
   bool required;
-  const char *default_value;      /* string, or NULL */
-  const char *completions_json;   /* JSON array of strings, or NULL */
+  const char *default_value;    /* string, or NULL */
+  const char *completions_json; /* JSON array of strings, or NULL */
   pf_cfg_loc loc;
 } pf_cfg_prompt_arg;
 
 typedef struct pf_cfg_prompt_msg {
-  const char *role;     /* user | assistant */
-  const char *type;     /* text | image | resource */
-  const char *text;     /* template text (type text) */
+  const char *role;             /* user | assistant */
+  const char *type;             /* text | image | resource */
+  const char *text;             /* template text (type text) */
   const char *data, *mime_type; /* image: base64 data (templated) and type */
-  const char *uri;      /* resource: uri of an embedded resource */
+  const char *uri;              /* resource: uri of an embedded resource */
   pf_cfg_loc loc;
 } pf_cfg_prompt_msg;
 
 typedef struct pf_cfg_prompt {
   const char *name, *title, *description;
-  const char *template_text; /* `template`: one user text message, or NULL;
-                                the description when neither `template` nor
-                                `messages` is given */
-  pf_cfg_prompt_msg *messages;   /* `messages`, or NULL */
+  const char *template_text;   /* `template`: one user text message, or NULL;
+                                  the description when neither `template` nor
+                                  `messages` is given */
+  pf_cfg_prompt_msg *messages; /* `messages`, or NULL */
   size_t nmessages;
   pf_cfg_prompt_arg *args; /* `arguments` as a map or as a list */
   size_t nargs;
@@ -184,18 +189,46 @@ typedef struct pf_cfg_state {
 
 /* ---- forge ---- */
 
+/* forge.http: the Streamable HTTP transport (all optional). */
+typedef struct pf_cfg_http {
+  bool present;                 /* the block was written */
+  const char *host;             /* listen address, default "127.0.0.1" */
+  uint32_t port;                /* default 3000 */
+  const char *path;             /* the MCP endpoint, default "/mcp"; starts with '/' */
+  uint32_t workers;             /* worker threads; 0 (default) = one per CPU */
+  bool stateless;               /* no sessions: every POST stands alone */
+  const char *response;         /* auto (default) | json | sse: how requests are answered */
+  uint32_t session_ttl_s;       /* idle session expiry, default 3600 */
+  uint32_t max_sessions;        /* default 10000 */
+  uint64_t max_body;            /* request body limit, default 4 MiB */
+  uint32_t max_header;          /* request line + headers limit, default 16384 */
+  uint32_t header_timeout_ms;   /* default 10000 */
+  uint32_t idle_timeout_ms;     /* keep-alive idle timeout, default 60000 */
+  uint32_t sse_retry_ms;        /* `retry:` sent on SSE streams, default 1000 */
+  uint32_t sse_buffer;          /* events kept per stream for Last-Event-ID replay, default 256 */
+  uint32_t call_timeout_ms;     /* server-to-client request timeout, default 60000 */
+  bool legacy_sse;              /* also serve the 2024-11-05 HTTP+SSE transport
+                                   (GET /sse, POST /messages); default true */
+  const char **allowed_origins; /* Origin values accepted besides localhost ones */
+  size_t nallowed_origins;
+  const char **allowed_hosts; /* Host values accepted besides localhost ones */
+  size_t nallowed_hosts;
+  pf_cfg_loc loc;
+} pf_cfg_http;
+
 typedef struct pf_cfg_forge {
-  const char *name, *version;  /* required */
+  const char *name, *version;                                   /* required */
   const char *title, *description, *instructions, *website_url; /* or NULL */
-  const char *icons_json;      /* JSON array text, or NULL */
-  const char *transport;       /* stdio (default) | http | sse | websocket */
-  const char *optimization;    /* debug | release */
-  const char *log_level;       /* debug info notice warning error ... or NULL */
-  const char *library;         /* shared library with native handlers, resolved
-                                  relative to the config file; or NULL */
-  const char *resources_root;  /* root for file resources (default: the
-                                  config file's directory) */
-  uint32_t page_size;          /* list page size (default 100) */
+  const char *icons_json;                                       /* JSON array text, or NULL */
+  const char *transport;      /* stdio (default) | http | sse | websocket */
+  const char *optimization;   /* debug | release */
+  const char *log_level;      /* debug info notice warning error ... or NULL */
+  const char *library;        /* shared library with native handlers, resolved
+                                 relative to the config file; or NULL */
+  const char *resources_root; /* root for file resources (default: the
+                                 config file's directory) */
+  uint32_t page_size;         /* list page size (default 100) */
+  pf_cfg_http http;           /* defaults filled even when absent */
   pf_cfg_loc loc;
 } pf_cfg_forge;
 

@@ -7,8 +7,8 @@
 #include "mcp/mcp.h"
 #include "schema/validator.h"
 
-const char *const pf__level_names[8] = {"debug",    "info",  "notice", "warning",
-                                        "error",    "critical", "alert", "emergency"};
+const char *const pf__level_names[8] = {"debug", "info",     "notice", "warning",
+                                        "error", "critical", "alert",  "emergency"};
 
 int pf__level_parse(const char *name, size_t len) {
   for (int i = 0; i < 8; i++)
@@ -33,6 +33,9 @@ void pf__call_init(pf_call *c, pf__session *s, const pf__tool *tool, const pf_js
   c->proto = s->proto;
   c->notify_lock = NULL;
   c->wake = NULL;
+  c->async = NULL;
+  atomic_init(&c->close_retry, 0);
+  c->route_can_close = false;
   c->last_progress = -1e300;
   c->nblocks = 0;
   c->is_error = false;
@@ -125,8 +128,7 @@ int pf_result_textz(pf_call *call, const char *text) {
   return pf_result_text(call, text, text ? strlen(text) : 0);
 }
 
-__attribute__((format(printf, 2, 0))) static int vtext(pf_call *call, const char *fmt,
-                                                      va_list ap) {
+__attribute__((format(printf, 2, 0))) static int vtext(pf_call *call, const char *fmt, va_list ap) {
   char small[512];
   va_list ap2;
   va_copy(ap2, ap);
@@ -231,8 +233,8 @@ static void resource_head(pf_call *call, pf_json_writer *w, const char *uri, con
   }
 }
 
-int pf_result_resource_text(pf_call *call, const char *uri, const char *mime_type,
-                            const char *text, size_t len) {
+int pf_result_resource_text(pf_call *call, const char *uri, const char *mime_type, const char *text,
+                            size_t len) {
   pf_json_writer w;
   resource_head(call, &w, uri, mime_type);
   PF_JW_KEY(&w, "text");
@@ -242,8 +244,8 @@ int pf_result_resource_text(pf_call *call, const char *uri, const char *mime_typ
   return done(call);
 }
 
-int pf_result_resource_blob(pf_call *call, const char *uri, const char *mime_type,
-                            const void *data, size_t len) {
+int pf_result_resource_blob(pf_call *call, const char *uri, const char *mime_type, const void *data,
+                            size_t len) {
   if (call->resource)
     return binary(call, "blob", 4, data, len, mime_type);
   pf_json_writer w;
@@ -343,7 +345,9 @@ void pf__notify_log(pf__session *s, pf_buf *out, pf_level level, const char *log
 }
 
 int pf_log(pf_call *call, pf_level level, const char *logger, const char *fmt, ...) {
-  if ((unsigned)level > PF_LEVEL_EMERGENCY || (int)level < (int)call->log_level ||
+  /* the session's current level: logging/setLevel applies to calls
+   * already running too */
+  if ((unsigned)level > PF_LEVEL_EMERGENCY || (int)level < (int)call->s->log_level ||
       pf_cancelled(call))
     return 0;
   char small[1024];
@@ -363,10 +367,18 @@ int pf_log(pf_call *call, pf_level level, const char *logger, const char *fmt, .
 bool pf_cancelled(pf_call *call) { return atomic_load(&call->cancelled); }
 
 int pf_resource_updated(pf_call *call, const char *uri) {
-  /* a blocking call (wake != NULL) runs on a worker thread, where the
-   * session list must not be touched */
-  if (!uri || call->wake)
+  if (!uri)
     return -PF_EINVAL;
   pf__server_resource_updated(call->s->srv, uri, strlen(uri));
+  return 0;
+}
+
+int pf_stream_close(pf_call *call, unsigned retry_ms) {
+  if (!call->async || !call->route_can_close)
+    return -PF_ENOTSUP;
+  if (retry_ms > 86400000)
+    retry_ms = 86400000;
+  atomic_store(&call->close_retry, retry_ms + 1);
+  uv_async_send(call->wake);
   return 0;
 }

@@ -6,7 +6,8 @@
 
 /* JSON-RPC output (each appends one line ending in '\n'). id NULL = null. */
 void pf__rpc_head(pf_buf *out, const pf_json *id);
-void pf__rpc_error(pf_buf *out, const pf_json *id, int code, const char *msg, const char *data_json);
+void pf__rpc_error(pf_buf *out, const pf_json *id, int code, const char *msg,
+                   const char *data_json);
 void pf__rpc_errorf(pf_buf *out, const pf_json *id, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void pf__rpc_result_raw(pf_buf *out, const pf_json *id, const char *json, size_t len);
@@ -29,7 +30,12 @@ void pf__client_response(pf__session *s, const pf_json *msg);
 
 /* Blocking tools on the thread pool (tools.c). */
 void pf__async_cancel(pf__session *s, const pf_json *request_id);
-void pf__async_orphan_all(pf__session *s);
+void pf__async_cancel_all(pf__session *s);
+
+/* Requests to the client (client.c). */
+void pf__outreq_cancel_all(pf__session *s);
+/* Wakes the handlers waiting for the client so they see a cancellation. */
+void pf__outreq_wake_all(pf__session *s);
 
 /* Resolves a file resource path against forge.resources_root: returns the
  * malloc'd real path, or NULL when it does not exist or escapes the root. */

@@ -58,7 +58,7 @@ typedef struct pf__resource {
   const pf_cfg_resource *cfg;
   struct pf_uritmpl *tmpl; /* for uri_template resources */
   pf_handler_fn fn;
-  char *file_path; /* resolved path for file resources (static) */
+  char *file_path;           /* resolved path for file resources (static) */
   struct pf_tmpl *file_tmpl; /* template resources: the file path, {var} -> {{var}} */
 } pf__resource;
 
@@ -83,9 +83,11 @@ typedef struct pf_server {
   pf__pages tools_pages, resources_pages, templates_pages, prompts_pages;
   pf_buf init_rest[PF_PROTO__COUNT]; /* initialize result after protocolVersion */
   size_t max_message;
-  char *root_real; /* realpath of the file resources' root, or NULL */
-  struct pf__session *sessions; /* live sessions (loop thread only) */
-  uv_fs_event_t *watches;       /* one per static file resource, while serving */
+  unsigned client_timeout_ms;   /* default wait for pf_client_request (60 s) */
+  char *root_real;              /* realpath of the file resources' root, or NULL */
+  struct pf__session *sessions; /* live sessions [sessions_lock] */
+  uv_mutex_t sessions_lock;
+  uv_fs_event_t *watches; /* one per static file resource, while serving */
   size_t nwatches;
 } pf_server;
 
@@ -98,25 +100,76 @@ void pf__server_destroy(pf_server *s);
 
 typedef struct pf__session pf__session;
 
-/* A transport gives each session an emit callback for output produced
- * outside the handling of a message (asynchronous completions, progress
- * from worker threads, resource updates). Called on the loop thread. */
-typedef void (*pf__emit_fn)(void *ud, const char *data, size_t len);
+/* Where output produced outside the handling of a message goes
+ * (asynchronous completions, progress and logs from worker threads,
+ * requests to the client, resource updates). A transport gives each session
+ * a default route, and may give each message its own (on Streamable HTTP:
+ * the SSE stream of the POST that carried the request).
+ *
+ * emit: data is one or more complete lines, each ending in '\n'; `final`
+ * is true when the data ends with the response that completes a request
+ * (the stream of that request may end after it). Called on the loop thread
+ * that handled the message, or, for the session default route, on any loop
+ * thread: the transport makes it thread-safe where it needs to be.
+ * retain/release (may be NULL) keep ud alive while an asynchronous call
+ * holds the route. close_stream (may be NULL: not supported) closes the
+ * connection carrying the route's stream after sending `retry: retry_ms`,
+ * keeping the stream resumable (SSE polling); loop thread. */
+typedef struct pf__route {
+  void (*emit)(void *ud, const char *data, size_t len, bool final);
+  void (*retain)(void *ud);
+  void (*release)(void *ud);
+  void (*close_stream)(void *ud, unsigned retry_ms);
+  void *ud;
+} pf__route;
 
-pf__session *pf__session_create(pf_server *srv, uv_loop_t *loop, pf__emit_fn emit, void *ud);
-/* Cancels in-flight work; completions still pending are dropped. */
+/* The context of one message. */
+typedef struct pf__msgctx {
+  uv_loop_t *loop;        /* loop for blocking calls and their wake-ups (NULL: the session's) */
+  const pf__route *route; /* where this message's later output goes (NULL: make_route, else
+                             the default route) */
+  /* Called at most once, when the first request of the message goes
+   * asynchronous and route is NULL: returns the route for its later output
+   * (or NULL on failure: the request then gets an internal error). Lets a
+   * transport create a stream only for messages that need one. */
+  const pf__route *(*make_route)(struct pf__msgctx *ctx);
+  void *ud;  /* for make_route */
+  int async; /* out: requests of the message that will be answered later, through the route */
+} pf__msgctx;
+
+/* Creates a session with a default route (copied; route->ud must outlive
+ * the session). The session is reference-counted: the creator holds one
+ * reference, which pf__session_destroy drops. */
+pf__session *pf__session_create(pf_server *srv, uv_loop_t *loop, const pf__route *route);
+/* A session for stateless serving (Streamable HTTP without session ids):
+ * ready without initialize, which it answers every time without changing
+ * its state; logging/setLevel is accepted and ignored; no client
+ * capabilities (no requests to the client). */
+pf__session *pf__session_create_stateless(pf_server *srv, uv_loop_t *loop, const pf__route *route);
+/* Closes the session (cancels in-flight work and pending requests to the
+ * client; no output is emitted after this) and drops the creator's
+ * reference. Any thread. */
 void pf__session_destroy(pf__session *s);
+void pf__session_ref(pf__session *s);
+void pf__session_unref(pf__session *s);
 
 /* Handles one message (one line on stdio, one body on HTTP) in situ (msg is
  * modified). Appends every resulting line (responses, notifications), each
- * ending in '\n', to out. */
+ * ending in '\n', to out. ctx may be NULL (the session's loop and default
+ * route). A session may be used by several threads at once (HTTP workers):
+ * the per-message scratch memory is per thread. */
 void pf__session_handle(pf__session *s, char *msg, size_t len, pf_buf *out);
+void pf__session_handle_ctx(pf__session *s, char *msg, size_t len, pf_buf *out, pf__msgctx *ctx);
+
+/* Frees the calling thread's per-message scratch memory (a transport's
+ * thread calls it before it exits). */
+void pf__scratch_release(void);
 
 /* Appends the JSON-RPC error for a message that exceeded the size limit. */
 void pf__session_too_large(pf__session *s, size_t limit, pf_buf *out);
 
 /* Sends notifications/resources/updated {uri} to every session subscribed
- * to uri. Loop thread only. */
+ * to uri, through each session's default route. Any thread. */
 void pf__server_resource_updated(pf_server *srv, const char *uri, size_t len);
 
 /* Watches the server's static file resources on loop (resource updates
@@ -126,44 +179,55 @@ void pf__server_unwatch(pf_server *srv);
 
 /* Number of asynchronous calls still running (the transport waits for them
  * before exiting). */
-size_t pf__session_pending(const pf__session *s);
+size_t pf__session_pending(pf__session *s);
 
 /* Cancels every asynchronous call still running (their handlers see
- * pf_cancelled() and no response is sent for them); for a transport that
- * is shutting down. */
+ * pf_cancelled() and no response is sent for them) and every request to
+ * the client still waiting; for a transport that is shutting down. */
 void pf__session_cancel_all(pf__session *s);
 
-/* Session state visible to call.c. */
+/* Session state. Fields marked [lock] are guarded by `lock`; state, proto
+ * and log_level are atomics (set under lock, read anywhere). */
 struct pf__session {
   pf_server *srv;
   uv_loop_t *loop;
-  pf__emit_fn emit;
-  void *emit_ud;
-  int state; /* 0 new, 1 initialize answered, 2 initialized */
-  pf__proto proto;
-  pf_level log_level;
-  bool cap_sampling, cap_elicitation, cap_roots;
-  pf_arena *arena;     /* per-message */
-  pf_buf content;      /* per-call content blocks (reused) */
-  pf_buf structured;   /* per-call structuredContent (reused) */
-  char **subs;         /* subscribed URIs */
+  pf__route route;   /* the default route */
+  _Atomic int state; /* 0 new, 1 initialize answered, 2 initialized */
+  _Atomic pf__proto proto;
+  _Atomic pf_level log_level;
+  _Atomic int refs;
+  bool stateless; /* shared by independent requests: initialize never changes state */
+  bool closed;    /* [lock] */
+  bool cap_sampling, cap_sampling_tools, cap_elicitation_form, cap_elicitation_url, cap_roots;
+  uv_mutex_t lock;
+  char **subs; /* [lock] subscribed URIs */
   size_t nsubs, capsubs;
-  struct pf__async *inflight; /* running blocking calls */
-  size_t npending;
-  pf__session *next; /* in the server's list of sessions */
+  struct pf__async *inflight; /* [lock] running blocking calls */
+  size_t npending;            /* [lock] */
+  struct pf__outreq *outreqs; /* [lock] requests to the client awaiting an answer */
+  uint64_t next_outreq_id;    /* [lock] */
+  pf__session *next;          /* [srv->sessions_lock] in the server's list of sessions */
 };
+
+/* Per-thread scratch memory for one message. */
+typedef struct pf__scratch {
+  pf_arena *arena;
+  pf_buf content, structured;
+  pf__msgctx *ctx; /* of the message being handled */
+} pf__scratch;
+pf__scratch *pf__scratch_get(void);
 
 /* ---- call.c: the pf_call behind the native ABI ---- */
 
 struct pf_call {
   pf__session *s;
-  const pf__tool *tool;         /* NULL for resource handlers */
-  const char *name;             /* tool name or resource URI */
+  const pf__tool *tool; /* NULL for resource handlers */
+  const char *name;     /* tool name or resource URI */
   const pf_json *args;
-  pf_buf *content;              /* content blocks, comma-separated */
-  pf_buf *structured;           /* structuredContent text */
+  pf_buf *content;    /* content blocks, comma-separated */
+  pf_buf *structured; /* structuredContent text */
   pf_json_writer sw;
-  pf_buf *notify;               /* where progress/log lines go */
+  pf_buf *notify; /* where progress/log lines go */
   pf_arena *arena;
   const pf_json *progress_token;
   /* Snapshots of the session's state at the start of the call: a blocking
@@ -175,6 +239,9 @@ struct pf_call {
    * `notify_lock`, and `wake` tells the loop thread to send them now. */
   uv_mutex_t *notify_lock;
   uv_async_t *wake;
+  struct pf__async *async;      /* the blocking call this is, or NULL */
+  _Atomic unsigned close_retry; /* pf_stream_close asked: retry_ms + 1 */
+  bool route_can_close;         /* the route supports close_stream */
   double last_progress;
   int nblocks;
   bool is_error;

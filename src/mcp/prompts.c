@@ -42,7 +42,8 @@ static int embed_resource(pf__session *s, const char *uri, pf_json_writer *w) {
     PF_JW_KEY(w, "mimeType");
     pf_jw_strz(w, r->cfg->mime_type);
   }
-  if (r->cfg->text || pf__resource_as_text(r->cfg->mime_type, text.data ? text.data : "", text.len)) {
+  if (r->cfg->text ||
+      pf__resource_as_text(r->cfg->mime_type, text.data ? text.data : "", text.len)) {
     PF_JW_KEY(w, "text");
     pf_jw_str(w, text.data ? text.data : "", text.len);
   } else {
@@ -85,14 +86,16 @@ void pf__m_prompts_get(pf__session *s, const pf_json *id, const pf_json *params,
     const pf_json *v = pf_json_get(args, a->name);
     if (v && pf_json_typeof(v) != PF_JSON_STRING) {
       pf_buf_free(&ctxb);
-      pf__rpc_errorf(out, id, -32602, "Invalid params: argument '%s' of prompt '%s' must be a string",
-                     a->name, c->name);
+      pf__rpc_errorf(out, id, -32602,
+                     "Invalid params: argument '%s' of prompt '%s' must be a string", a->name,
+                     c->name);
       return;
     }
     if (!v && a->required) {
       pf_buf_free(&ctxb);
-      pf__rpc_errorf(out, id, -32602, "Invalid params: missing required argument '%s' for prompt '%s'",
-                     a->name, c->name);
+      pf__rpc_errorf(out, id, -32602,
+                     "Invalid params: missing required argument '%s' for prompt '%s'", a->name,
+                     c->name);
       return;
     }
     if (v || a->default_value) {
@@ -104,7 +107,9 @@ void pf__m_prompts_get(pf__session *s, const pf_json *id, const pf_json *params,
     }
   }
   pf_jw_obj_end(&w);
-  const pf_json *ctxv = ctxb.failed ? NULL : pf_json_parse_copy(ctxb.data, ctxb.len, s->arena, NULL, NULL);
+  const pf_json *ctxv =
+      ctxb.failed ? NULL
+                  : pf_json_parse_copy(ctxb.data, ctxb.len, pf__scratch_get()->arena, NULL, NULL);
   pf_buf_free(&ctxb);
   if (!ctxv) {
     pf__rpc_error(out, id, -32603, "Internal error: out of memory", NULL);
@@ -156,8 +161,9 @@ void pf__m_prompts_get(pf__session *s, const pf_json *id, const pf_json *params,
   pf_jw_obj_end(&w);
   if (bad || res.failed)
     pf__rpc_error(out, id, -32603,
-                  bad == 2 ? "Internal error: a prompt message embeds a resource that cannot be read"
-                           : "Internal error: cannot render the prompt",
+                  bad == 2
+                      ? "Internal error: a prompt message embeds a resource that cannot be read"
+                      : "Internal error: cannot render the prompt",
                   NULL);
   else
     pf__rpc_result_raw(out, id, res.data, res.len);
@@ -210,8 +216,9 @@ void pf__m_complete(pf__session *s, const pf_json *id, const pf_json *params, pf
                   NULL);
     return;
   }
-  const pf_json *vals =
-      values_json ? pf_json_parse_copy(values_json, strlen(values_json), s->arena, NULL, NULL) : NULL;
+  const pf_json *vals = values_json ? pf_json_parse_copy(values_json, strlen(values_json),
+                                                         pf__scratch_get()->arena, NULL, NULL)
+                                    : NULL;
   pf_buf res = PF_BUF_INIT;
   pf_json_writer w;
   pf_jw_init(&w, &res);

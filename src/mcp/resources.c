@@ -154,11 +154,11 @@ static const pf__resource *lookup(pf__session *s, const char *uri, size_t len,
   for (size_t i = srv->nstatic; i < srv->nresources; i++) {
     const pf__resource *r = &srv->resources[i];
     size_t nv = pf_uritmpl_nvars(r->tmpl);
-    const char **vals = pf_arena_alloc(s->arena, (nv + 1) * sizeof *vals);
-    size_t *lens = pf_arena_alloc(s->arena, (nv + 1) * sizeof *lens);
+    const char **vals = pf_arena_alloc(pf__scratch_get()->arena, (nv + 1) * sizeof *vals);
+    size_t *lens = pf_arena_alloc(pf__scratch_get()->arena, (nv + 1) * sizeof *lens);
     if (!vals || !lens)
       return NULL;
-    if (!pf_uritmpl_match(r->tmpl, uri, len, s->arena, vals, lens))
+    if (!pf_uritmpl_match(r->tmpl, uri, len, pf__scratch_get()->arena, vals, lens))
       continue;
     pf_buf b = PF_BUF_INIT;
     pf_json_writer w;
@@ -170,7 +170,8 @@ static const pf__resource *lookup(pf__session *s, const char *uri, size_t len,
       pf_jw_str(&w, vals[v], lens[v]);
     }
     pf_jw_obj_end(&w);
-    const pf_json *obj = b.failed ? NULL : pf_json_parse_copy(b.data, b.len, s->arena, NULL, NULL);
+    const pf_json *obj =
+        b.failed ? NULL : pf_json_parse_copy(b.data, b.len, pf__scratch_get()->arena, NULL, NULL);
     pf_buf_free(&b);
     if (obj)
       *vars = obj;
@@ -193,13 +194,14 @@ void pf__m_resources_read(pf__session *s, const pf_json *id, const pf_json *para
     return;
   }
   const pf_cfg_resource *c = r->cfg;
-  pf_buf *content = &s->content;
+  pf_buf *content = &pf__scratch_get()->content;
   pf_buf_reset(content);
   if (r->fn) {
     pf_call call;
-    pf__call_init(&call, s, NULL, vars, content, &s->structured, out, s->arena, NULL);
+    pf__call_init(&call, s, NULL, vars, content, &pf__scratch_get()->structured, out,
+                  pf__scratch_get()->arena, NULL);
     call.resource = true;
-    call.name = pf_arena_strndup(s->arena, uri, len);
+    call.name = pf_arena_strndup(pf__scratch_get()->arena, uri, len);
     call.mime_type = c->mime_type;
     int rc = r->fn(&call);
     if (rc < 0 || call.is_error || content->failed) {
@@ -215,7 +217,7 @@ void pf__m_resources_read(pf__session *s, const pf_json *id, const pf_json *para
     contents_response(out, id, content);
     return;
   }
-  char *uri_z = pf_arena_strndup(s->arena, uri, len);
+  char *uri_z = pf_arena_strndup(pf__scratch_get()->arena, uri, len);
   if (c->text) {
     /* inline text is for static resources only (the loader refuses it on
      * templates) */
@@ -269,6 +271,27 @@ void pf__m_resources_read(pf__session *s, const pf_json *id, const pf_json *para
   not_found(out, id, uri, len);
 }
 
+static int subscribe_locked(pf__session *s, const char *uri, size_t len) {
+  for (size_t i = 0; i < s->nsubs; i++)
+    if (strlen(s->subs[i]) == len && memcmp(s->subs[i], uri, len) == 0)
+      return 0;
+  if (s->nsubs == s->capsubs) {
+    size_t cap = s->capsubs ? s->capsubs * 2 : 8;
+    char **n = pf__realloc(s->subs, cap * sizeof *n);
+    if (!n)
+      return -1;
+    s->subs = n;
+    s->capsubs = cap;
+  }
+  char *copy = pf__malloc(len + 1);
+  if (!copy)
+    return -1;
+  memcpy(copy, uri, len);
+  copy[len] = 0;
+  s->subs[s->nsubs++] = copy;
+  return 0;
+}
+
 void pf__m_resources_subscribe(pf__session *s, const pf_json *id, const pf_json *params,
                                pf_buf *out) {
   size_t len;
@@ -291,30 +314,13 @@ void pf__m_resources_subscribe(pf__session *s, const pf_json *id, const pf_json 
                    (int)(len > 200 ? 200 : len), uri);
     return;
   }
-  for (size_t i = 0; i < s->nsubs; i++)
-    if (strlen(s->subs[i]) == len && memcmp(s->subs[i], uri, len) == 0) {
-      pf__rpc_result_raw(out, id, "{}", 2);
-      return;
-    }
-  if (s->nsubs == s->capsubs) {
-    size_t cap = s->capsubs ? s->capsubs * 2 : 8;
-    char **n = pf__realloc(s->subs, cap * sizeof *n);
-    if (!n) {
-      pf__rpc_error(out, id, -32603, "Internal error: out of memory", NULL);
-      return;
-    }
-    s->subs = n;
-    s->capsubs = cap;
-  }
-  char *copy = pf__malloc(len + 1);
-  if (!copy) {
+  uv_mutex_lock(&s->lock);
+  int rc = subscribe_locked(s, uri, len);
+  uv_mutex_unlock(&s->lock);
+  if (rc != 0)
     pf__rpc_error(out, id, -32603, "Internal error: out of memory", NULL);
-    return;
-  }
-  memcpy(copy, uri, len);
-  copy[len] = 0;
-  s->subs[s->nsubs++] = copy;
-  pf__rpc_result_raw(out, id, "{}", 2);
+  else
+    pf__rpc_result_raw(out, id, "{}", 2);
 }
 
 void pf__m_resources_unsubscribe(pf__session *s, const pf_json *id, const pf_json *params,
@@ -325,12 +331,14 @@ void pf__m_resources_unsubscribe(pf__session *s, const pf_json *id, const pf_jso
     pf__rpc_error(out, id, -32602, "Invalid params: resources/unsubscribe needs a uri", NULL);
     return;
   }
+  uv_mutex_lock(&s->lock);
   for (size_t i = 0; i < s->nsubs; i++)
     if (strlen(s->subs[i]) == len && memcmp(s->subs[i], uri, len) == 0) {
       pf__free(s->subs[i]);
       s->subs[i] = s->subs[--s->nsubs];
       break;
     }
+  uv_mutex_unlock(&s->lock);
   pf__rpc_result_raw(out, id, "{}", 2);
 }
 
@@ -339,11 +347,15 @@ void pf__m_resources_unsubscribe(pf__session *s, const pf_json *id, const pf_jso
 
 void pf__server_resource_updated(pf_server *srv, const char *uri, size_t len) {
   pf_buf line = PF_BUF_INIT;
+  uv_mutex_lock(&srv->sessions_lock);
   for (pf__session *s = srv->sessions; s; s = s->next) {
     bool subscribed = false;
+    uv_mutex_lock(&s->lock);
     for (size_t i = 0; i < s->nsubs && !subscribed; i++)
       subscribed = strlen(s->subs[i]) == len && memcmp(s->subs[i], uri, len) == 0;
-    if (!subscribed || !s->emit)
+    subscribed = subscribed && !s->closed;
+    uv_mutex_unlock(&s->lock);
+    if (!subscribed || !s->route.emit)
       continue;
     if (!line.len) {
       pf_json_writer w;
@@ -363,8 +375,9 @@ void pf__server_resource_updated(pf_server *srv, const char *uri, size_t len) {
       if (line.failed)
         break;
     }
-    s->emit(s->emit_ud, line.data, line.len);
+    s->route.emit(s->route.ud, line.data, line.len, false);
   }
+  uv_mutex_unlock(&srv->sessions_lock);
   pf_buf_free(&line);
 }
 

@@ -61,8 +61,8 @@ static int open_library(pf_server *srv, pf_buf *diag) {
   const int *abi = dlsym(srv->dl, "pf_abi_version");
   if (abi && *abi > PF_ABI_VERSION) {
     diagf(diag, &srv->cfg->forge.loc,
-          "forge.library: %s was built for pforge ABI %d; this pforge implements ABI %d", lib,
-          *abi, PF_ABI_VERSION);
+          "forge.library: %s was built for pforge ABI %d; this pforge implements ABI %d", lib, *abi,
+          PF_ABI_VERSION);
     return -PF_ECONFIG;
   }
   return 0;
@@ -164,9 +164,8 @@ static void tool_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) 
   raw_json(w, "inputSchema", t->input_schema);
   if (v >= PF_PROTO_2025_06_18)
     raw_json(w, "outputSchema", c->output_schema_json);
-  if (v >= PF_PROTO_2025_03_26 &&
-      (c->read_only_hint >= 0 || c->destructive_hint >= 0 || c->idempotent_hint >= 0 ||
-       c->open_world_hint >= 0)) {
+  if (v >= PF_PROTO_2025_03_26 && (c->read_only_hint >= 0 || c->destructive_hint >= 0 ||
+                                   c->idempotent_hint >= 0 || c->open_world_hint >= 0)) {
     PF_JW_KEY(w, "annotations");
     pf_jw_obj_begin(w);
     static const char *const names[] = {"readOnlyHint", "destructiveHint", "idempotentHint",
@@ -444,8 +443,9 @@ static int build_resources(pf_server *srv, pf_buf *diag) {
         if (c->file) {
           r->file_path = pf__resource_resolve(srv, c->file, strlen(c->file));
           if (!r->file_path) {
-            diagf(diag, &c->loc, "resources[%zu]: file '%s' is missing or outside the resource root %s",
-                  i, c->file, root ? root : "(none)");
+            diagf(diag, &c->loc,
+                  "resources[%zu]: file '%s' is missing or outside the resource root %s", i,
+                  c->file, root ? root : "(none)");
             rc = -PF_ECONFIG;
           }
         }
@@ -491,7 +491,7 @@ static int build_prompts(pf_server *srv, pf_buf *diag) {
     memset(p->tmpls, 0, (nt ? nt : 1) * sizeof *p->tmpls);
     p->ntmpls = nt;
     for (size_t m = 0; m < nt; m++) {
-      const char *text = c->template_text ? c->template_text
+      const char *text = c->template_text      ? c->template_text
                          : c->messages[m].text ? c->messages[m].text
                                                : c->messages[m].data;
       if (!text)
@@ -499,8 +499,8 @@ static int build_prompts(pf_server *srv, pf_buf *diag) {
       pf_buf err = PF_BUF_INIT;
       p->tmpls[m] = pf_tmpl_compile(text, strlen(text), &err);
       if (!p->tmpls[m]) {
-        diagf(diag, c->template_text ? &c->loc : &c->messages[m].loc, "prompts[%zu] '%s': template: %s", i,
-              c->name, pf_buf_cstr(&err));
+        diagf(diag, c->template_text ? &c->loc : &c->messages[m].loc,
+              "prompts[%zu] '%s': template: %s", i, c->name, pf_buf_cstr(&err));
         rc = -PF_ECONFIG;
       }
       pf_buf_free(&err);
@@ -524,6 +524,13 @@ int pf__server_create(pf_config *cfg, pf_server **out, pf_buf *diag) {
   memset(srv, 0, sizeof *srv);
   srv->cfg = cfg;
   srv->max_message = PF_MAX_MESSAGE_DEFAULT;
+  srv->client_timeout_ms =
+      cfg->forge.http.call_timeout_ms ? cfg->forge.http.call_timeout_ms : 60000;
+  if (uv_mutex_init(&srv->sessions_lock) != 0) {
+    pf_config_free(cfg);
+    pf__free(srv);
+    return -PF_ENOMEM;
+  }
   int rc = open_library(srv, diag);
   /* report every problem: build all parts even when one fails */
   int r2 = build_tools(srv, diag);
@@ -575,5 +582,7 @@ void pf__server_destroy(pf_server *srv) {
   if (srv->dl)
     dlclose(srv->dl);
   pf_config_free(srv->cfg);
+  uv_mutex_destroy(&srv->sessions_lock);
+  pf__scratch_release();
   pf__free(srv);
 }

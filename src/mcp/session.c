@@ -30,7 +30,8 @@ void pf__rpc_head(pf_buf *out, const pf_json *id) {
   pf_buf_putc(out, ',');
 }
 
-void pf__rpc_error(pf_buf *out, const pf_json *id, int code, const char *msg, const char *data_json) {
+void pf__rpc_error(pf_buf *out, const pf_json *id, int code, const char *msg,
+                   const char *data_json) {
   pf__rpc_head(out, id);
   pf_json_writer w;
   pf_jw_init(&w, out);
@@ -68,48 +69,112 @@ void pf__rpc_result_raw(pf_buf *out, const pf_json *id, const char *json, size_t
 /* ------------------------------------------------------------------ */
 /* Session lifecycle                                                   */
 
-pf__session *pf__session_create(pf_server *srv, uv_loop_t *loop, pf__emit_fn emit, void *ud) {
+/* Per-thread scratch: a session may be handled by several HTTP workers at
+ * once, so the per-message arena and buffers belong to the thread. */
+static _Thread_local pf__scratch *tls_scratch;
+
+pf__scratch *pf__scratch_get(void) {
+  pf__scratch *sc = tls_scratch;
+  if (sc)
+    return sc;
+  sc = pf__malloc(sizeof *sc);
+  if (!sc)
+    return NULL;
+  memset(sc, 0, sizeof *sc);
+  sc->arena = pf_arena_create(64 * 1024);
+  if (!sc->arena) {
+    pf__free(sc);
+    return NULL;
+  }
+  tls_scratch = sc;
+  return sc;
+}
+
+void pf__scratch_release(void) {
+  pf__scratch *sc = tls_scratch;
+  if (!sc)
+    return;
+  pf_buf_free(&sc->content);
+  pf_buf_free(&sc->structured);
+  pf_arena_destroy(sc->arena);
+  pf__free(sc);
+  tls_scratch = NULL;
+}
+
+pf__session *pf__session_create(pf_server *srv, uv_loop_t *loop, const pf__route *route) {
   pf__session *s = pf__malloc(sizeof *s);
   if (!s)
     return NULL;
   memset(s, 0, sizeof *s);
-  s->srv = srv;
-  s->loop = loop;
-  s->emit = emit;
-  s->emit_ud = ud;
-  s->proto = PF_PROTO_2025_11_25;
-  s->log_level = PF_LEVEL_INFO;
-  s->arena = pf_arena_create(64 * 1024);
-  if (!s->arena) {
+  if (uv_mutex_init(&s->lock) != 0) {
     pf__free(s);
     return NULL;
   }
+  s->srv = srv;
+  s->loop = loop;
+  if (route)
+    s->route = *route;
+  atomic_init(&s->state, 0);
+  atomic_init(&s->proto, PF_PROTO_2025_11_25);
+  atomic_init(&s->log_level, PF_LEVEL_INFO);
+  atomic_init(&s->refs, 1);
+  uv_mutex_lock(&srv->sessions_lock);
   s->next = srv->sessions;
   srv->sessions = s;
+  uv_mutex_unlock(&srv->sessions_lock);
   return s;
+}
+
+pf__session *pf__session_create_stateless(pf_server *srv, uv_loop_t *loop, const pf__route *route) {
+  pf__session *s = pf__session_create(srv, loop, route);
+  if (s) {
+    s->stateless = true;
+    atomic_store(&s->state, 2);
+  }
+  return s;
+}
+
+void pf__session_ref(pf__session *s) { atomic_fetch_add(&s->refs, 1); }
+
+void pf__session_unref(pf__session *s) {
+  if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+    return;
+  for (size_t i = 0; i < s->nsubs; i++)
+    pf__free(s->subs[i]);
+  pf__free(s->subs);
+  uv_mutex_destroy(&s->lock);
+  pf__free(s);
 }
 
 void pf__session_destroy(pf__session *s) {
   if (!s)
     return;
-  for (pf__session **pp = &s->srv->sessions; *pp; pp = &(*pp)->next)
+  pf_server *srv = s->srv;
+  uv_mutex_lock(&srv->sessions_lock);
+  for (pf__session **pp = &srv->sessions; *pp; pp = &(*pp)->next)
     if (*pp == s) {
       *pp = s->next;
       break;
     }
-  pf__async_orphan_all(s);
-  for (size_t i = 0; i < s->nsubs; i++)
-    pf__free(s->subs[i]);
-  pf__free(s->subs);
-  pf_buf_free(&s->content);
-  pf_buf_free(&s->structured);
-  pf_arena_destroy(s->arena);
-  pf__free(s);
+  uv_mutex_unlock(&srv->sessions_lock);
+  uv_mutex_lock(&s->lock);
+  s->closed = true;
+  uv_mutex_unlock(&s->lock);
+  pf__session_cancel_all(s);
+  pf__session_unref(s);
 }
 
-size_t pf__session_pending(const pf__session *s) { return s->npending; }
+size_t pf__session_pending(pf__session *s) {
+  uv_mutex_lock(&s->lock);
+  size_t n = s->npending;
+  uv_mutex_unlock(&s->lock);
+  return n;
+}
 
-void pf__session_cancel_all(pf__session *s) { pf__async_orphan_all(s); }
+void pf__session_cancel_all(pf__session *s) {
+  pf__async_cancel_all(s);
+  pf__outreq_cancel_all(s);
+}
 
 void pf__session_too_large(pf__session *s, size_t limit, pf_buf *out) {
   (void)s;
@@ -119,7 +184,43 @@ void pf__session_too_large(pf__session *s, size_t limit, pf_buf *out) {
 /* ------------------------------------------------------------------ */
 /* Methods                                                             */
 
+static void init_result(pf__session *s, const pf_json *id, pf__proto proto, pf_buf *out) {
+  pf__rpc_head(out, id);
+  static const char pv[] = "\"result\":{\"protocolVersion\":\"";
+  pf_buf_append(out, pv, sizeof pv - 1);
+  pf_buf_puts(out, pf__proto_names[proto]);
+  pf_buf_putc(out, '"');
+  const pf_buf *rest = &s->srv->init_rest[proto];
+  pf_buf_append(out, rest->data, rest->len);
+  pf_buf_append(out, "}}\n", 3);
+}
+
+static pf__proto proto_of(const char *ver, size_t vlen) {
+  /* A supported version is echoed; any other gets our latest, and the
+   * client decides whether it can speak it. */
+  for (int i = 0; i < PF_PROTO__COUNT; i++)
+    if (strlen(pf__proto_names[i]) == vlen && memcmp(pf__proto_names[i], ver, vlen) == 0)
+      return (pf__proto)i;
+  return PF_PROTO__COUNT - 1;
+}
+
+static void initialize_stateless(pf__session *s, const pf_json *id, const pf_json *params,
+                                 pf_buf *out) {
+  size_t vlen;
+  const char *ver = pf_json_str(pf_json_get(params, "protocolVersion"), &vlen);
+  if (!ver) {
+    pf__rpc_error(out, id, -32602, "Invalid params: initialize needs a protocolVersion string",
+                  NULL);
+    return;
+  }
+  init_result(s, id, proto_of(ver, vlen), out);
+}
+
 static void m_initialize(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out) {
+  if (s->stateless) {
+    initialize_stateless(s, id, params, out);
+    return;
+  }
   if (s->state != 0) {
     pf__rpc_error(out, id, -32600, "Invalid Request: the session is already initialized", NULL);
     return;
@@ -131,25 +232,28 @@ static void m_initialize(pf__session *s, const pf_json *id, const pf_json *param
                   NULL);
     return;
   }
-  /* A supported version is echoed; any other gets our latest, and the
-   * client decides whether it can speak it. */
-  s->proto = PF_PROTO__COUNT - 1;
-  for (int i = 0; i < PF_PROTO__COUNT; i++)
-    if (strlen(pf__proto_names[i]) == vlen && memcmp(pf__proto_names[i], ver, vlen) == 0)
-      s->proto = (pf__proto)i;
+  pf__proto proto = proto_of(ver, vlen);
   const pf_json *caps = pf_json_get(params, "capabilities");
-  s->cap_sampling = pf_json_get(caps, "sampling") != NULL;
-  s->cap_elicitation = pf_json_get(caps, "elicitation") != NULL;
+  const pf_json *sampling = pf_json_get(caps, "sampling");
+  const pf_json *elicit = pf_json_get(caps, "elicitation");
+  uv_mutex_lock(&s->lock);
+  if (atomic_load(&s->state) != 0) { /* a concurrent initialize won */
+    uv_mutex_unlock(&s->lock);
+    pf__rpc_error(out, id, -32600, "Invalid Request: the session is already initialized", NULL);
+    return;
+  }
+  s->proto = proto;
+  s->cap_sampling = sampling != NULL;
+  s->cap_sampling_tools = pf_json_get(sampling, "tools") != NULL;
+  /* `elicitation: {}` means form mode (2025-06-18); 2025-11-25 may list
+   * the modes */
+  bool form = pf_json_get(elicit, "form") != NULL, url = pf_json_get(elicit, "url") != NULL;
+  s->cap_elicitation_form = elicit && (form || !url);
+  s->cap_elicitation_url = url;
   s->cap_roots = pf_json_get(caps, "roots") != NULL;
   s->state = 1;
-  pf__rpc_head(out, id);
-  static const char pv[] = "\"result\":{\"protocolVersion\":\"";
-  pf_buf_append(out, pv, sizeof pv - 1);
-  pf_buf_puts(out, pf__proto_names[s->proto]);
-  pf_buf_putc(out, '"');
-  const pf_buf *rest = &s->srv->init_rest[s->proto];
-  pf_buf_append(out, rest->data, rest->len);
-  pf_buf_append(out, "}}\n", 3);
+  uv_mutex_unlock(&s->lock);
+  init_result(s, id, proto, out);
 }
 
 static void m_ping(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out) {
@@ -169,7 +273,8 @@ static void m_set_level(pf__session *s, const pf_json *id, const pf_json *params
                   NULL);
     return;
   }
-  s->log_level = (pf_level)l;
+  if (!s->stateless) /* independent requests share a stateless session */
+    s->log_level = (pf_level)l;
   pf__rpc_result_raw(out, id, "{}", 2);
 }
 
@@ -271,8 +376,8 @@ static int valid_id(const pf_json *id) {
 
 static void notification(pf__session *s, const char *m, size_t len, const pf_json *params) {
   if (len == 25 && memcmp(m, "notifications/initialized", 25) == 0) {
-    if (s->state == 1)
-      s->state = 2;
+    int one_ = 1;
+    atomic_compare_exchange_strong(&s->state, &one_, 2);
   } else if (len == 23 && memcmp(m, "notifications/cancelled", 23) == 0) {
     pf__async_cancel(s, pf_json_get(params, "requestId"));
   }
@@ -295,8 +400,14 @@ static void one(pf__session *s, const pf_json *m, pf_buf *out) {
     size_t kl;
     const char *ks = pf_json_str(k, &kl);
     switch (kl) {
-    case 2: if (memcmp(ks, "id", 2) == 0) idv = v; break;
-    case 5: if (memcmp(ks, "error", 5) == 0) has_reply = true; break;
+    case 2:
+      if (memcmp(ks, "id", 2) == 0)
+        idv = v;
+      break;
+    case 5:
+      if (memcmp(ks, "error", 5) == 0)
+        has_reply = true;
+      break;
     case 6:
       if (memcmp(ks, "method", 6) == 0)
         methv = v;
@@ -305,7 +416,10 @@ static void one(pf__session *s, const pf_json *m, pf_buf *out) {
       else if (memcmp(ks, "result", 6) == 0)
         has_reply = true;
       break;
-    case 7: if (memcmp(ks, "jsonrpc", 7) == 0) verv = v; break;
+    case 7:
+      if (memcmp(ks, "jsonrpc", 7) == 0)
+        verv = v;
+      break;
     default: break;
     }
   }
@@ -346,8 +460,8 @@ static void one(pf__session *s, const pf_json *m, pf_buf *out) {
     return;
   }
   if (s->state == 0 && methods[mi].fn != m_initialize && methods[mi].fn != m_ping) {
-    pf__rpc_error(out, id, -32600, "Invalid Request: the session is not initialized (send initialize first)",
-                  NULL);
+    pf__rpc_error(out, id, -32600,
+                  "Invalid Request: the session is not initialized (send initialize first)", NULL);
     return;
   }
   methods[mi].fn(s, id, params, out);
@@ -359,11 +473,28 @@ static bool is_notification_line(const char *line, size_t len) {
 }
 
 void pf__session_handle(pf__session *s, char *msg, size_t len, pf_buf *out) {
+  pf__session_handle_ctx(s, msg, len, out, NULL);
+}
+
+void pf__session_handle_ctx(pf__session *s, char *msg, size_t len, pf_buf *out, pf__msgctx *ctx) {
   uv_once(&method_once, build_methods);
-  pf_arena_reset(s->arena);
+  pf__scratch *sc = pf__scratch_get();
+  if (!sc) {
+    pf__rpc_error(out, NULL, -32603, "Internal error: out of memory", NULL);
+    return;
+  }
+  pf__msgctx local = {.loop = NULL};
+  if (!ctx)
+    ctx = &local;
+  if (!ctx->loop)
+    ctx->loop = s->loop;
+  if (!ctx->route && !ctx->make_route)
+    ctx->route = &s->route;
+  sc->ctx = ctx;
+  pf_arena_reset(sc->arena);
   pf_json_opts opts = {PF_JSON_MAX_DEPTH_DEFAULT, s->srv->max_message, PF_JSON_DUP_REJECT};
   pf_json_error err;
-  const pf_json *root = pf_json_parse(msg, len, s->arena, &opts, &err);
+  const pf_json *root = pf_json_parse(msg, len, sc->arena, &opts, &err);
   if (!root) {
     if (err.code == -PF_ENOMEM) {
       pf__rpc_error(out, NULL, -32603, "Internal error: out of memory", NULL);
@@ -385,8 +516,7 @@ void pf__session_handle(pf__session *s, char *msg, size_t len, pf_buf *out) {
     size_t n = pf_json_len(root);
     if (n == 0 || n > PF_MAX_BATCH) {
       pf__rpc_error(out, NULL, -32600,
-                    n ? "Invalid Request: batch too large" : "Invalid Request: empty batch",
-                    NULL);
+                    n ? "Invalid Request: batch too large" : "Invalid Request: empty batch", NULL);
       return;
     }
     /* Collect the lines of the members, then join them into one array. */

@@ -99,13 +99,14 @@ static void settle(pf_call *c, int rc) {
 
 typedef struct pf__async {
   uv_work_t work;
-  pf__session *s; /* NULL once the session is gone */
-  struct pf__async *next;
+  pf__session *s;         /* a reference, dropped when the call is freed */
+  struct pf__async *next; /* in s->inflight [s->lock] */
+  pf__route route;        /* where progress, requests and the response go */
   pf_arena *arena;
   pf_buf content, structured, notify;
   uv_mutex_t lock; /* guards notify while the handler runs */
   uv_async_t wake; /* the handler wrote to notify */
-  bool has_lock, has_wake;
+  bool has_lock, has_wake, linked;
   pf_call call;
   char *id_text;
   int rc;
@@ -122,6 +123,9 @@ static void async_release(pf__async *a) {
   pf_buf_free(&a->notify);
   if (a->has_lock)
     uv_mutex_destroy(&a->lock);
+  if (a->route.release)
+    a->route.release(a->route.ud);
+  pf__session_unref(a->s);
   pf_arena_destroy(a->arena);
   pf__free(a);
 }
@@ -135,47 +139,61 @@ static void async_free(pf__async *a) {
     async_release(a);
 }
 
-/* Loop thread: sends the progress and log lines the running handler has
- * written so far (none once the call is cancelled or orphaned). */
+static bool session_open(pf__session *s) {
+  uv_mutex_lock(&s->lock);
+  bool open = !s->closed;
+  uv_mutex_unlock(&s->lock);
+  return open;
+}
+
+/* Loop thread: sends the progress, log and request lines the running
+ * handler has written so far (none once the call is cancelled or the
+ * session closed), and carries out pf_stream_close. */
 static void async_wake(uv_async_t *h) {
   pf__async *a = h->data;
   uv_mutex_lock(&a->lock);
   pf_buf lines = a->notify;
   a->notify = (pf_buf)PF_BUF_INIT;
   uv_mutex_unlock(&a->lock);
-  if (a->s && !atomic_load(&a->call.cancelled) && !lines.failed && lines.len)
-    a->s->emit(a->s->emit_ud, lines.data, lines.len);
+  bool live = !atomic_load(&a->call.cancelled) && session_open(a->s);
+  if (live && !lines.failed && lines.len)
+    a->route.emit(a->route.ud, lines.data, lines.len, false);
   pf_buf_free(&lines);
+  unsigned retry = atomic_exchange(&a->call.close_retry, 0);
+  if (live && retry && a->route.close_stream)
+    a->route.close_stream(a->route.ud, retry - 1);
 }
 
 static void async_done(uv_work_t *w, int status) {
   pf__async *a = w->data;
   pf__session *s = a->s;
-  if (s) {
+  uv_mutex_lock(&s->lock);
+  if (a->linked) {
     for (pf__async **pp = &s->inflight; *pp; pp = &(*pp)->next)
       if (*pp == a) {
         *pp = a->next;
         break;
       }
     s->npending--;
-    if (status == 0 && !atomic_load(&a->call.cancelled)) {
-      pf_call *c = &a->call;
-      c->s = s;
-      settle(c, a->rc);
-      /* progress and log lines first, then the response */
-      pf_buf out = PF_BUF_INIT;
-      pf_buf_append(&out, a->notify.data, a->notify.len);
-      write_result(c, NULL, a->id_text, &out);
-      if (!out.failed)
-        s->emit(s->emit_ud, out.data, out.len);
-      pf_buf_free(&out);
-    }
+  }
+  bool open = !s->closed;
+  uv_mutex_unlock(&s->lock);
+  if (open && status == 0 && !atomic_load(&a->call.cancelled)) {
+    pf_call *c = &a->call;
+    settle(c, a->rc);
+    /* progress and log lines first, then the response */
+    pf_buf out = PF_BUF_INIT;
+    pf_buf_append(&out, a->notify.data, a->notify.len);
+    write_result(c, NULL, a->id_text, &out);
+    if (!out.failed)
+      a->route.emit(a->route.ud, out.data, out.len, true);
+    pf_buf_free(&out);
   }
   async_free(a);
 }
 
 static void start_async(pf__session *s, const pf__tool *t, const pf_json *id, const pf_json *args,
-                        const pf_json *token, pf_buf *out) {
+                        const pf_json *token, pf_buf *out, pf__msgctx *ctx) {
   pf__async *a = pf__malloc(sizeof *a);
   pf_arena *arena = pf_arena_create(0);
   if (!a || !arena) {
@@ -186,7 +204,21 @@ static void start_async(pf__session *s, const pf__tool *t, const pf_json *id, co
   }
   memset(a, 0, sizeof *a);
   a->arena = arena;
-  /* The message buffer and the session arena are reused for the next
+  a->s = s;
+  pf__session_ref(s);
+  if (!ctx->route)
+    ctx->route = ctx->make_route(ctx);
+  if (!ctx->route) {
+    pf__session_unref(s);
+    pf_arena_destroy(arena);
+    pf__free(a);
+    pf__rpc_error(out, id, -32603, "Internal error: cannot open a stream for the tool", NULL);
+    return;
+  }
+  a->route = *ctx->route;
+  if (a->route.retain)
+    a->route.retain(a->route.ud);
+  /* The message buffer and the scratch arena are reused for the next
    * message: give the call its own copies of id, arguments and token. */
   pf_buf tmp = PF_BUF_INIT;
   pf_json_writer w;
@@ -210,26 +242,39 @@ static void start_async(pf__session *s, const pf__tool *t, const pf_json *id, co
     return;
   }
   const pf_json *tok = pf_json_at(copy, 2);
-  pf__call_init(&a->call, s, t, pf_json_at(copy, 1), &a->content, &a->structured, &a->notify,
-                arena, pf_json_typeof(tok) == PF_JSON_NULL ? NULL : tok);
-  a->s = s;
+  pf__call_init(&a->call, s, t, pf_json_at(copy, 1), &a->content, &a->structured, &a->notify, arena,
+                pf_json_typeof(tok) == PF_JSON_NULL ? NULL : tok);
+  a->call.async = a;
+  a->call.route_can_close = a->route.close_stream != NULL;
   a->work.data = a;
   a->has_lock = uv_mutex_init(&a->lock) == 0;
-  a->has_wake = a->has_lock && uv_async_init(s->loop, &a->wake, async_wake) == 0;
+  a->has_wake = a->has_lock && uv_async_init(ctx->loop, &a->wake, async_wake) == 0;
   if (a->has_wake) {
     a->wake.data = a;
     uv_unref((uv_handle_t *)&a->wake); /* the work request keeps the loop alive */
     a->call.notify_lock = &a->lock;
     a->call.wake = &a->wake;
   }
-  if (!a->has_wake || uv_queue_work(s->loop, &a->work, async_work, async_done) != 0) {
+  uv_mutex_lock(&s->lock);
+  a->next = s->inflight;
+  s->inflight = a;
+  s->npending++;
+  a->linked = true;
+  uv_mutex_unlock(&s->lock);
+  if (!a->has_wake || uv_queue_work(ctx->loop, &a->work, async_work, async_done) != 0) {
+    uv_mutex_lock(&s->lock);
+    for (pf__async **pp = &s->inflight; *pp; pp = &(*pp)->next)
+      if (*pp == a) {
+        *pp = a->next;
+        break;
+      }
+    s->npending--;
+    uv_mutex_unlock(&s->lock);
     async_free(a);
     pf__rpc_error(out, id, -32603, "Internal error: cannot queue the tool", NULL);
     return;
   }
-  a->next = s->inflight;
-  s->inflight = a;
-  s->npending++;
+  ctx->async++;
 }
 
 void pf__async_cancel(pf__session *s, const pf_json *request_id) {
@@ -240,19 +285,20 @@ void pf__async_cancel(pf__session *s, const pf_json *request_id) {
   pf_jw_init(&w, &idt);
   pf_jw_value(&w, request_id);
   const char *want = pf_buf_cstr(&idt);
+  uv_mutex_lock(&s->lock);
   for (pf__async *a = s->inflight; a; a = a->next)
     if (strcmp(a->id_text, want) == 0)
       atomic_store(&a->call.cancelled, true);
+  uv_mutex_unlock(&s->lock);
   pf_buf_free(&idt);
+  pf__outreq_wake_all(s);
 }
 
-void pf__async_orphan_all(pf__session *s) {
-  for (pf__async *a = s->inflight; a; a = a->next) {
+void pf__async_cancel_all(pf__session *s) {
+  uv_mutex_lock(&s->lock);
+  for (pf__async *a = s->inflight; a; a = a->next)
     atomic_store(&a->call.cancelled, true);
-    a->s = NULL;
-  }
-  s->inflight = NULL;
-  s->npending = 0;
+  uv_mutex_unlock(&s->lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -294,8 +340,9 @@ void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, 
                  pf_json_typeof(token) == PF_JSON_UINT))
     token = NULL;
 
+  pf__scratch *sc = pf__scratch_get();
   pf_call c;
-  pf__call_init(&c, s, t, args, &s->content, &s->structured, out, s->arena, token);
+  pf__call_init(&c, s, t, args, &sc->content, &sc->structured, out, sc->arena, token);
   /* Invalid arguments are a tool result the model can read and correct
    * (protocol 2025-11-25, SEP-1303), not a protocol error. */
   pf_buf msg = PF_BUF_INIT;
@@ -307,18 +354,10 @@ void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, 
   }
   pf_buf_free(&msg);
   if (t->cfg->blocking) {
-    start_async(s, t, id, args, token, out);
+    start_async(s, t, id, args, token, out, sc->ctx);
     return;
   }
   int rc = t->fn(&c);
   settle(&c, rc);
   write_result(&c, id, NULL, out);
-}
-
-void pf__client_response(pf__session *s, const pf_json *msg) {
-  /* No server-to-client requests are sent yet, so no response can be
-   * expected: log and drop it. */
-  (void)s;
-  (void)msg;
-  pf_debug("ignoring a response from the client to an unknown request");
 }

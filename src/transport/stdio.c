@@ -30,8 +30,8 @@ typedef struct stdio_srv {
   bool in_is_file;
   uv_signal_t sigint, sigterm;
   pf__session *session;
-  pf_buf inbuf;  /* unprocessed input: at most one incomplete line */
-  size_t scanned; /* bytes of inbuf known to hold no '\n' */
+  pf_buf inbuf;    /* unprocessed input: at most one incomplete line */
+  size_t scanned;  /* bytes of inbuf known to hold no '\n' */
   bool discarding; /* dropping the rest of an oversized line */
   pf_buf out;
   size_t max_message;
@@ -77,7 +77,11 @@ static void flush(stdio_srv *s) {
     pf_buf_free(&s->out);
 }
 
-static void emit(void *ud, const char *data, size_t len) {
+/* Loop thread, or an HTTP-less process's only loop: output of asynchronous
+ * calls, requests to the client and resource updates. (The file watcher and
+ * every call run on this loop, so no lock is needed.) */
+static void emit(void *ud, const char *data, size_t len, bool final) {
+  (void) final;
   stdio_srv *s = ud;
   if (write_all(data, len) != 0)
     stop(s, 0);
@@ -217,7 +221,7 @@ int pf__serve_stdio(pf_server *srv) {
   memset(&s, 0, sizeof s);
   s.loop = uv_default_loop();
   s.max_message = srv->max_message;
-  s.session = pf__session_create(srv, s.loop, emit, &s);
+  s.session = pf__session_create(srv, s.loop, &(pf__route){emit, NULL, NULL, NULL, &s});
   if (!s.session)
     return 1;
   if (pf__server_watch(srv, s.loop) != 0)
@@ -262,6 +266,7 @@ int pf__serve_stdio(pf_server *srv) {
   uv_run(s.loop, UV_RUN_DEFAULT);
 
   pf__session_destroy(s.session);
+  pf__scratch_release();
   pf_buf_free(&s.inbuf);
   pf_buf_free(&s.out);
   uv_loop_close(s.loop);

@@ -8,4 +8,9 @@
  * Returns the process exit code. */
 int pf__serve_stdio(pf_server *srv);
 
+/* Serves Streamable HTTP (and the legacy HTTP+SSE transport) as cfg says,
+ * until SIGINT/SIGTERM, then finishes in-flight requests. Returns the
+ * process exit code. */
+int pf__serve_http(pf_server *srv, const pf_cfg_http *cfg);
+
 #endif

@@ -53,6 +53,26 @@ PF_TOOL(ut_wait) {
   return pf_result_textz(call, "timeout");
 }
 
+/* Asks the client for its roots (timeout from the argument). */
+PF_TOOL(ut_ask) {
+  const pf_json *r;
+  int rc = pf_client_request(call, "roots/list", NULL, (unsigned)pf_arg_int(call, "ms", 0), &r);
+  if (rc == -PF_EREMOTE)
+    return pf_result_textf(call, "error %lld",
+                           (long long)pf_json_int_or(pf_json_get(r, "code"), 0));
+  if (rc != 0)
+    return pf_result_error(call, "rc %s", pf_strerror(rc));
+  size_t n;
+  const char *uri = pf_json_str(pf_json_get(pf_json_at(pf_json_get(r, "roots"), 0), "uri"), &n);
+  return pf_result_textf(call, "root %.*s", (int)n, uri ? uri : "");
+}
+
+/* pf_client_request from a handler on the event loop: refused. */
+PF_TOOL(ut_ask_inline) {
+  const pf_json *r;
+  return pf_result_textf(call, "rc %d", pf_client_request(call, "roots/list", NULL, 0, &r));
+}
+
 PF_TOOL(ut_res) { return pf_result_textf(call, "res %s", pf_arg_str(call, "id", "?")); }
 
 /* ------------------------------------------------------------------ */
@@ -67,6 +87,9 @@ static const char yaml[] =
     "  - {type: native, name: fail, description: Fails, handler: {path: ut_fail}}\n"
     "  - {type: native, name: work, description: Works, handler: {path: ut_work}, blocking: true}\n"
     "  - {type: native, name: wait, description: Waits, handler: {path: ut_wait}, blocking: true}\n"
+    "  - {type: native, name: ask, description: Asks, handler: {path: ut_ask}, blocking: true,\n"
+    "     params: {ms: {type: integer, required: false}}}\n"
+    "  - {type: native, name: ask_inline, description: Asks, handler: {path: ut_ask_inline}}\n"
     "resources:\n"
     "  - {uri: 'mem://a', text: A, mime_type: text/plain}\n"
     "  - {uri_template: 'mem://t/{id}', handler: {path: ut_res}}\n"
@@ -83,7 +106,8 @@ typedef struct fixture {
   pf_buf out;
 } fixture;
 
-static void on_emit(void *ud, const char *data, size_t len) {
+static void on_emit(void *ud, const char *data, size_t len, bool final) {
+  (void) final;
   fixture *f = ud;
   pf_buf_append(&f->emitted, data, len);
 }
@@ -103,7 +127,7 @@ static int setup(void **state) {
   assert_int_equal(rc, 0);
   pf_buf_free(&diag);
   assert_int_equal(uv_loop_init(&f->loop), 0);
-  f->s = pf__session_create(f->srv, &f->loop, on_emit, f);
+  f->s = pf__session_create(f->srv, &f->loop, &(pf__route){on_emit, NULL, NULL, NULL, f});
   assert_non_null(f->s);
   *state = f;
   return 0;
@@ -136,16 +160,18 @@ static const char *handle(fixture *f, const char *msg) {
 
 static void init(fixture *f, const char *version) {
   char msg[256];
-  snprintf(msg, sizeof msg,
-           "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
-           "\"%s\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}",
-           version);
+  snprintf(
+      msg, sizeof msg,
+      "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+      "\"%s\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}",
+      version);
   const char *out = handle(f, msg);
   char want[128];
-  snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"protocolVersion\":\"%s\",",
-           version);
+  snprintf(want, sizeof want,
+           "{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"protocolVersion\":\"%s\",", version);
   assert_memory_equal(out, want, strlen(want));
-  assert_string_equal(handle(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"), "");
+  assert_string_equal(handle(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"),
+                      "");
 }
 
 #define RPC "{\"jsonrpc\":\"2.0\","
@@ -173,17 +199,20 @@ static void test_lifecycle_order(void **state) {
   EXPECT(f, RPC "\"id\":4,\"method\":\"initialize\",\"params\":{}}",
          RPC "\"id\":4,\"error\":{\"code\":-32602,\"message\":\"Invalid params: initialize needs a "
              "protocolVersion string\"}}\n");
-  EXPECT(f,
-         RPC "\"id\":5,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\","
-             "\"capabilities\":{\"sampling\":{}},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}",
-         RPC "\"id\":5,\"result\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{"
-             "\"listChanged\":false},\"resources\":{\"subscribe\":false,\"listChanged\":false},"
-             "\"prompts\":{\"listChanged\":false},\"logging\":{},\"completions\":{}},\"serverInfo\":"
-             "{\"name\":\"unit\",\"version\":\"0.1\"}}}\n");
+  EXPECT(
+      f,
+      RPC "\"id\":5,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\","
+          "\"capabilities\":{\"sampling\":{}},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}",
+      RPC "\"id\":5,\"result\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{"
+          "\"listChanged\":false},\"resources\":{\"subscribe\":false,\"listChanged\":false},"
+          "\"prompts\":{\"listChanged\":false},\"logging\":{},\"completions\":{}},\"serverInfo\":"
+          "{\"name\":\"unit\",\"version\":\"0.1\"}}}\n");
   assert_true(f->s->cap_sampling);
   assert_false(f->s->cap_roots);
   /* after the initialize response, before initialized: requests are served */
-  EXPECT(f, RPC "\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"text\":\"x\"}}}",
+  EXPECT(f,
+         RPC "\"id\":6,\"method\":\"tools/"
+             "call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"text\":\"x\"}}}",
          RPC "\"id\":6,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}}\n");
   EXPECT(f, RPC "\"method\":\"notifications/initialized\"}", "");
   assert_int_equal(f->s->state, 2);
@@ -197,14 +226,16 @@ static void test_lifecycle_order(void **state) {
 
 static void test_version_negotiation(void **state) {
   fixture *f = *state;
-  EXPECT(f, RPC "\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2024-11-05\"}}",
+  EXPECT(f,
+         RPC "\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2024-11-05\"}}",
          RPC "\"id\":1,\"result\":{\"protocolVersion\":\"2024-11-05\",\"capabilities\":{\"tools\":{"
              "\"listChanged\":false},\"resources\":{\"subscribe\":false,\"listChanged\":false},"
              "\"prompts\":{\"listChanged\":false},\"logging\":{}},\"serverInfo\":"
              "{\"name\":\"unit\",\"version\":\"0.1\"}}}\n");
   pf__session_destroy(f->s);
-  f->s = pf__session_create(f->srv, &f->loop, on_emit, f);
-  const char *out = handle(f, RPC "\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2030-01-01\"}}");
+  f->s = pf__session_create(f->srv, &f->loop, &(pf__route){on_emit, NULL, NULL, NULL, f});
+  const char *out = handle(
+      f, RPC "\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2030-01-01\"}}");
   assert_non_null(strstr(out, "\"protocolVersion\":\"2025-11-25\""));
   assert_int_equal(f->s->proto, PF_PROTO_2025_11_25);
 }
@@ -219,10 +250,11 @@ static void test_error_ids(void **state) {
   EXPECT(f, RPC "\"id\":-5,\"method\":\"ping\"}", RPC "\"id\":-5,\"result\":{}}\n");
   EXPECT(f, RPC "\"id\":18446744073709551615,\"method\":\"ping\"}",
          RPC "\"id\":18446744073709551615,\"result\":{}}\n");
-  EXPECT(f, RPC "\"id\":\"\\u00e9\\n\",\"method\":\"ping\"}", RPC "\"id\":\"\xc3\xa9\\n\",\"result\":{}}\n");
-  static const char bad_id[] =
-      RPC "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: id must be a string "
-          "or an integer\"}}\n";
+  EXPECT(f, RPC "\"id\":\"\\u00e9\\n\",\"method\":\"ping\"}",
+         RPC "\"id\":\"\xc3\xa9\\n\",\"result\":{}}\n");
+  static const char bad_id[] = RPC
+      "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: id must be a string "
+      "or an integer\"}}\n";
   EXPECT(f, RPC "\"id\":null,\"method\":\"ping\"}", bad_id);
   EXPECT(f, RPC "\"id\":1.5,\"method\":\"ping\"}", bad_id);
   EXPECT(f, RPC "\"id\":true,\"method\":\"ping\"}", bad_id);
@@ -248,7 +280,8 @@ static void test_error_ids(void **state) {
          RPC "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: a message must "
              "be a JSON object\"}}\n");
   EXPECT(f, RPC "\"id\":11,\"method\":\"nope/nope\"}",
-         RPC "\"id\":11,\"error\":{\"code\":-32601,\"message\":\"Method not found: nope/nope\"}}\n");
+         RPC
+         "\"id\":11,\"error\":{\"code\":-32601,\"message\":\"Method not found: nope/nope\"}}\n");
   EXPECT(f, RPC "\"id\":12,\"method\":\"ping\",\"params\":[]}",
          RPC "\"id\":12,\"error\":{\"code\":-32602,\"message\":\"Invalid params: params must be an "
              "object\"}}\n");
@@ -261,7 +294,8 @@ static void test_parse_errors(void **state) {
   fixture *f = *state;
   init(f, "2025-11-25");
   const char *out = handle(f, "{\"jsonrpc\":\"2.0\",\"id\":1,");
-  assert_true(strncmp(out, RPC "\"id\":null,\"error\":{\"code\":-32700,\"message\":\"Parse error: ", 60) == 0);
+  assert_true(strncmp(out, RPC "\"id\":null,\"error\":{\"code\":-32700,\"message\":\"Parse error: ",
+                      60) == 0);
   assert_non_null(strstr(out, " at byte "));
   assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1); /* exactly one line */
   out = handle(f, RPC "\"id\":1,\"method\":\"ping\",\"id\":2}");
@@ -285,7 +319,8 @@ static void test_too_large(void **state) {
                           "message exceeds the 1000-byte limit\"}}\n");
   /* a message over srv->max_message that reaches the session anyway */
   f->srv->max_message = 64;
-  const char *out = handle(f, RPC "\"id\":1,\"method\":\"ping\",\"params\":{\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}");
+  const char *out = handle(f, RPC "\"id\":1,\"method\":\"ping\",\"params\":{\"pad\":"
+                                  "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}");
   assert_non_null(strstr(out, "\"id\":null,\"error\":{\"code\":-32700"));
   f->srv->max_message = PF_MAX_MESSAGE_DEFAULT;
   EXPECT(f, RPC "\"id\":1,\"method\":\"ping\"}", RPC "\"id\":1,\"result\":{}}\n");
@@ -305,10 +340,10 @@ static void test_notifications_silent(void **state) {
       RPC "\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":1}}",
       RPC "\"method\":\"notifications/roots/list_changed\"}",
       RPC "\"method\":\"no/such/notification\"}",
-      RPC "\"method\":\"ping\"}",            /* a request without id is a notification */
+      RPC "\"method\":\"ping\"}", /* a request without id is a notification */
       RPC "\"method\":\"tools/list\"}",
       RPC "\"method\":\"ping\",\"params\":[1]}", /* bad params: still no answer */
-      RPC "\"id\":5,\"result\":{}}",         /* a response from the client */
+      RPC "\"id\":5,\"result\":{}}",             /* a response from the client */
       RPC "\"id\":6,\"error\":{\"code\":1,\"message\":\"x\"}}",
   };
   for (size_t i = 0; i < sizeof notes / sizeof notes[0]; i++)
@@ -325,7 +360,9 @@ static const char batch_refused[] =
 static void test_batch_before_init(void **state) {
   fixture *f = *state;
   EXPECT(f, "[" RPC "\"id\":1,\"method\":\"ping\"}]", batch_refused);
-  EXPECT(f, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-03-26\"}}]",
+  EXPECT(f,
+         "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+         "\"2025-03-26\"}}]",
          batch_refused);
   assert_int_equal(f->s->state, 0);
 }
@@ -346,28 +383,33 @@ static void test_batch_2025_03(void **state) {
   fixture *f = *state;
   init(f, "2025-03-26");
   EXPECT(f,
-         "[" RPC "\"id\":1,\"method\":\"ping\"}," RPC "\"method\":\"notifications/x\"},7,"
-         RPC "\"id\":\"b\",\"method\":\"nope\"},"
-         RPC "\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"chatty\"}}]",
-         RPC "\"method\":\"notifications/message\",\"params\":{\"level\":\"warning\",\"logger\":\"lg\","
-             "\"data\":\"w1\"}}\n"
-         "[" RPC "\"id\":1,\"result\":{}},"
-         RPC "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: a message must be "
-             "a JSON object\"}},"
-         RPC "\"id\":\"b\",\"error\":{\"code\":-32601,\"message\":\"Method not found: nope\"}},"
-         RPC "\"id\":3,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}]\n");
+         "[" RPC "\"id\":1,\"method\":\"ping\"}," RPC "\"method\":\"notifications/x\"},7," RPC
+         "\"id\":\"b\",\"method\":\"nope\"}," RPC
+         "\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"chatty\"}}]",
+         RPC
+         "\"method\":\"notifications/message\",\"params\":{\"level\":\"warning\",\"logger\":\"lg\","
+         "\"data\":\"w1\"}}\n"
+         "[" RPC "\"id\":1,\"result\":{}}," RPC
+         "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: a message must be "
+         "a JSON object\"}}," RPC
+         "\"id\":\"b\",\"error\":{\"code\":-32601,\"message\":\"Method not found: nope\"}}," RPC
+         "\"id\":3,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}]\n");
   /* only notifications: no output at all */
   EXPECT(f, "[" RPC "\"method\":\"notifications/x\"}," RPC "\"method\":\"notifications/y\"}]", "");
   EXPECT(f, "[]",
-         RPC "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: empty batch\"}}\n");
+         RPC
+         "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: empty batch\"}}\n");
   /* nested arrays are invalid members */
   EXPECT(f, "[[]]",
          "[" RPC "\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: a message "
-             "must be a JSON object\"}}]\n");
+         "must be a JSON object\"}}]\n");
   /* an initialize inside a batch is refused like any second initialize */
-  EXPECT(f, "[" RPC "\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-03-26\"}}]",
-         "[" RPC "\"id\":1,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: the session is "
-             "already initialized\"}}]\n");
+  EXPECT(f,
+         "[" RPC
+         "\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-03-26\"}}]",
+         "[" RPC
+         "\"id\":1,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: the session is "
+         "already initialized\"}}]\n");
   /* the size limit */
   pf_buf big = PF_BUF_INIT;
   pf_buf_putc(&big, '[');
@@ -391,20 +433,25 @@ static void test_method_errors(void **state) {
              "tool name\"}}\n");
   EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"zz\"}}",
          RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Unknown tool: zz\"}}\n");
-  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":1}}",
+  EXPECT(f,
+         RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":1}}",
          RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: arguments must be "
              "an object\"}}\n");
   EXPECT(f, RPC "\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"x\"}}",
-         RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: invalid cursor\"}}\n");
+         RPC
+         "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: invalid cursor\"}}\n");
   EXPECT(f, RPC "\"id\":1,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"x\"}}",
-         RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: level must be one of "
-             "debug, info, notice, warning, error, critical, alert, emergency\"}}\n");
+         RPC
+         "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: level must be one of "
+         "debug, info, notice, warning, error, critical, alert, emergency\"}}\n");
   EXPECT(f, RPC "\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":\"p\"}}",
          RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: missing required "
              "argument 'who' for prompt 'p'\"}}\n");
   EXPECT(f, RPC "\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":\"q\"}}",
          RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Unknown prompt: q\"}}\n");
-  EXPECT(f, RPC "\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":\"p\",\"arguments\":{\"who\":\"Al\"}}}",
+  EXPECT(f,
+         RPC "\"id\":1,\"method\":\"prompts/"
+             "get\",\"params\":{\"name\":\"p\",\"arguments\":{\"who\":\"Al\"}}}",
          RPC "\"id\":1,\"result\":{\"messages\":[{\"role\":\"user\",\"content\":{\"type\":\"text\","
              "\"text\":\"Hi Al\"}}]}}\n");
   EXPECT(f, RPC "\"id\":1,\"method\":\"prompts/get\",\"params\":{\"name\":\"broken\"}}",
@@ -417,17 +464,20 @@ static void test_method_errors(void **state) {
          RPC "\"id\":1,\"result\":{\"contents\":[{\"uri\":\"mem://a\",\"mimeType\":\"text/plain\","
              "\"text\":\"A\"}]}}\n");
   EXPECT(f, RPC "\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":\"mem://t/x%41\"}}",
-         RPC "\"id\":1,\"result\":{\"contents\":[{\"uri\":\"mem://t/x%41\",\"text\":\"res xA\"}]}}\n");
+         RPC
+         "\"id\":1,\"result\":{\"contents\":[{\"uri\":\"mem://t/x%41\",\"text\":\"res xA\"}]}}\n");
   EXPECT(f, RPC "\"id\":1,\"method\":\"completion/complete\",\"params\":{}}",
-         RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: completion/complete "
-             "needs ref.type, argument.name and argument.value\"}}\n");
+         RPC
+         "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: completion/complete "
+         "needs ref.type, argument.name and argument.value\"}}\n");
   /* a handler's error code is a tool result, not a protocol error */
   EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"fail\"}}",
          RPC "\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"Tool 'fail' failed: "
              "input/output error\"}],\"isError\":true}}\n");
-  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{}}}",
-         RPC "\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"Invalid arguments for "
-             "tool 'echo': missing required argument 'text'\"}],\"isError\":true}}\n");
+  EXPECT(
+      f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{}}}",
+      RPC "\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"Invalid arguments for "
+          "tool 'echo': missing required argument 'text'\"}],\"isError\":true}}\n");
 }
 
 static void test_pages(void **state) {
@@ -435,12 +485,18 @@ static void test_pages(void **state) {
   init(f, "2025-11-25");
   const char *out = handle(f, RPC "\"id\":1,\"method\":\"tools/list\"}");
   assert_non_null(strstr(out, "\"nextCursor\":\"cGZvcmdlOjE=\"}}\n")); /* base64("pforge:1") */
-  out = handle(f, RPC "\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"cGZvcmdlOjI=\"}}");
+  out =
+      handle(f, RPC "\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"cGZvcmdlOjI=\"}}");
   assert_non_null(strstr(out, "{\"tools\":[{\"name\":\"wait\""));
+  assert_non_null(strstr(out, "\"nextCursor\":\"cGZvcmdlOjM=\"}}\n"));
+  out =
+      handle(f, RPC "\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"cGZvcmdlOjM=\"}}");
+  assert_non_null(strstr(out, "{\"tools\":[{\"name\":\"ask_inline\""));
   assert_null(strstr(out, "nextCursor"));
-  /* pforge:3 is past the end */
-  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"cGZvcmdlOjM=\"}}",
-         RPC "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: invalid cursor\"}}\n");
+  /* pforge:4 is past the end */
+  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"cGZvcmdlOjQ=\"}}",
+         RPC
+         "\"id\":1,\"error\":{\"code\":-32602,\"message\":\"Invalid params: invalid cursor\"}}\n");
 }
 
 /* ------------------------------------------------------------------ */
@@ -450,23 +506,30 @@ static void test_logging_progress(void **state) {
   fixture *f = *state;
   init(f, "2025-11-25");
   EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"chatty\"}}",
-         RPC "\"method\":\"notifications/message\",\"params\":{\"level\":\"warning\",\"logger\":\"lg\","
-             "\"data\":\"w1\"}}\n"
-         RPC "\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}\n");
+         RPC
+         "\"method\":\"notifications/message\",\"params\":{\"level\":\"warning\",\"logger\":\"lg\","
+         "\"data\":\"w1\"}}\n" RPC
+         "\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}\n");
   EXPECT(f, RPC "\"id\":2,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"debug\"}}",
          RPC "\"id\":2,\"result\":{}}\n");
-  EXPECT(f, RPC "\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"chatty\",\"_meta\":{\"progressToken\":\"t\"}}}",
-         RPC "\"method\":\"notifications/message\",\"params\":{\"level\":\"debug\",\"logger\":\"chatty\","
-             "\"data\":\"d\"}}\n"
-         RPC "\"method\":\"notifications/message\",\"params\":{\"level\":\"warning\",\"logger\":\"lg\","
-             "\"data\":\"w1\"}}\n"
-         RPC "\"method\":\"notifications/progress\",\"params\":{\"progressToken\":\"t\",\"progress\":0.5,"
-             "\"message\":\"half\"}}\n"
-         RPC "\"id\":3,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}\n");
+  EXPECT(
+      f,
+      RPC "\"id\":3,\"method\":\"tools/"
+          "call\",\"params\":{\"name\":\"chatty\",\"_meta\":{\"progressToken\":\"t\"}}}",
+      RPC
+      "\"method\":\"notifications/message\",\"params\":{\"level\":\"debug\",\"logger\":\"chatty\","
+      "\"data\":\"d\"}}\n" RPC
+      "\"method\":\"notifications/message\",\"params\":{\"level\":\"warning\",\"logger\":\"lg\","
+      "\"data\":\"w1\"}}\n" RPC
+      "\"method\":\"notifications/progress\",\"params\":{\"progressToken\":\"t\",\"progress\":0.5,"
+      "\"message\":\"half\"}}\n" RPC
+      "\"id\":3,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}\n");
   EXPECT(f, RPC "\"id\":4,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"emergency\"}}",
          RPC "\"id\":4,\"result\":{}}\n");
   /* a float token is not a valid progressToken: no progress */
-  EXPECT(f, RPC "\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"chatty\",\"_meta\":{\"progressToken\":1.5}}}",
+  EXPECT(f,
+         RPC "\"id\":5,\"method\":\"tools/"
+             "call\",\"params\":{\"name\":\"chatty\",\"_meta\":{\"progressToken\":1.5}}}",
          RPC "\"id\":5,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}\n");
 }
 
@@ -476,21 +539,24 @@ static void test_logging_progress(void **state) {
 static void test_blocking_call(void **state) {
   fixture *f = *state;
   init(f, "2025-11-25");
-  EXPECT(f, RPC "\"id\":\"w\",\"method\":\"tools/call\",\"params\":{\"name\":\"work\",\"_meta\":{\"progressToken\":7}}}",
+  EXPECT(f,
+         RPC "\"id\":\"w\",\"method\":\"tools/"
+             "call\",\"params\":{\"name\":\"work\",\"_meta\":{\"progressToken\":7}}}",
          "");
   assert_int_equal(pf__session_pending(f->s), 1);
   /* the session keeps answering while the call runs */
   EXPECT(f, RPC "\"id\":1,\"method\":\"ping\"}", RPC "\"id\":1,\"result\":{}}\n");
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(pf__session_pending(f->s), 0);
-  assert_string_equal(pf_buf_cstr(&f->emitted),
-                      RPC "\"method\":\"notifications/progress\",\"params\":{\"progressToken\":7,"
-                          "\"progress\":1,\"total\":2,\"message\":\"a\"}}\n"
-                      RPC "\"method\":\"notifications/message\",\"params\":{\"level\":\"info\","
-                          "\"logger\":\"work\",\"data\":\"w\"}}\n"
-                      RPC "\"method\":\"notifications/progress\",\"params\":{\"progressToken\":7,"
-                          "\"progress\":2,\"total\":2}}\n"
-                      RPC "\"id\":\"w\",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"done\"}]}}\n");
+  assert_string_equal(
+      pf_buf_cstr(&f->emitted),
+      RPC "\"method\":\"notifications/progress\",\"params\":{\"progressToken\":7,"
+          "\"progress\":1,\"total\":2,\"message\":\"a\"}}\n" RPC
+          "\"method\":\"notifications/message\",\"params\":{\"level\":\"info\","
+          "\"logger\":\"work\",\"data\":\"w\"}}\n" RPC
+          "\"method\":\"notifications/progress\",\"params\":{\"progressToken\":7,"
+          "\"progress\":2,\"total\":2}}\n" RPC
+          "\"id\":\"w\",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"done\"}]}}\n");
 }
 
 static void test_blocking_cancel(void **state) {
@@ -501,7 +567,10 @@ static void test_blocking_cancel(void **state) {
   EXPECT(f, RPC "\"id\":42,\"method\":\"tools/call\",\"params\":{\"name\":\"wait\"}}", "");
   /* a string "42" is another id */
   EXPECT(f, RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"42\"}}", "");
-  EXPECT(f, RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":42,\"reason\":\"r\"}}", "");
+  EXPECT(f,
+         RPC
+         "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":42,\"reason\":\"r\"}}",
+         "");
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_int_equal(pf__session_pending(f->s), 0);
   assert_string_equal(pf_buf_cstr(&f->emitted), ""); /* no response, no notification */
@@ -512,18 +581,23 @@ static void test_blocking_cancel(void **state) {
 static void test_destroy_while_running(void **state) {
   fixture *f = *state;
   init(f, "2025-11-25");
-  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"wait\",\"_meta\":{\"progressToken\":1}}}", "");
+  EXPECT(f,
+         RPC "\"id\":1,\"method\":\"tools/"
+             "call\",\"params\":{\"name\":\"wait\",\"_meta\":{\"progressToken\":1}}}",
+         "");
   struct timespec ts = {0, 20 * 1000 * 1000};
   nanosleep(&ts, NULL); /* let it run a little */
   pf__session_destroy(f->s);
   f->s = NULL;
   uv_run(&f->loop, UV_RUN_DEFAULT);
   assert_string_equal(pf_buf_cstr(&f->emitted), "");
-  f->s = pf__session_create(f->srv, &f->loop, on_emit, f); /* for teardown */
+  f->s = pf__session_create(f->srv, &f->loop,
+                            &(pf__route){on_emit, NULL, NULL, NULL, f}); /* for teardown */
 }
 
-/* What a transport does on SIGTERM: running calls are cancelled and
- * orphaned, and no response is ever sent for them. */
+/* What a transport does on SIGTERM: running calls are cancelled, they
+ * finish (the handler sees pf_cancelled), and no response is ever sent for
+ * them. */
 static void test_cancel_all(void **state) {
   fixture *f = *state;
   init(f, "2025-11-25");
@@ -531,10 +605,101 @@ static void test_cancel_all(void **state) {
   EXPECT(f, RPC "\"id\":2,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"emergency\"}}",
          RPC "\"id\":2,\"result\":{}}\n");
   pf__session_cancel_all(f->s);
-  assert_int_equal(pf__session_pending(f->s), 0);
   uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(pf__session_pending(f->s), 0);
   /* lines sent before the cancellation was seen may be there; never a response */
   assert_null(strstr(pf_buf_cstr(&f->emitted), "\"id\":1"));
+}
+
+/* Runs the loop until the emitted output contains `want`. */
+static void run_until(fixture *f, const char *want) {
+  for (int i = 0; i < 5000 && !strstr(pf_buf_cstr(&f->emitted), want); i++) {
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    struct timespec ts = {0, 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  assert_non_null(strstr(pf_buf_cstr(&f->emitted), want));
+}
+
+static void init_caps(fixture *f, const char *caps) {
+  char msg[512];
+  snprintf(
+      msg, sizeof msg,
+      "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+      "\"2025-11-25\",\"capabilities\":%s,\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}",
+      caps);
+  assert_non_null(strstr(handle(f, msg), "\"result\""));
+  assert_string_equal(handle(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"),
+                      "");
+}
+
+/* A blocking handler asks the client; the answer arrives as a message. */
+static void test_client_request(void **state) {
+  fixture *f = *state;
+  init_caps(f, "{\"roots\":{}}");
+  EXPECT(f, RPC "\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"ask\"}}", "");
+  run_until(f, RPC "\"id\":1,\"method\":\"roots/list\"}\n");
+  /* an answer to an unknown request is ignored */
+  EXPECT(f, RPC "\"id\":99,\"result\":{}}", "");
+  EXPECT(f, RPC "\"id\":1,\"result\":{\"roots\":[{\"uri\":\"file:///r\"}]}}", "");
+  run_until(
+      f,
+      RPC "\"id\":7,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"root file:///r\"}]}}\n");
+  /* a JSON-RPC error from the client */
+  pf_buf_reset(&f->emitted);
+  EXPECT(f, RPC "\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"ask\"}}", "");
+  run_until(f, RPC "\"id\":2,\"method\":\"roots/list\"}\n");
+  EXPECT(f, RPC "\"id\":2,\"error\":{\"code\":-1,\"message\":\"no\"}}", "");
+  run_until(f, "\"text\":\"error -1\"");
+  assert_int_equal(pf__session_pending(f->s), 0);
+}
+
+/* No capability: nothing is sent, the tool gets -PF_ENOTSUP. A handler on
+ * the loop gets -PF_EINVAL. An unanswered request times out and the client
+ * is told it was cancelled. */
+static void test_client_request_errors(void **state) {
+  fixture *f = *state;
+  init_caps(f, "{}");
+  EXPECT(f, RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"ask\"}}", "");
+  run_until(f, "\"id\":1,\"result\"");
+  assert_non_null(strstr(pf_buf_cstr(&f->emitted), "rc not supported by the client"));
+  assert_null(strstr(pf_buf_cstr(&f->emitted), "roots/list"));
+  char want[128];
+  snprintf(want, sizeof want, "\"text\":\"rc %d\"", -PF_EINVAL);
+  assert_non_null(strstr(handle(f, RPC "\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":"
+                                       "\"ask_inline\"}}"),
+                         want));
+}
+
+static void test_client_request_timeout(void **state) {
+  fixture *f = *state;
+  init_caps(f, "{\"roots\":{\"listChanged\":true}}");
+  EXPECT(
+      f,
+      RPC
+      "\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"ask\",\"arguments\":{\"ms\":50}}}",
+      "");
+  run_until(f, "\"id\":3,\"result\"");
+  const char *e = pf_buf_cstr(&f->emitted);
+  assert_non_null(strstr(e, RPC "\"id\":1,\"method\":\"roots/list\"}"));
+  assert_non_null(
+      strstr(e, RPC "\"method\":\"notifications/"
+                    "cancelled\",\"params\":{\"requestId\":1,\"reason\":\"timed out\"}}"));
+  assert_non_null(strstr(e, "rc timed out"));
+  /* a late answer is ignored */
+  EXPECT(f, RPC "\"id\":1,\"result\":{\"roots\":[]}}", "");
+  /* cancelling the call while it waits ends the wait at once */
+  pf_buf_reset(&f->emitted);
+  EXPECT(f, RPC "\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"ask\"}}", "");
+  run_until(f, "\"id\":2,\"method\":\"roots/list\"");
+  EXPECT(f, RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":4}}", "");
+  for (int i = 0; i < 3000 && pf__session_pending(f->s); i++) {
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    struct timespec ts = {0, 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  assert_int_equal(pf__session_pending(f->s), 0);
+  assert_null(strstr(pf_buf_cstr(&f->emitted), "\"id\":4,\"result\""));
 }
 
 int main(void) {
@@ -557,6 +722,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_blocking_cancel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_destroy_while_running, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cancel_all, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_client_request, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_client_request_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_client_request_timeout, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

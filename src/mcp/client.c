@@ -1,0 +1,267 @@
+/* Requests from the server to the client (sampling/createMessage,
+ * elicitation/create, roots/list) and the client's answers.
+ *
+ * A blocking handler (on a thread-pool thread) writes the request line into
+ * its call's notify buffer, which the loop thread sends through the call's
+ * route (stdout, or the SSE stream of the POST), then waits on a condition
+ * variable. The client's response arrives as an ordinary message on any
+ * loop thread; pf__client_response matches its id and wakes the handler.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "mcp/internal.h"
+
+#define WAIT_SLICE_NS ((uint64_t)100 * 1000 * 1000) /* re-check cancellation */
+
+typedef struct pf__outreq {
+  uint64_t id;
+  uv_cond_t cond;
+  bool done;
+  int rc;      /* 0: result, -PF_EREMOTE: error, -PF_ECANCELED: session closed */
+  char *reply; /* malloc'd JSON text of the result or error object */
+  size_t reply_len;
+  struct pf__outreq *next;
+} pf__outreq;
+
+bool pf_client_supports(pf_call *call, const char *capability) {
+  pf__session *s = call->s;
+  if (!capability)
+    return false;
+  uv_mutex_lock(&s->lock);
+  bool r = false;
+  if (strcmp(capability, "sampling") == 0)
+    r = s->cap_sampling;
+  else if (strcmp(capability, "sampling.tools") == 0)
+    r = s->cap_sampling_tools;
+  else if (strcmp(capability, "elicitation") == 0 || strcmp(capability, "elicitation.form") == 0)
+    r = s->cap_elicitation_form;
+  else if (strcmp(capability, "elicitation.url") == 0)
+    r = s->cap_elicitation_url;
+  else if (strcmp(capability, "roots") == 0)
+    r = s->cap_roots;
+  uv_mutex_unlock(&s->lock);
+  return r;
+}
+
+/* The capability a method needs, or NULL when none is known. */
+static const char *needed_capability(const char *method, const pf_json *params) {
+  if (strcmp(method, "sampling/createMessage") == 0)
+    return pf_json_get(params, "tools") ? "sampling.tools" : "sampling";
+  if (strcmp(method, "elicitation/create") == 0) {
+    size_t n;
+    const char *mode = pf_json_str(pf_json_get(params, "mode"), &n);
+    return mode && n == 3 && memcmp(mode, "url", 3) == 0 ? "elicitation.url" : "elicitation";
+  }
+  if (strcmp(method, "roots/list") == 0)
+    return "roots";
+  return NULL;
+}
+
+/* Appends a line to the call's notify buffer and wakes the loop thread. */
+static void send_line(pf_call *call, const pf_buf *line) {
+  uv_mutex_lock(call->notify_lock);
+  pf_buf_append(call->notify, line->data, line->len);
+  uv_mutex_unlock(call->notify_lock);
+  uv_async_send(call->wake);
+}
+
+static void send_cancelled(pf_call *call, uint64_t id, const char *reason) {
+  pf_buf line = PF_BUF_INIT;
+  pf_json_writer w;
+  pf_jw_init(&w, &line);
+  pf_jw_obj_begin(&w);
+  PF_JW_KEY(&w, "jsonrpc");
+  pf_jw_str(&w, "2.0", 3);
+  PF_JW_KEY(&w, "method");
+  pf_jw_strz(&w, "notifications/cancelled");
+  PF_JW_KEY(&w, "params");
+  pf_jw_obj_begin(&w);
+  PF_JW_KEY(&w, "requestId");
+  pf_jw_uint(&w, id);
+  PF_JW_KEY(&w, "reason");
+  pf_jw_strz(&w, reason);
+  pf_jw_obj_end(&w);
+  pf_jw_obj_end(&w);
+  pf_buf_putc(&line, '\n');
+  if (!line.failed)
+    send_line(call, &line);
+  pf_buf_free(&line);
+}
+
+static void unlink_locked(pf__session *s, pf__outreq *o) {
+  for (pf__outreq **pp = &s->outreqs; *pp; pp = &(*pp)->next)
+    if (*pp == o) {
+      *pp = o->next;
+      return;
+    }
+}
+
+int pf_client_request(pf_call *call, const char *method, const char *params, unsigned timeout_ms,
+                      const pf_json **result) {
+  if (result)
+    *result = NULL;
+  if (!call || !method || !*method || !result)
+    return -PF_EINVAL;
+  if (!call->async || !call->wake)
+    return -PF_EINVAL; /* waiting would block the event loop */
+  pf__session *s = call->s;
+  const pf_json *pv = NULL;
+  if (params) {
+    pv = pf_json_parse_copy(params, strlen(params), call->arena, NULL, NULL);
+    if (!pv || pf_json_typeof(pv) != PF_JSON_OBJECT)
+      return -PF_EINVAL;
+  }
+  const char *cap = needed_capability(method, pv);
+  if (cap && !pf_client_supports(call, cap))
+    return -PF_ENOTSUP;
+  if (pf_cancelled(call))
+    return -PF_ECANCELED;
+
+  pf__outreq *o = pf__malloc(sizeof *o);
+  if (!o)
+    return -PF_ENOMEM;
+  memset(o, 0, sizeof *o);
+  if (uv_cond_init(&o->cond) != 0) {
+    pf__free(o);
+    return -PF_ENOMEM;
+  }
+  uv_mutex_lock(&s->lock);
+  if (s->closed) {
+    uv_mutex_unlock(&s->lock);
+    uv_cond_destroy(&o->cond);
+    pf__free(o);
+    return -PF_ECANCELED;
+  }
+  o->id = ++s->next_outreq_id;
+  o->next = s->outreqs;
+  s->outreqs = o;
+  uv_mutex_unlock(&s->lock);
+
+  pf_buf line = PF_BUF_INIT;
+  pf_json_writer w;
+  pf_jw_init(&w, &line);
+  pf_jw_obj_begin(&w);
+  PF_JW_KEY(&w, "jsonrpc");
+  pf_jw_str(&w, "2.0", 3);
+  PF_JW_KEY(&w, "id");
+  pf_jw_uint(&w, o->id);
+  PF_JW_KEY(&w, "method");
+  pf_jw_strz(&w, method);
+  if (pv) {
+    PF_JW_KEY(&w, "params");
+    pf_jw_value(&w, pv);
+  }
+  pf_jw_obj_end(&w);
+  pf_buf_putc(&line, '\n');
+  int rc = 0;
+  if (line.failed)
+    rc = -PF_ENOMEM;
+  else
+    send_line(call, &line);
+  pf_buf_free(&line);
+
+  uint64_t deadline =
+      uv_hrtime() + (uint64_t)(timeout_ms ? timeout_ms : s->srv->client_timeout_ms) * 1000000u;
+  bool timed_out = false, cancelled = false;
+  uv_mutex_lock(&s->lock);
+  while (rc == 0 && !o->done) {
+    if (pf_cancelled(call)) {
+      cancelled = true;
+      break;
+    }
+    uint64_t now = uv_hrtime();
+    if (now >= deadline) {
+      timed_out = true;
+      break;
+    }
+    uint64_t wait = deadline - now;
+    (void)uv_cond_timedwait(&o->cond, &s->lock, wait < WAIT_SLICE_NS ? wait : WAIT_SLICE_NS);
+  }
+  unlink_locked(s, o);
+  bool closed = s->closed;
+  uv_mutex_unlock(&s->lock);
+
+  if (rc == 0 && o->done) {
+    rc = o->rc;
+    if (o->reply) {
+      const pf_json *v = pf_json_parse_copy(o->reply, o->reply_len, call->arena, NULL, NULL);
+      if (!v)
+        rc = -PF_ENOMEM;
+      else
+        *result = v;
+    }
+  } else if (rc == 0) {
+    rc = timed_out ? -PF_ETIMEDOUT : -PF_ECANCELED;
+    (void)cancelled;
+    if (!closed)
+      send_cancelled(call, o->id, timed_out ? "timed out" : "the request was cancelled");
+  }
+  pf__free(o->reply);
+  uv_cond_destroy(&o->cond);
+  pf__free(o);
+  if (rc == -PF_EREMOTE && !*result)
+    rc = -PF_ENOMEM;
+  return rc;
+}
+
+void pf__client_response(pf__session *s, const pf_json *msg) {
+  const pf_json *idv = pf_json_get(msg, "id");
+  const pf_json *res = pf_json_get(msg, "result");
+  const pf_json *err = pf_json_get(msg, "error");
+  uint64_t id = 0;
+  pf_json_type t = pf_json_typeof(idv);
+  if (t == PF_JSON_INT || t == PF_JSON_UINT) {
+    int64_t v = pf_json_int_or(idv, -1);
+    id = v > 0 ? (uint64_t)v : 0;
+  }
+  if (!id || (!res && !err)) {
+    pf_debug("ignoring a response from the client to an unknown request");
+    return;
+  }
+  pf_buf text = PF_BUF_INIT;
+  pf_json_writer w;
+  pf_jw_init(&w, &text);
+  pf_jw_value(&w, res ? res : err);
+  uv_mutex_lock(&s->lock);
+  pf__outreq *o = s->outreqs;
+  while (o && o->id != id)
+    o = o->next;
+  if (o && !o->done) {
+    o->done = true;
+    if (text.failed) {
+      o->rc = -PF_ENOMEM;
+    } else {
+      o->rc = res ? 0 : -PF_EREMOTE;
+      o->reply = text.data; /* hand the buffer over */
+      o->reply_len = text.len;
+      text = (pf_buf)PF_BUF_INIT;
+    }
+    uv_cond_signal(&o->cond);
+  }
+  uv_mutex_unlock(&s->lock);
+  if (!o)
+    pf_debug("ignoring a response from the client to unknown request %llu", (unsigned long long)id);
+  pf_buf_free(&text);
+}
+
+void pf__outreq_cancel_all(pf__session *s) {
+  uv_mutex_lock(&s->lock);
+  for (pf__outreq *o = s->outreqs; o; o = o->next) {
+    if (!o->done) {
+      o->done = true;
+      o->rc = -PF_ECANCELED;
+    }
+    uv_cond_signal(&o->cond);
+  }
+  uv_mutex_unlock(&s->lock);
+}
+
+void pf__outreq_wake_all(pf__session *s) {
+  uv_mutex_lock(&s->lock);
+  for (pf__outreq *o = s->outreqs; o; o = o->next)
+    uv_cond_signal(&o->cond);
+  uv_mutex_unlock(&s->lock);
+}
