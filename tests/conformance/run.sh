@@ -165,7 +165,11 @@ run_suite alpha "$RES/alpha.log" "$RES/alpha" \
 rc_alpha=$?
 
 server_alive=1
-kill -0 "$SERVER_PID" 2>/dev/null || server_alive=0
+if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+  wait "$SERVER_PID"
+  server_alive="exit status $? (> 128: killed by signal N+128)"
+  SERVER_PID=""
+fi
 stop_server
 
 # --- verdict -----------------------------------------------------------------
@@ -176,7 +180,7 @@ python3 "$HERE/evaluate.py" "stable $v_stable --suite all" "$RES/stable" "$rc_st
 python3 "$HERE/evaluate.py" "alpha $v_alpha --requirements 2025-11-25" "$RES/alpha" "$rc_alpha" \
   "$RES/alpha.scenarios" --pending $(cat "$RES/alpha.notscored") || status=1
 if [ "$server_alive" != 1 ]; then
-  echo "not ok - the server died during the run"
+  echo "not ok - the server died during the run: $server_alive"
   status=1
 fi
 if [ "$status" != 0 ]; then
