@@ -10,7 +10,7 @@
  *
  * Output is appended to the connection's `out` buffer and written once per
  * read callback (or, for answers given later, once per loop iteration from
- * the worker's prepare handle), so pipelined responses produced together go
+ * the worker's idle handle), so pipelined responses produced together go
  * out in one write. `out` and `wbuf` (the buffer being written) swap roles,
  * so a kept-alive connection allocates nothing per request once its
  * buffers have grown.
@@ -112,7 +112,7 @@ struct pf__http_worker {
   uv_thread_t thread;
   uv_tcp_t listener;
   uv_async_t async;
-  uv_prepare_t prepare;
+  uv_idle_t idle; /* active while the kick list is not empty */
   uv_timer_t grace;
   uv_os_sock_t fd; /* bound socket until uv_tcp_open takes it */
   bool loop_ok, thread_ok, listener_ok, async_ok;
@@ -124,6 +124,7 @@ struct pf__http_worker {
   pf__http_conn *conns;
   size_t nconns;
   pf__http_conn *kick_head;
+  uint64_t refuse_warned;   /* uv_now of the last "refusing" warning */
   char rbuf[READ_BUF_SIZE]; /* read buffer: consumed or copied in each read callback */
 };
 
@@ -268,6 +269,8 @@ static void conn_free(pf__http_conn *c) {
         *pp = c->knext;
         break;
       }
+    if (!w->kick_head)
+      uv_idle_stop(&w->idle);
   }
   if (c->prev)
     c->prev->next = c->next;
@@ -392,15 +395,21 @@ static void conn_flush(pf__http_conn *c) {
     conn_finish(c);
 }
 
+static void on_idle(uv_idle_t *idle);
+
 /* Answers given outside the connection's own read processing are flushed
- * (and the pipelined requests behind them parsed) from the worker's
- * prepare handle, once per loop iteration. */
+ * (and the pipelined requests behind them parsed) from the worker's idle
+ * handle, once per loop iteration: the writes of one callback are
+ * coalesced, and the application is never re-entered from its own call. */
 static void conn_kick(pf__http_conn *c) {
   if (c->kicked || c->closing)
     return;
+  pf__http_worker *w = c->w;
   c->kicked = true;
-  c->knext = c->w->kick_head;
-  c->w->kick_head = c;
+  c->knext = w->kick_head;
+  if (!w->kick_head)
+    uv_idle_start(&w->idle, on_idle);
+  w->kick_head = c;
 }
 
 /* ------------------------------------------------------------------ */
@@ -662,8 +671,8 @@ static int cb_headers_complete(llhttp_t *p) {
   const char *base = c->hdr.data ? c->hdr.data : "";
   for (size_t i = 0; i < c->nhdr; i++) {
     const hdr_off *ho = &c->hoff[i];
-    c->headers[i] = (pf__http_header){base + ho->name_off, base + ho->value_off, ho->name_len,
-                                      ho->value_len};
+    c->headers[i] =
+        (pf__http_header){base + ho->name_off, base + ho->value_off, ho->name_len, ho->value_len};
   }
   pf__http_req *r = &c->req;
   r->conn = c;
@@ -909,14 +918,15 @@ static void conn_service(pf__http_conn *c) {
   conn_after_input(c);
 }
 
-static void on_prepare(uv_prepare_t *p) {
-  pf__http_worker *w = p->data;
+static void on_idle(uv_idle_t *idle) {
+  pf__http_worker *w = idle->data;
   while (w->kick_head) {
     pf__http_conn *c = w->kick_head;
     w->kick_head = c->knext;
     c->kicked = false;
     conn_service(c);
   }
+  uv_idle_stop(&w->idle);
 }
 
 static void on_conn_timer(uv_timer_t *t) {
@@ -965,8 +975,12 @@ static void on_connection(uv_stream_t *server, int status) {
     return;
   }
   if (w->stopping || w->nconns >= h->o.max_connections) {
-    if (!w->stopping)
-      pf_warn("http: worker %d: %zu connections, refusing one", w->index, w->nconns);
+    uint64_t now = uv_now(&w->loop);
+    if (!w->stopping && (!w->refuse_warned || now - w->refuse_warned >= 1000)) {
+      w->refuse_warned = now;
+      pf_warn("http: worker %d: %zu connections (max_connections), refusing new ones", w->index,
+              w->nconns);
+    }
     reject(w, server);
     return;
   }
@@ -1080,7 +1094,7 @@ static void worker_finish(pf__http_worker *w) {
   if (h->o.on_worker_stop)
     h->o.on_worker_stop(w, h->o.ud);
   uv_close((uv_handle_t *)&w->async, NULL);
-  uv_close((uv_handle_t *)&w->prepare, NULL);
+  uv_close((uv_handle_t *)&w->idle, NULL);
   uv_close((uv_handle_t *)&w->grace, NULL);
 }
 
@@ -1146,8 +1160,8 @@ pf__http_worker *pf__httpd_worker(pf__httpd *h, int i) {
 }
 
 /* A socket bound to addr with SO_REUSEPORT (and listening). */
-static int bind_socket(const struct sockaddr *sa, socklen_t len, bool reuseport,
-                       uv_os_sock_t *out, const char **what) {
+static int bind_socket(const struct sockaddr *sa, socklen_t len, bool reuseport, uv_os_sock_t *out,
+                       const char **what) {
   int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     *what = "socket";
@@ -1251,10 +1265,8 @@ static int setup_worker(pf__http_worker *w, const char **what) {
     return rc;
   }
   w->loop_ok = true;
-  uv_prepare_init(&w->loop, &w->prepare);
-  w->prepare.data = w;
-  uv_prepare_start(&w->prepare, on_prepare);
-  uv_unref((uv_handle_t *)&w->prepare);
+  uv_idle_init(&w->loop, &w->idle);
+  w->idle.data = w;
   uv_timer_init(&w->loop, &w->grace);
   w->grace.data = w;
   uv_unref((uv_handle_t *)&w->grace);
