@@ -136,6 +136,10 @@ pf_json_writer *pf_result_structured(pf_call *call);
  * message may be NULL. Returns 0. */
 int pf_progress(pf_call *call, double progress, double total, const char *message);
 
+/* The request's progress token (`_meta.progressToken`), or NULL when the
+ * client asked for no progress. Valid until the handler returns. */
+const pf_json *pf_progress_token(pf_call *call);
+
 /* Client-visible log levels (syslog's, as MCP uses them). */
 typedef enum pf_level {
   PF_LEVEL_DEBUG = 0,
@@ -202,6 +206,27 @@ int pf_client_request(pf_call *call, const char *method, const char *params, uns
  * Returns 0, or -PF_ENOTSUP when the call has no resumable stream (stdio,
  * a JSON reply, an older protocol revision, stateless mode). */
 int pf_stream_close(pf_call *call, unsigned retry_ms);
+
+/* ------------------------------------------------------------------ */
+/* Changing what the server offers                                     */
+
+/* Shows (enabled true) or hides a tool, prompt or resource declared in
+ * pforge.yaml: kind is "tool", "prompt" or "resource" (name: the resource's
+ * uri or uri_template). A hidden item is not listed and is unknown to
+ * tools/call, prompts/get and resources/read; `enabled: false` in the
+ * config starts an item hidden. When the visibility changes, the list is
+ * rebuilt and every connected client gets
+ * notifications/tools|prompts|resources/list_changed (the capabilities
+ * declare listChanged). For every client: visibility is per server, not per
+ * session. Any handler, any thread. Returns 0 (also when nothing changed),
+ * or -PF_EINVAL for an unknown kind or name.
+ *
+ *   PF_TOOL(login) {   // unlock the admin tools
+ *     pf_set_enabled(call, "tool", "drop_table", true);
+ *     return pf_result_textz(call, "welcome");
+ *   }
+ */
+int pf_set_enabled(pf_call *call, const char *kind, const char *name, bool enabled);
 
 /* True once the client cancelled this request (notifications/cancelled).
  * A blocking handler should poll it and return early; its result is then

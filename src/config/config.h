@@ -120,6 +120,7 @@ typedef struct pf_cfg_tool {
   pf_cfg_pipeline_step *steps;
   size_t nsteps;
 
+  bool disabled; /* `enabled: false`: hidden until pf_set_enabled shows it */
   pf_cfg_loc loc;
 } pf_cfg_tool;
 
@@ -141,6 +142,7 @@ typedef struct pf_cfg_resource {
   const char **completion_vars, **completions;
   size_t ncompletions;
   const char *icons_json;
+  bool disabled; /* `enabled: false` */
   pf_cfg_loc loc;
 } pf_cfg_resource;
 
@@ -173,6 +175,7 @@ typedef struct pf_cfg_prompt {
   pf_cfg_prompt_arg *args; /* `arguments` as a map or as a list */
   size_t nargs;
   const char *icons_json;
+  bool disabled; /* `enabled: false` */
   pf_cfg_loc loc;
 } pf_cfg_prompt;
 

@@ -7,7 +7,17 @@
 
 #include <string.h>
 
-enum { PR_NAME, PR_TITLE, PR_DESCRIPTION, PR_TEMPLATE, PR_MESSAGES, PR_ARGUMENTS, PR_ICONS, PR__N };
+enum {
+  PR_NAME,
+  PR_TITLE,
+  PR_DESCRIPTION,
+  PR_TEMPLATE,
+  PR_MESSAGES,
+  PR_ARGUMENTS,
+  PR_ICONS,
+  PR_ENABLED,
+  PR__N
+};
 static const pf__cfg_key prompt_keys[] = {
     {PR_NAME, "name", NULL, PF__T_STR, true},
     {PR_TITLE, "title", NULL, PF__T_STR, false},
@@ -16,6 +26,7 @@ static const pf__cfg_key prompt_keys[] = {
     {PR_MESSAGES, "messages", NULL, PF__T_LIST, false},
     {PR_ARGUMENTS, "arguments", NULL, PF__T_MAP_OR_LIST, false},
     {PR_ICONS, "icons", NULL, PF__T_LIST, false},
+    {PR_ENABLED, "enabled", NULL, PF__T_BOOL, false},
 };
 
 enum { AR_NAME, AR_DESCRIPTION, AR_REQUIRED, AR_DEFAULT, AR_COMPLETIONS, AR_TYPE, AR__N };
@@ -198,6 +209,7 @@ static void parse_prompt(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_prompt *p)
   if (k[PR_ARGUMENTS].present)
     parse_args(c, &k[PR_ARGUMENTS], p);
   p->icons_json = pf__cfg_icons(c, &k[PR_ICONS]);
+  p->disabled = !pf__cfg_bool(c, &k[PR_ENABLED], true);
 }
 
 void pf__cfg_prompts(pf__cfg_ctx *c, const pf__cfg_val *v) {

@@ -24,6 +24,7 @@ enum {
   R_SUPPORTS,
   R_COMPLETIONS,
   R_ICONS,
+  R_ENABLED,
   R__N
 };
 
@@ -40,6 +41,7 @@ static const pf__cfg_key resource_keys[] = {
     {R_SUPPORTS, "supports", NULL, PF__T_LIST, false},
     {R_COMPLETIONS, "completions", NULL, PF__T_MAP, false},
     {R_ICONS, "icons", NULL, PF__T_LIST, false},
+    {R_ENABLED, "enabled", NULL, PF__T_BOOL, false},
 };
 
 #define MAX_VARS 32

@@ -30,6 +30,7 @@ enum {
   T_AUTH,
   T_BODY_TEMPLATE,
   T_STEPS,
+  T_ENABLED,
   T__N
 };
 
@@ -41,7 +42,8 @@ enum {
       {T_INPUT_SCHEMA, "input_schema", "inputSchema", PF__T_STR_OR_MAP, false},                    \
       {T_OUTPUT_SCHEMA, "output_schema", "outputSchema", PF__T_STR_OR_MAP, false},                 \
       {T_ANNOTATIONS, "annotations", NULL, PF__T_MAP, false},                                      \
-      {T_ICONS, "icons", NULL, PF__T_LIST, false}, {                                               \
+      {T_ICONS, "icons", NULL, PF__T_LIST, false},                                                 \
+      {T_ENABLED, "enabled", NULL, PF__T_BOOL, false}, {                                           \
     T_TIMEOUT, "timeout_ms", NULL, PF__T_INT, false                                                \
   }
 
@@ -376,6 +378,7 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
   if (k[T_ANNOTATIONS].present)
     parse_annotations(c, &k[T_ANNOTATIONS], t);
   t->icons_json = pf__cfg_icons(c, &k[T_ICONS]);
+  t->disabled = !pf__cfg_bool(c, &k[T_ENABLED], true);
   int64_t n;
   if (k[T_TIMEOUT].present && pf__cfg_int(c, &k[T_TIMEOUT], 1, INT32_MAX, &n))
     t->timeout_ms = (uint32_t)n;

@@ -382,3 +382,9 @@ int pf_stream_close(pf_call *call, unsigned retry_ms) {
   uv_async_send(call->wake);
   return 0;
 }
+
+int pf_set_enabled(pf_call *call, const char *kind, const char *name, bool enabled) {
+  return pf__server_set_enabled(call->s->srv, kind, name, enabled);
+}
+
+const pf_json *pf_progress_token(pf_call *call) { return call->progress_token; }

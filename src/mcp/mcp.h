@@ -40,6 +40,7 @@ typedef struct pf__tool {
   struct pf_validator *input;  /* compiled inputSchema (never NULL) */
   struct pf_validator *output; /* compiled outputSchema, or NULL */
   char *input_schema;          /* JSON text: generated from params, or verbatim */
+  _Atomic bool hidden;         /* `enabled: false` / pf_set_enabled */
 } pf__tool;
 
 typedef struct pf__page {
@@ -52,6 +53,7 @@ typedef struct pf__page {
 typedef struct pf__pages {
   pf__page *pages[PF_PROTO__COUNT];
   size_t npages;
+  struct pf__pages *retired; /* older versions, freed with the server */
 } pf__pages;
 
 typedef struct pf__resource {
@@ -60,12 +62,14 @@ typedef struct pf__resource {
   pf_handler_fn fn;
   char *file_path;           /* resolved path for file resources (static) */
   struct pf_tmpl *file_tmpl; /* template resources: the file path, {var} -> {{var}} */
+  _Atomic bool hidden;
 } pf__resource;
 
 typedef struct pf__prompt {
   const pf_cfg_prompt *cfg;
   struct pf_tmpl **tmpls; /* one per message (or one for `template`) */
   size_t ntmpls;
+  _Atomic bool hidden;
 } pf__prompt;
 
 typedef struct pf_server {
@@ -80,7 +84,10 @@ typedef struct pf_server {
   pf__prompt *prompts;
   size_t nprompts;
   pf__registry prompt_reg;
-  pf__pages tools_pages, resources_pages, templates_pages, prompts_pages;
+  /* current list pages (replaced when an item is shown or hidden; the old
+   * ones stay readable until the server is destroyed) */
+  _Atomic(pf__pages *) tools_pages, resources_pages, templates_pages, prompts_pages;
+  uv_mutex_t pages_lock;             /* serializes rebuilds */
   pf_buf init_rest[PF_PROTO__COUNT]; /* initialize result after protocolVersion */
   size_t max_message;
   unsigned client_timeout_ms;   /* default wait for pf_client_request (60 s) */
@@ -108,7 +115,8 @@ typedef struct pf__session pf__session;
  *
  * emit: data is one or more complete lines, each ending in '\n'; `final`
  * is true when the data ends with the response that completes a request
- * (the stream of that request may end after it). Called on the loop thread
+ * (the stream of that request may end after it); `final` with len 0 means
+ * the request ended without a response (it was cancelled). Called on the loop thread
  * that handled the message, or, for the session default route, on any loop
  * thread: the transport makes it thread-safe where it needs to be.
  * retain/release (may be NULL) keep ud alive while an asynchronous call
@@ -167,6 +175,12 @@ void pf__scratch_release(void);
 
 /* Appends the JSON-RPC error for a message that exceeded the size limit. */
 void pf__session_too_large(pf__session *s, size_t limit, pf_buf *out);
+
+/* Shows or hides a tool ("tool"), prompt ("prompt") or resource
+ * ("resource": by uri or uri_template); rebuilds that list and sends its
+ * notifications/.../list_changed to every initialized session. Any thread.
+ * Returns 0, or -PF_EINVAL for an unknown kind or name. */
+int pf__server_set_enabled(pf_server *srv, const char *kind, const char *name, bool enabled);
 
 /* Sends notifications/resources/updated {uri} to every session subscribed
  * to uri, through each session's default route. Any thread. */

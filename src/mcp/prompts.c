@@ -9,7 +9,7 @@
 
 static const pf__prompt *find_prompt(pf__session *s, const char *name, size_t len) {
   long k = pf__registry_find(&s->srv->prompt_reg, name, len);
-  return k < 0 ? NULL : &s->srv->prompts[k];
+  return k < 0 || atomic_load(&s->srv->prompts[k].hidden) ? NULL : &s->srv->prompts[k];
 }
 
 /* The contents of a static text/file resource, for an embedded resource in

@@ -150,9 +150,11 @@ static const pf__resource *lookup(pf__session *s, const char *uri, size_t len,
   *vars = pf__empty_object;
   long k = pf__registry_find(&srv->res_reg, uri, len);
   if (k >= 0)
-    return &srv->resources[k];
+    return atomic_load(&srv->resources[k].hidden) ? NULL : &srv->resources[k];
   for (size_t i = srv->nstatic; i < srv->nresources; i++) {
     const pf__resource *r = &srv->resources[i];
+    if (atomic_load(&r->hidden))
+      continue;
     size_t nv = pf_uritmpl_nvars(r->tmpl);
     const char **vals = pf_arena_alloc(pf__scratch_get()->arena, (nv + 1) * sizeof *vals);
     size_t *lens = pf_arena_alloc(pf__scratch_get()->arena, (nv + 1) * sizeof *lens);

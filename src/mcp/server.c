@@ -81,14 +81,33 @@ static void cursor(pf_buf *out, size_t page) {
   pf_buf_putc(out, '"');
 }
 
-static int build_pages(pf_server *srv, pf__pages *pages, const char *key, size_t nitems,
-                       item_fn item) {
+static void free_pages(pf__pages *pages);
+
+/* Builds the pages of a list of the items for which hidden(srv, i) is
+ * false, and makes them current (keeping the previous version readable). */
+static int build_pages(pf_server *srv, _Atomic(pf__pages *) *cur, const char *key, size_t total,
+                       item_fn item, bool (*hidden)(pf_server *, size_t)) {
   size_t per = srv->cfg->forge.page_size ? srv->cfg->forge.page_size : 100;
+  pf__pages *pages = pf__malloc(sizeof *pages);
+  size_t *idx = pf__malloc((total ? total : 1) * sizeof *idx);
+  if (!pages || !idx) {
+    pf__free(pages);
+    pf__free(idx);
+    return -PF_ENOMEM;
+  }
+  memset(pages, 0, sizeof *pages);
+  size_t nitems = 0;
+  for (size_t i = 0; i < total; i++)
+    if (!hidden(srv, i))
+      idx[nitems++] = i;
+  int rc = 0;
   pages->npages = nitems ? (nitems + per - 1) / per : 1;
   for (int v = 0; v < PF_PROTO__COUNT; v++) {
     pages->pages[v] = pf__malloc(pages->npages * sizeof(pf__page));
-    if (!pages->pages[v])
-      return -PF_ENOMEM;
+    if (!pages->pages[v]) {
+      rc = -PF_ENOMEM;
+      goto done;
+    }
     memset(pages->pages[v], 0, pages->npages * sizeof(pf__page));
     for (size_t p = 0; p < pages->npages; p++) {
       pf_buf b = PF_BUF_INIT;
@@ -98,7 +117,7 @@ static int build_pages(pf_server *srv, pf__pages *pages, const char *key, size_t
       pf_jw_key(&w, key, strlen(key));
       pf_jw_arr_begin(&w);
       for (size_t i = p * per; i < nitems && i < (p + 1) * per; i++)
-        item(srv, i, (pf__proto)v, &w);
+        item(srv, idx[i], (pf__proto)v, &w);
       pf_jw_arr_end(&w);
       if (p + 1 < pages->npages) {
         PF_JW_KEY(&w, "nextCursor");
@@ -108,7 +127,8 @@ static int build_pages(pf_server *srv, pf__pages *pages, const char *key, size_t
       pf_jw_obj_end(&w);
       if (b.failed) {
         pf_buf_free(&b);
-        return -PF_ENOMEM;
+        rc = -PF_ENOMEM;
+        goto done;
       }
       /* most revisions serialize a list identically: share the text */
       if (v > 0 && pages->pages[v - 1][p].len == b.len &&
@@ -122,10 +142,21 @@ static int build_pages(pf_server *srv, pf__pages *pages, const char *key, size_t
       pages->pages[v][p].len = b.len;
     }
   }
+done:
+  pf__free(idx);
+  if (rc) {
+    free_pages(pages);
+    return rc;
+  }
+  pages->retired = atomic_load(cur);
+  atomic_store(cur, pages);
   return 0;
 }
 
 static void free_pages(pf__pages *pages) {
+  if (!pages)
+    return;
+  free_pages(pages->retired);
   /* texts first (a revision may share its predecessor's), then the arrays */
   for (int v = 0; v < PF_PROTO__COUNT; v++) {
     if (!pages->pages[v])
@@ -136,7 +167,17 @@ static void free_pages(pf__pages *pages) {
   }
   for (int v = 0; v < PF_PROTO__COUNT; v++)
     pf__free(pages->pages[v]);
+  pf__free(pages);
 }
+
+static bool tool_hidden(pf_server *srv, size_t i) { return atomic_load(&srv->tools[i].hidden); }
+static bool resource_hidden(pf_server *srv, size_t i) {
+  return atomic_load(&srv->resources[i].hidden);
+}
+static bool template_hidden(pf_server *srv, size_t i) {
+  return atomic_load(&srv->resources[srv->nstatic + i].hidden);
+}
+static bool prompt_hidden(pf_server *srv, size_t i) { return atomic_load(&srv->prompts[i].hidden); }
 
 static void raw_json(pf_json_writer *w, const char *key, const char *json) {
   if (!json)
@@ -253,9 +294,10 @@ static int build_init(pf_server *srv) {
     w.comma = true;
     PF_JW_KEY(&w, "capabilities");
     pf_jw_obj_begin(&w);
+    /* listChanged: lists change when pf_set_enabled shows or hides an item */
     if (srv->ntools) {
       PF_JW_KEY(&w, "tools");
-      pf_jw_raw(&w, "{\"listChanged\":false}", 21);
+      pf_jw_raw(&w, "{\"listChanged\":true}", 20);
     }
     if (srv->nresources) {
       PF_JW_KEY(&w, "resources");
@@ -263,12 +305,12 @@ static int build_init(pf_server *srv) {
       PF_JW_KEY(&w, "subscribe");
       pf_jw_bool(&w, subscribe);
       PF_JW_KEY(&w, "listChanged");
-      pf_jw_bool(&w, false);
+      pf_jw_bool(&w, true);
       pf_jw_obj_end(&w);
     }
     if (srv->nprompts) {
       PF_JW_KEY(&w, "prompts");
-      pf_jw_raw(&w, "{\"listChanged\":false}", 21);
+      pf_jw_raw(&w, "{\"listChanged\":true}", 20);
     }
     PF_JW_KEY(&w, "logging");
     pf_jw_raw(&w, "{}", 2);
@@ -368,7 +410,9 @@ static int build_tools(pf_server *srv, pf_buf *diag) {
   rc = pf__registry_build(&srv->tool_reg, names, lens, cfg->ntools);
   if (rc)
     return rc;
-  return build_pages(srv, &srv->tools_pages, "tools", srv->ntools, tool_item);
+  for (size_t i = 0; i < srv->ntools; i++)
+    atomic_init(&srv->tools[i].hidden, srv->tools[i].cfg->disabled);
+  return build_pages(srv, &srv->tools_pages, "tools", srv->ntools, tool_item, tool_hidden);
 }
 
 static int build_resources(pf_server *srv, pf_buf *diag) {
@@ -460,10 +504,13 @@ static int build_resources(pf_server *srv, pf_buf *diag) {
     diagf(diag, NULL, "resources: duplicate URIs");
     return rc;
   }
-  rc = build_pages(srv, &srv->resources_pages, "resources", srv->nstatic, resource_item);
+  for (size_t i = 0; i < n; i++)
+    atomic_init(&srv->resources[i].hidden, srv->resources[i].cfg->disabled);
+  rc = build_pages(srv, &srv->resources_pages, "resources", srv->nstatic, resource_item,
+                   resource_hidden);
   if (!rc)
     rc = build_pages(srv, &srv->templates_pages, "resourceTemplates", n - srv->nstatic,
-                     template_item);
+                     template_item, template_hidden);
   return rc;
 }
 
@@ -509,8 +556,10 @@ static int build_prompts(pf_server *srv, pf_buf *diag) {
   if (rc)
     return rc;
   rc = pf__registry_build(&srv->prompt_reg, names, lens, n);
+  for (size_t i = 0; i < n; i++)
+    atomic_init(&srv->prompts[i].hidden, srv->prompts[i].cfg->disabled);
   if (!rc)
-    rc = build_pages(srv, &srv->prompts_pages, "prompts", n, prompt_item);
+    rc = build_pages(srv, &srv->prompts_pages, "prompts", n, prompt_item, prompt_hidden);
   return rc;
 }
 
@@ -527,6 +576,12 @@ int pf__server_create(pf_config *cfg, pf_server **out, pf_buf *diag) {
   srv->client_timeout_ms =
       cfg->forge.http.call_timeout_ms ? cfg->forge.http.call_timeout_ms : 60000;
   if (uv_mutex_init(&srv->sessions_lock) != 0) {
+    pf_config_free(cfg);
+    pf__free(srv);
+    return -PF_ENOMEM;
+  }
+  if (uv_mutex_init(&srv->pages_lock) != 0) {
+    uv_mutex_destroy(&srv->sessions_lock);
     pf_config_free(cfg);
     pf__free(srv);
     return -PF_ENOMEM;
@@ -573,10 +628,11 @@ void pf__server_destroy(pf_server *srv) {
   pf__registry_free(&srv->tool_reg);
   pf__registry_free(&srv->res_reg);
   pf__registry_free(&srv->prompt_reg);
-  free_pages(&srv->tools_pages);
-  free_pages(&srv->resources_pages);
-  free_pages(&srv->templates_pages);
-  free_pages(&srv->prompts_pages);
+  free_pages(atomic_load(&srv->tools_pages));
+  free_pages(atomic_load(&srv->resources_pages));
+  free_pages(atomic_load(&srv->templates_pages));
+  free_pages(atomic_load(&srv->prompts_pages));
+  uv_mutex_destroy(&srv->pages_lock);
   for (int v = 0; v < PF_PROTO__COUNT; v++)
     pf_buf_free(&srv->init_rest[v]);
   if (srv->dl)
@@ -585,4 +641,73 @@ void pf__server_destroy(pf_server *srv) {
   uv_mutex_destroy(&srv->sessions_lock);
   pf__scratch_release();
   pf__free(srv);
+}
+
+/* ------------------------------------------------------------------ */
+/* Showing and hiding items at run time                                */
+
+static void list_changed(pf_server *srv, const char *method) {
+  char line[128];
+  int n = snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"method\":\"%s\"}\n", method);
+  uv_mutex_lock(&srv->sessions_lock);
+  for (pf__session *s = srv->sessions; s; s = s->next)
+    if (atomic_load(&s->state) == 2 && !s->stateless && s->route.emit)
+      s->route.emit(s->route.ud, line, (size_t)n, false);
+  uv_mutex_unlock(&srv->sessions_lock);
+}
+
+static bool flip(_Atomic bool *hidden, bool enabled) {
+  bool want = !enabled;
+  return atomic_exchange(hidden, want) != want;
+}
+
+int pf__server_set_enabled(pf_server *srv, const char *kind, const char *name, bool enabled) {
+  if (!kind || !name)
+    return -PF_EINVAL;
+  size_t len = strlen(name);
+  int rc = 0;
+  uv_mutex_lock(&srv->pages_lock);
+  if (strcmp(kind, "tool") == 0) {
+    long i = pf__registry_find(&srv->tool_reg, name, len);
+    if (i < 0) {
+      rc = -PF_EINVAL;
+    } else if (flip(&srv->tools[i].hidden, enabled)) {
+      rc = build_pages(srv, &srv->tools_pages, "tools", srv->ntools, tool_item, tool_hidden);
+      if (!rc)
+        list_changed(srv, "notifications/tools/list_changed");
+    }
+  } else if (strcmp(kind, "prompt") == 0) {
+    long i = pf__registry_find(&srv->prompt_reg, name, len);
+    if (i < 0) {
+      rc = -PF_EINVAL;
+    } else if (flip(&srv->prompts[i].hidden, enabled)) {
+      rc = build_pages(srv, &srv->prompts_pages, "prompts", srv->nprompts, prompt_item,
+                       prompt_hidden);
+      if (!rc)
+        list_changed(srv, "notifications/prompts/list_changed");
+    }
+  } else if (strcmp(kind, "resource") == 0) {
+    size_t i = 0;
+    for (; i < srv->nresources; i++) {
+      const pf_cfg_resource *c = srv->resources[i].cfg;
+      const char *u = c->uri ? c->uri : c->uri_template;
+      if (u && strcmp(u, name) == 0)
+        break;
+    }
+    if (i == srv->nresources) {
+      rc = -PF_EINVAL;
+    } else if (flip(&srv->resources[i].hidden, enabled)) {
+      rc = i < srv->nstatic
+               ? build_pages(srv, &srv->resources_pages, "resources", srv->nstatic, resource_item,
+                             resource_hidden)
+               : build_pages(srv, &srv->templates_pages, "resourceTemplates",
+                             srv->nresources - srv->nstatic, template_item, template_hidden);
+      if (!rc)
+        list_changed(srv, "notifications/resources/list_changed");
+    }
+  } else {
+    rc = -PF_EINVAL;
+  }
+  uv_mutex_unlock(&srv->pages_lock);
+  return rc;
 }

@@ -318,16 +318,16 @@ static void list(pf__session *s, const pf_json *id, const pf_json *params, pf_bu
 }
 
 static void m_tools_list(pf__session *s, const pf_json *id, const pf_json *p, pf_buf *out) {
-  list(s, id, p, out, &s->srv->tools_pages);
+  list(s, id, p, out, atomic_load(&s->srv->tools_pages));
 }
 static void m_resources_list(pf__session *s, const pf_json *id, const pf_json *p, pf_buf *out) {
-  list(s, id, p, out, &s->srv->resources_pages);
+  list(s, id, p, out, atomic_load(&s->srv->resources_pages));
 }
 static void m_templates_list(pf__session *s, const pf_json *id, const pf_json *p, pf_buf *out) {
-  list(s, id, p, out, &s->srv->templates_pages);
+  list(s, id, p, out, atomic_load(&s->srv->templates_pages));
 }
 static void m_prompts_list(pf__session *s, const pf_json *id, const pf_json *p, pf_buf *out) {
-  list(s, id, p, out, &s->srv->prompts_pages);
+  list(s, id, p, out, atomic_load(&s->srv->prompts_pages));
 }
 
 typedef void (*method_fn)(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out);

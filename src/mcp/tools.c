@@ -188,6 +188,10 @@ static void async_done(uv_work_t *w, int status) {
     if (!out.failed)
       a->route.emit(a->route.ud, out.data, out.len, true);
     pf_buf_free(&out);
+  } else if (open) {
+    /* cancelled: no response, but the request is over (an HTTP stream
+     * waiting for it can end) */
+    a->route.emit(a->route.ud, "", 0, true);
   }
   async_free(a);
 }
@@ -324,7 +328,7 @@ void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, 
     return;
   }
   long ti = pf__registry_find(&s->srv->tool_reg, name, nlen);
-  if (ti < 0) {
+  if (ti < 0 || atomic_load(&s->srv->tools[ti].hidden)) {
     pf__rpc_errorf(out, id, -32602, "Unknown tool: %.*s", (int)(nlen > 200 ? 200 : nlen), name);
     return;
   }

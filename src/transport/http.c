@@ -451,7 +451,8 @@ static void stream_push(hstream *st, const char *data, size_t len, bool final) {
       return;
     }
     uv_mutex_lock(&st->lock);
-    ring_add(st, last, last_len, (size_t)-1);
+    if (last_len) /* nothing for a cancelled request */
+      ring_add(st, last, last_len, (size_t)-1);
     if (--st->finals_left <= 0)
       st->finished = true;
     uv_mutex_unlock(&st->lock);
@@ -515,6 +516,8 @@ static void stream_flush(hstream *st) {
     uv_mutex_unlock(&st->lock);
     if (body)
       pf__http_respond(req, 200, "application/json", st->extra, body, len);
+    else if (!st->closed) /* the request was cancelled: no response */
+      pf__http_respond(req, 202, NULL, st->extra, NULL, 0);
     else
       pf__http_respond(req, 503, "application/json", NULL,
                        "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,"
@@ -568,7 +571,7 @@ static int stream_attach(hstream *st, pf__http_req *req, const char *extra_heade
       memcpy(st->extra, extra_headers, n + 1);
   }
   if (st->mode == MODE_SSE) {
-    char hdr[512];
+    char hdr[1024];
     snprintf(hdr, sizeof hdr, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n%s",
              extra_headers ? extra_headers : "");
     pf__http_stream_begin(req, 200, "text/event-stream", hdr);
@@ -855,7 +858,7 @@ static void answer_sync(hsrv *h, hsess *hs, pf__http_req *req, pf_buf *out, cons
   pf_buf *b = &tls_sse;
   pf_buf_reset(b);
   sse_body(b, out->data, out->len);
-  char hdr[768];
+  char hdr[1024];
   snprintf(hdr, sizeof hdr, "Cache-Control: no-cache\r\n%s", extra ? extra : "");
   if (b->failed)
     rpc_http_error(req, 500, -32603, "Internal error: out of memory", extra);
@@ -1237,6 +1240,14 @@ static void on_signal(uv_signal_t *sig, int signum) {
   uv_close((uv_handle_t *)&h->sigterm, NULL);
   uv_close((uv_handle_t *)&h->expiry, NULL);
   pf__server_unwatch(h->srv);
+  /* tell running handlers to stop: their calls end without a response */
+  uv_rwlock_rdlock(&h->table_lock);
+  for (size_t b = 0; b < h->nbuckets; b++)
+    for (hsess *hs = h->buckets[b]; hs; hs = hs->next)
+      pf__session_cancel_all(hs->s);
+  uv_rwlock_rdunlock(&h->table_lock);
+  if (h->shared)
+    pf__session_cancel_all(h->shared);
   pf__httpd_stop(h->httpd, SHUTDOWN_GRACE_MS);
 }
 

@@ -192,9 +192,9 @@ for ver in REVISIONS:
     vi = REVISIONS.index(ver)
     check(f"[{ver}] initialize echoes the revision", res.get("protocolVersion") == ver, r)
     caps = res.get("capabilities", {})
-    check(f"[{ver}] capabilities", caps.get("tools") == {"listChanged": False}
-          and caps.get("resources") == {"subscribe": True, "listChanged": False}
-          and caps.get("prompts") == {"listChanged": False} and caps.get("logging") == {}
+    check(f"[{ver}] capabilities", caps.get("tools") == {"listChanged": True}
+          and caps.get("resources") == {"subscribe": True, "listChanged": True}
+          and caps.get("prompts") == {"listChanged": True} and caps.get("logging") == {}
           and (("completions" in caps) == (vi >= 1)), caps)
     info = res.get("serverInfo", {})
     want = {"name": "full-fixture", "version": "1.2.3"}

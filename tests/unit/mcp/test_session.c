@@ -73,6 +73,13 @@ PF_TOOL(ut_ask_inline) {
   return pf_result_textf(call, "rc %d", pf_client_request(call, "roots/list", NULL, 0, &r));
 }
 
+/* Shows or hides what its arguments name. */
+PF_TOOL(ut_toggle) {
+  int rc = pf_set_enabled(call, pf_arg_str(call, "kind", ""), pf_arg_str(call, "name", ""),
+                          pf_arg_bool(call, "on", true));
+  return pf_result_textf(call, "rc %d", rc);
+}
+
 PF_TOOL(ut_res) { return pf_result_textf(call, "res %s", pf_arg_str(call, "id", "?")); }
 
 /* ------------------------------------------------------------------ */
@@ -112,12 +119,26 @@ static void on_emit(void *ud, const char *data, size_t len, bool final) {
   pf_buf_append(&f->emitted, data, len);
 }
 
+static const char yaml_toggle[] =
+    "forge: {name: unit, version: '0.1'}\n"
+    "tools:\n"
+    "  - {type: native, name: toggle, description: T, handler: {path: ut_toggle},\n"
+    "     params: {kind: string, name: string, on: {type: boolean, required: false}}}\n"
+    "  - {type: native, name: secret, description: S, handler: {path: ut_echo}, enabled: false,\n"
+    "     params: {text: string}}\n"
+    "resources:\n"
+    "  - {uri: 'mem://a', text: A, mime_type: text/plain}\n"
+    "prompts:\n"
+    "  - {name: p, template: 'Hi', enabled: false}\n";
+
+static const char *setup_yaml = yaml;
+
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   assert_non_null(f);
   pf_buf diag = PF_BUF_INIT;
   pf_config *cfg = NULL;
-  int rc = pf_config_load_text("inline.yaml", yaml, sizeof yaml - 1, &cfg, &diag);
+  int rc = pf_config_load_text("inline.yaml", setup_yaml, strlen(setup_yaml), &cfg, &diag);
   if (rc)
     fprintf(stderr, "%s", pf_buf_cstr(&diag));
   assert_int_equal(rc, 0);
@@ -199,14 +220,14 @@ static void test_lifecycle_order(void **state) {
   EXPECT(f, RPC "\"id\":4,\"method\":\"initialize\",\"params\":{}}",
          RPC "\"id\":4,\"error\":{\"code\":-32602,\"message\":\"Invalid params: initialize needs a "
              "protocolVersion string\"}}\n");
-  EXPECT(
-      f,
-      RPC "\"id\":5,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\","
-          "\"capabilities\":{\"sampling\":{}},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}",
-      RPC "\"id\":5,\"result\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{"
-          "\"listChanged\":false},\"resources\":{\"subscribe\":false,\"listChanged\":false},"
-          "\"prompts\":{\"listChanged\":false},\"logging\":{},\"completions\":{}},\"serverInfo\":"
-          "{\"name\":\"unit\",\"version\":\"0.1\"}}}\n");
+  EXPECT(f,
+         RPC
+         "\"id\":5,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\","
+         "\"capabilities\":{\"sampling\":{}},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}",
+         RPC "\"id\":5,\"result\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{"
+             "\"listChanged\":true},\"resources\":{\"subscribe\":false,\"listChanged\":true},"
+             "\"prompts\":{\"listChanged\":true},\"logging\":{},\"completions\":{}},\"serverInfo\":"
+             "{\"name\":\"unit\",\"version\":\"0.1\"}}}\n");
   assert_true(f->s->cap_sampling);
   assert_false(f->s->cap_roots);
   /* after the initialize response, before initialized: requests are served */
@@ -229,8 +250,8 @@ static void test_version_negotiation(void **state) {
   EXPECT(f,
          RPC "\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2024-11-05\"}}",
          RPC "\"id\":1,\"result\":{\"protocolVersion\":\"2024-11-05\",\"capabilities\":{\"tools\":{"
-             "\"listChanged\":false},\"resources\":{\"subscribe\":false,\"listChanged\":false},"
-             "\"prompts\":{\"listChanged\":false},\"logging\":{}},\"serverInfo\":"
+             "\"listChanged\":true},\"resources\":{\"subscribe\":false,\"listChanged\":true},"
+             "\"prompts\":{\"listChanged\":true},\"logging\":{}},\"serverInfo\":"
              "{\"name\":\"unit\",\"version\":\"0.1\"}}}\n");
   pf__session_destroy(f->s);
   f->s = pf__session_create(f->srv, &f->loop, &(pf__route){on_emit, NULL, NULL, NULL, f});
@@ -682,9 +703,9 @@ static void test_client_request_timeout(void **state) {
   run_until(f, "\"id\":3,\"result\"");
   const char *e = pf_buf_cstr(&f->emitted);
   assert_non_null(strstr(e, RPC "\"id\":1,\"method\":\"roots/list\"}"));
-  assert_non_null(
-      strstr(e, RPC "\"method\":\"notifications/"
-                    "cancelled\",\"params\":{\"requestId\":1,\"reason\":\"timed out\"}}"));
+  assert_non_null(strstr(e,
+                         RPC "\"method\":\"notifications/"
+                             "cancelled\",\"params\":{\"requestId\":1,\"reason\":\"timed out\"}}"));
   assert_non_null(strstr(e, "rc timed out"));
   /* a late answer is ignored */
   EXPECT(f, RPC "\"id\":1,\"result\":{\"roots\":[]}}", "");
@@ -700,6 +721,71 @@ static void test_client_request_timeout(void **state) {
   }
   assert_int_equal(pf__session_pending(f->s), 0);
   assert_null(strstr(pf_buf_cstr(&f->emitted), "\"id\":4,\"result\""));
+}
+
+static int setup_toggle(void **state) {
+  setup_yaml = yaml_toggle;
+  int rc = setup(state);
+  setup_yaml = yaml;
+  return rc;
+}
+
+/* enabled: false hides; pf_set_enabled shows and hides, rebuilds the list
+ * and tells every initialized session. */
+static void test_set_enabled(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  const char *out = handle(f, RPC "\"id\":1,\"method\":\"tools/list\"}");
+  assert_non_null(strstr(out, "\"name\":\"toggle\""));
+  assert_null(strstr(out, "secret"));
+  EXPECT(f,
+         RPC "\"id\":2,\"method\":\"tools/"
+             "call\",\"params\":{\"name\":\"secret\",\"arguments\":{\"text\":\"x\"}}}",
+         RPC "\"id\":2,\"error\":{\"code\":-32602,\"message\":\"Unknown tool: secret\"}}\n");
+  assert_null(strstr(handle(f, RPC "\"id\":3,\"method\":\"prompts/list\"}"), "\"p\""));
+  /* show the tool */
+  pf_buf_reset(&f->emitted);
+  assert_non_null(
+      strstr(handle(f, RPC "\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":"
+                           "\"toggle\",\"arguments\":{\"kind\":\"tool\",\"name\":\"secret\"}}}"),
+             "rc 0"));
+  assert_string_equal(pf_buf_cstr(&f->emitted),
+                      RPC "\"method\":\"notifications/tools/list_changed\"}\n");
+  assert_non_null(
+      strstr(handle(f, RPC "\"id\":5,\"method\":\"tools/list\"}"), "\"name\":\"secret\""));
+  EXPECT(f,
+         RPC "\"id\":6,\"method\":\"tools/"
+             "call\",\"params\":{\"name\":\"secret\",\"arguments\":{\"text\":\"x\"}}}",
+         RPC "\"id\":6,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}}\n");
+  /* no change: no notification */
+  pf_buf_reset(&f->emitted);
+  handle(f, RPC "\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"toggle\",\"arguments\":"
+                "{\"kind\":\"tool\",\"name\":\"secret\"}}}");
+  assert_string_equal(pf_buf_cstr(&f->emitted), "");
+  /* prompts and resources */
+  handle(f, RPC "\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"toggle\",\"arguments\":"
+                "{\"kind\":\"prompt\",\"name\":\"p\"}}}");
+  assert_non_null(strstr(handle(f, RPC "\"id\":9,\"method\":\"prompts/list\"}"), "\"name\":\"p\""));
+  handle(f, RPC "\"id\":10,\"method\":\"tools/call\",\"params\":{\"name\":\"toggle\",\"arguments\":"
+                "{\"kind\":\"resource\",\"name\":\"mem://a\",\"on\":false}}}");
+  assert_null(strstr(handle(f, RPC "\"id\":11,\"method\":\"resources/list\"}"), "mem://a"));
+  assert_non_null(strstr(
+      handle(f, RPC "\"id\":12,\"method\":\"resources/read\",\"params\":{\"uri\":\"mem://a\"}}"),
+      "-32002"));
+  assert_string_equal(pf_buf_cstr(&f->emitted),
+                      RPC "\"method\":\"notifications/prompts/list_changed\"}\n" RPC
+                          "\"method\":\"notifications/resources/list_changed\"}\n");
+  /* unknown names */
+  char want[32];
+  snprintf(want, sizeof want, "rc %d", -PF_EINVAL);
+  assert_non_null(
+      strstr(handle(f, RPC "\"id\":13,\"method\":\"tools/call\",\"params\":{\"name\":"
+                           "\"toggle\",\"arguments\":{\"kind\":\"tool\",\"name\":\"nope\"}}}"),
+             want));
+  assert_non_null(
+      strstr(handle(f, RPC "\"id\":14,\"method\":\"tools/call\",\"params\":{\"name\":"
+                           "\"toggle\",\"arguments\":{\"kind\":\"widget\",\"name\":\"p\"}}}"),
+             want));
 }
 
 int main(void) {
@@ -725,6 +811,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_client_request, setup, teardown),
       cmocka_unit_test_setup_teardown(test_client_request_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_client_request_timeout, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_set_enabled, setup_toggle, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
