@@ -796,7 +796,10 @@ static hsess *session_of(hsrv *h, pf__http_req *req, const char *cors, bool *ans
     rpc_http_error(req, 400, -32000, "Bad Request: Unsupported protocol version", cors);
     return NULL;
   }
-  atomic_store(&hs->last_ms, now_ms());
+  /* a store only when it changes the second: workers share this line */
+  uint64_t now = now_ms();
+  if (now - atomic_load_explicit(&hs->last_ms, memory_order_relaxed) >= 1000)
+    atomic_store_explicit(&hs->last_ms, now, memory_order_relaxed);
   *answered = false;
   return hs;
 }

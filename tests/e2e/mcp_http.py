@@ -654,7 +654,7 @@ def _section_2():
     check("ping on the same keep-alive connection", r.json == {"jsonrpc": "2.0", "id": 2, "result": {}}, r)
     r = post(P, rpc(3, "tools/list"), session=SID, conn=keep)
     check("a request without MCP-Protocol-Version is served",
-          r.status == 200 and len((r.json or {}).get("result", {}).get("tools", [])) == 7, r)
+          r.status == 200 and len((r.json or {}).get("result", {}).get("tools", [])) == 8, r)
     r = post(P, rpc(4, "ping"), session=SID, conn=keep, version="2025-06-18")
     check("MCP-Protocol-Version of another supported revision is accepted (200)", r.status == 200, r)
 
@@ -827,6 +827,42 @@ def _section_6():
 
 
 run_section('GET stream', _section_6)
+
+
+def _section_list_changed():
+    sid_a, _ = initialize(P)
+    post(P, notif("notifications/initialized"), session=sid_a)
+    g, r = open_get(P, sid_a)
+    check("list_changed: GET stream open", r.status == 200, r)
+    try:
+        g.event(3)  # priming
+    except (socket.timeout, TimeoutError):
+        pass
+    r = post(P, rpc(60, "tools/list"), session=sid_a)
+    names = [t["name"] for t in ((r.json or {}).get("result") or {}).get("tools", [])]
+    check("enabled: false: the tool is not listed", "hidden" not in names and "toggle" in names,
+          names)
+    r = post(P, call_msg(61, "hidden"), session=sid_a)
+    check("enabled: false: calling it is an unknown tool (-32602)", err_code(r.json) == -32602, r)
+    r = post(P, call_msg(62, "toggle", {"on": True}), session=sid_a)
+    check("pf_set_enabled answered", text_of(response_of(r.msgs, 62)) == "rc 0", r)
+    try:
+        e = g.event(3)
+    except (socket.timeout, TimeoutError):
+        e = None
+    m = json.loads(e["data"]) if e and e.get("data") else None
+    check("GET stream: notifications/tools/list_changed arrives on it",
+          m is not None and m.get("method") == "notifications/tools/list_changed", e)
+    r = post(P, rpc(63, "tools/list"), session=sid_a)
+    names = [t["name"] for t in ((r.json or {}).get("result") or {}).get("tools", [])]
+    check("after pf_set_enabled the tool is listed", "hidden" in names, names)
+    r = post(P, call_msg(64, "hidden"), session=sid_a)
+    check("and callable", text_of(response_of(r.msgs, 64)) == "touched", r)
+    post(P, call_msg(65, "toggle", {"on": False}), session=sid_a)
+    g.close()
+
+
+run_section('list_changed (enabled: false, pf_set_enabled)', _section_list_changed)
 
 # ---- Last-Event-ID replay --------------------------------------------------------------------
 def _section_7():

@@ -53,3 +53,9 @@ PF_TOOL(hx_touch) {
   pf_resource_updated(call, "docs://inline");
   return pf_result_textz(call, "touched");
 }
+
+/* Shows (on: true) or hides the `hidden` tool: clients get list_changed. */
+PF_TOOL(hx_toggle) {
+  int rc = pf_set_enabled(call, "tool", "hidden", pf_arg_bool(call, "on", true));
+  return pf_result_textf(call, "rc %d", rc);
+}
