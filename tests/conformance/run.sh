@@ -183,6 +183,16 @@ if [ "$server_alive" != 1 ]; then
   echo "not ok - the server died during the run: $server_alive"
   status=1
 fi
+# A sanitizer build reports memory errors and leaks on the server's stderr
+# (leaks at its exit, which stop_server waited for).
+if grep -qE "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:" "$RES/server.log"; then
+  echo "not ok - the server's log has sanitizer reports"
+  grep -m 5 -E "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:" "$RES/server.log" |
+    sed 's/^/#   /'
+  status=1
+else
+  echo "ok - no sanitizer reports in the server's log"
+fi
 if [ "$status" != 0 ]; then
   server_log
   echo "# full output: $RES/{stable,alpha}.log, checks: $RES/{stable,alpha}/*/checks.json"
