@@ -198,6 +198,15 @@ bool pf_client_supports(pf_call *call, const char *capability);
 int pf_client_request(pf_call *call, const char *method, const char *params, unsigned timeout_ms,
                       const pf_json **result);
 
+/* Sends a notification to the client, on the same way as the call's
+ * progress and logs (the POST's SSE stream on HTTP), before the call's
+ * result: e.g. "notifications/elicitation/complete" with
+ * {"elicitationId": ...} once a URL-mode elicitation has been completed out
+ * of band. params: the JSON text of an object, or NULL. Any handler.
+ * Returns 0, or -PF_EINVAL for an empty method or params that are not a
+ * JSON object. */
+int pf_client_notify(pf_call *call, const char *method, const char *params);
+
 /* Streamable HTTP with protocol 2025-11-25 (SSE polling, SEP-1699): sends
  * `retry: retry_ms` on the SSE stream of this call's POST and closes its
  * connection; the client reconnects with GET + Last-Event-ID and receives

@@ -265,3 +265,39 @@ void pf__outreq_wake_all(pf__session *s) {
     uv_cond_signal(&o->cond);
   uv_mutex_unlock(&s->lock);
 }
+
+int pf_client_notify(pf_call *call, const char *method, const char *params) {
+  if (!call || !method || !*method)
+    return -PF_EINVAL;
+  const pf_json *pv = NULL;
+  if (params) {
+    pv = pf_json_parse_copy(params, strlen(params), call->arena, NULL, NULL);
+    if (!pv || pf_json_typeof(pv) != PF_JSON_OBJECT)
+      return -PF_EINVAL;
+  }
+  if (pf_cancelled(call))
+    return 0;
+  pf_buf line = PF_BUF_INIT;
+  pf_json_writer w;
+  pf_jw_init(&w, &line);
+  pf_jw_obj_begin(&w);
+  PF_JW_KEY(&w, "jsonrpc");
+  pf_jw_str(&w, "2.0", 3);
+  PF_JW_KEY(&w, "method");
+  pf_jw_strz(&w, method);
+  if (pv) {
+    PF_JW_KEY(&w, "params");
+    pf_jw_value(&w, pv);
+  }
+  pf_jw_obj_end(&w);
+  pf_buf_putc(&line, '\n');
+  int rc = 0;
+  if (line.failed)
+    rc = -PF_ENOMEM;
+  else if (call->notify_lock)
+    send_line(call, &line); /* a blocking call: the loop sends it now */
+  else
+    pf_buf_append(call->notify, line.data, line.len); /* before the response */
+  pf_buf_free(&line);
+  return rc;
+}

@@ -67,6 +67,14 @@ PF_TOOL(ut_ask) {
   return pf_result_textf(call, "root %.*s", (int)n, uri ? uri : "");
 }
 
+/* A notification before the result; bad params are refused. */
+PF_TOOL(ut_notify) {
+  int bad = pf_client_notify(call, "notifications/x", "[1]");
+  int rc =
+      pf_client_notify(call, "notifications/elicitation/complete", "{\"elicitationId\":\"e1\"}");
+  return pf_result_textf(call, "rc %d %d", rc, bad);
+}
+
 /* pf_client_request from a handler on the event loop: refused. */
 PF_TOOL(ut_ask_inline) {
   const pf_json *r;
@@ -124,6 +132,7 @@ static const char yaml_toggle[] =
     "tools:\n"
     "  - {type: native, name: toggle, description: T, handler: {path: ut_toggle},\n"
     "     params: {kind: string, name: string, on: {type: boolean, required: false}}}\n"
+    "  - {type: native, name: notify, description: N, handler: {path: ut_notify}}\n"
     "  - {type: native, name: secret, description: S, handler: {path: ut_echo}, enabled: false,\n"
     "     params: {text: string}}\n"
     "resources:\n"
@@ -775,6 +784,14 @@ static void test_set_enabled(void **state) {
   assert_string_equal(pf_buf_cstr(&f->emitted),
                       RPC "\"method\":\"notifications/prompts/list_changed\"}\n" RPC
                           "\"method\":\"notifications/resources/list_changed\"}\n");
+  /* pf_client_notify: the line comes before the result */
+  char w2[256];
+  snprintf(w2, sizeof w2,
+           RPC "\"method\":\"notifications/elicitation/"
+               "complete\",\"params\":{\"elicitationId\":\"e1\"}}\n" RPC
+               "\"id\":20,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"rc 0 %d\"}]}}\n",
+           -PF_EINVAL);
+  EXPECT(f, RPC "\"id\":20,\"method\":\"tools/call\",\"params\":{\"name\":\"notify\"}}", w2);
   /* unknown names */
   char want[32];
   snprintf(want, sizeof want, "rc %d", -PF_EINVAL);
