@@ -29,6 +29,7 @@ extern const char *const pf__proto_names[PF_PROTO__COUNT];
 /* Limits (named constants; the transports take them from the config). */
 #define PF_MAX_MESSAGE_DEFAULT ((size_t)16 * 1024 * 1024)
 #define PF_MAX_BATCH 1024
+#define PF_MAX_INFLIGHT 256 /* blocking calls running at once per session */
 
 struct pf_validator;
 

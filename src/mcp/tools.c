@@ -260,6 +260,14 @@ static void start_async(pf__session *s, const pf__tool *t, const pf_json *id, co
     a->call.wake = &a->wake;
   }
   uv_mutex_lock(&s->lock);
+  if (s->npending >= PF_MAX_INFLIGHT) {
+    uv_mutex_unlock(&s->lock);
+    async_free(a);
+    pf__rpc_errorf(out, id, -32000,
+                   "Too many requests in flight: this session already runs %d blocking calls",
+                   PF_MAX_INFLIGHT);
+    return;
+  }
   a->next = s->inflight;
   s->inflight = a;
   s->npending++;

@@ -36,6 +36,8 @@
 #define MAX_EVENTS_HARD 65536    /* undelivered events kept per stream, at most */
 #define KEEP_FINISHED_STREAMS 16 /* finished streams kept per session for resumption */
 #define SHUTDOWN_GRACE_MS 2000
+#define KEEPALIVE_MS 15000 /* an SSE comment on open streams: proxies keep them, dead peers show   \
+                            */
 #define LEGACY_SSE_PATH "/sse"
 #define LEGACY_POST_PATH "/messages"
 
@@ -109,7 +111,7 @@ struct hsrv {
   size_t nbuckets, nsessions;
   uv_loop_t *loop; /* main thread: signals, session expiry, file watches */
   uv_signal_t sigint, sigterm;
-  uv_timer_t expiry;
+  uv_timer_t expiry, keepalive;
   bool stopping;
 };
 
@@ -1233,6 +1235,43 @@ static void on_expiry(uv_timer_t *t) {
   }
 }
 
+static void keepalive_cb(void *arg) {
+  hstream *st = arg;
+  uv_mutex_lock(&st->lock);
+  pf__http_req *req = st->req && st->w == pf__http_worker_current() ? st->req : NULL;
+  uv_mutex_unlock(&st->lock);
+  if (req && st->mode == MODE_SSE)
+    pf__http_stream_write(req, ": keepalive\n\n", 13);
+  stream_unref(st);
+}
+
+static void keepalive_one(hstream *st) {
+  uv_mutex_lock(&st->lock);
+  pf__http_worker *w = st->req && st->mode == MODE_SSE ? st->w : NULL;
+  uv_mutex_unlock(&st->lock);
+  if (!w)
+    return;
+  atomic_fetch_add(&st->refs, 1);
+  if (pf__http_worker_post(w, keepalive_cb, st) != 0)
+    stream_unref(st);
+}
+
+/* Main thread: a comment on every open SSE stream. */
+static void on_keepalive(uv_timer_t *t) {
+  hsrv *h = t->data;
+  uv_rwlock_rdlock(&h->table_lock);
+  for (size_t b = 0; b < h->nbuckets; b++)
+    for (hsess *hs = h->buckets[b]; hs; hs = hs->next) {
+      uv_mutex_lock(&hs->lock);
+      if (hs->get)
+        keepalive_one(hs->get);
+      for (hstream *st = hs->streams; st; st = st->next)
+        keepalive_one(st);
+      uv_mutex_unlock(&hs->lock);
+    }
+  uv_rwlock_rdunlock(&h->table_lock);
+}
+
 static void on_signal(uv_signal_t *sig, int signum) {
   hsrv *h = sig->data;
   if (h->stopping)
@@ -1242,6 +1281,7 @@ static void on_signal(uv_signal_t *sig, int signum) {
   uv_close((uv_handle_t *)&h->sigint, NULL);
   uv_close((uv_handle_t *)&h->sigterm, NULL);
   uv_close((uv_handle_t *)&h->expiry, NULL);
+  uv_close((uv_handle_t *)&h->keepalive, NULL);
   pf__server_unwatch(h->srv);
   /* tell running handlers to stop: their calls end without a response */
   uv_rwlock_rdlock(&h->table_lock);
@@ -1346,6 +1386,10 @@ int pf__serve_http(pf_server *srv, const pf_cfg_http *cfg_in) {
     every = 30000;
   if (!h.stateless)
     uv_timer_start(&h.expiry, on_expiry, every, every);
+  uv_timer_init(h.loop, &h.keepalive);
+  h.keepalive.data = &h;
+  if (!h.stateless)
+    uv_timer_start(&h.keepalive, on_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
 
   uv_run(h.loop, UV_RUN_DEFAULT);
   pf__httpd_join(h.httpd);
