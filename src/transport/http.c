@@ -36,8 +36,11 @@
 #define MAX_EVENTS_HARD 65536    /* undelivered events kept per stream, at most */
 #define KEEP_FINISHED_STREAMS 16 /* finished streams kept per session for resumption */
 #define SHUTDOWN_GRACE_MS 2000
-#define KEEPALIVE_MS 15000 /* an SSE comment on open streams: proxies keep them, dead peers show   \
-                            */
+#define MAX_BACKLOG                                                                                \
+  ((size_t)8 << 20) /* unsent bytes on a stream before its connection is dropped */
+#define KEEPALIVE_MS                                                                               \
+  15000 /* an SSE comment on open streams: proxies keep them, dead peers show                      \
+         */
 #define LEGACY_SSE_PATH "/sse"
 #define LEGACY_POST_PATH "/messages"
 
@@ -527,6 +530,19 @@ static void stream_flush(hstream *st) {
                        113);
     pf__free(body);
     stream_unref(st); /* the connection's reference */
+    return;
+  }
+  if (pf__http_stream_backlog(req) > MAX_BACKLOG) {
+    /* the client does not read: drop the connection, keep the events; it
+     * can resume with Last-Event-ID (what it missed stays buffered) */
+    detach_locked(st, req);
+    uv_mutex_unlock(&st->lock);
+    pf_warn("an SSE client is not reading (over %zu bytes queued); closing its connection",
+            MAX_BACKLOG);
+    pf__http_stream_close(req);
+    if (st->legacy) /* a legacy session lives as long as its /sse connection */
+      session_end(st->h, st->hs);
+    stream_unref(st);
     return;
   }
   pf_buf b = PF_BUF_INIT;
