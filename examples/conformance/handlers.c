@@ -100,7 +100,15 @@ PF_TOOL(conf_tool_with_progress) {
     snprintf(msg, sizeof msg, "Completed step %d of 100", p);
     pf_progress(call, p, 100, msg);
   }
-  return pf_result_textz(call, "Tool with progress executed successfully");
+  /* like the reference fixture: the answer names the token it reported on */
+  pf_buf tok = PF_BUF_INIT;
+  pf_json_writer w;
+  pf_jw_init(&w, &tok);
+  pf_jw_value(&w, pf_progress_token(call));
+  int rc = pf_result_textf(call, "Tool with progress executed successfully (progressToken %s)",
+                           pf_progress_token(call) && !tok.failed ? pf_buf_cstr(&tok) : "none");
+  pf_buf_free(&tok);
+  return rc;
 }
 
 PF_TOOL(conf_reconnection) {
