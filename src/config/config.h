@@ -105,6 +105,14 @@ typedef struct pf_cfg_tool {
   pf_cfg_kv *env;
   size_t nenv;
   bool stream;
+  const char *stdin_template; /* `stdin`, or NULL */
+  bool env_clear;             /* inherit only env_allow (default: PATH) */
+  bool has_env_allow;
+  const char **env_allow;
+  size_t nenv_allow;
+  bool output_json;          /* output: json */
+  uint32_t max_output_bytes; /* default 1 MiB (stdout and stderr each) */
+  bool allow_extra_args;     /* the caller's `args` array is appended to argv */
 
   /* http */
   const char *endpoint;

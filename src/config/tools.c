@@ -24,6 +24,12 @@ enum {
   T_CWD,
   T_ENV,
   T_STREAM,
+  T_STDIN,
+  T_ENV_CLEAR,
+  T_ENV_ALLOW,
+  T_OUTPUT,
+  T_MAX_OUTPUT,
+  T_EXTRA_ARGS,
   T_ENDPOINT,
   T_METHOD,
   T_HEADERS,
@@ -53,8 +59,13 @@ enum {
   {T_HANDLER, "handler", NULL, PF__T_MAP, req}, { T_BLOCKING, "blocking", NULL, PF__T_BOOL, false }
 #define CLI_KEYS(req)                                                                              \
   {T_COMMAND, "command", NULL, PF__T_STR, req}, {T_ARGS, "args", NULL, PF__T_LIST, false},         \
-      {T_CWD, "cwd", NULL, PF__T_STR, false}, {T_ENV, "env", NULL, PF__T_MAP, false}, {            \
-    T_STREAM, "stream", NULL, PF__T_BOOL, false                                                    \
+      {T_CWD, "cwd", NULL, PF__T_STR, false}, {T_ENV, "env", NULL, PF__T_MAP, false},              \
+      {T_STREAM, "stream", NULL, PF__T_BOOL, false}, {T_STDIN, "stdin", NULL, PF__T_STR, false},   \
+      {T_ENV_CLEAR, "env_clear", NULL, PF__T_BOOL, false},                                         \
+      {T_ENV_ALLOW, "env_allow", NULL, PF__T_LIST, false},                                         \
+      {T_OUTPUT, "output", NULL, PF__T_STR, false},                                                \
+      {T_MAX_OUTPUT, "max_output_bytes", NULL, PF__T_INT, false}, {                                \
+    T_EXTRA_ARGS, "allow_extra_args", NULL, PF__T_BOOL, false                                      \
   }
 #define HTTP_KEYS(req)                                                                             \
   {T_ENDPOINT, "endpoint", NULL, PF__T_STR, req}, {T_METHOD, "method", NULL, PF__T_STR, false},    \
@@ -397,6 +408,23 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
     t->cwd = pf__cfg_str(c, &k[T_CWD]);
     pf__cfg_strmap(c, &k[T_ENV], &t->env, &t->nenv);
     t->stream = pf__cfg_bool(c, &k[T_STREAM], false);
+    t->stdin_template = pf__cfg_str(c, &k[T_STDIN]);
+    t->env_clear = pf__cfg_bool(c, &k[T_ENV_CLEAR], false);
+    if (k[T_ENV_ALLOW].present) {
+      pf__cfg_strlist(c, &k[T_ENV_ALLOW], &t->env_allow, &t->nenv_allow);
+      t->has_env_allow = true;
+      if (!t->env_clear)
+        pf__cfg_err(c, k[T_ENV_ALLOW].loc, k[T_ENV_ALLOW].path,
+                    "env_allow applies only with env_clear: true");
+    }
+    if (k[T_OUTPUT].present) {
+      static const char *const outputs[] = {"text", "json"};
+      t->output_json = pf__cfg_enum(c, &k[T_OUTPUT], outputs, 2, false) == 1;
+    }
+    t->max_output_bytes = 1024 * 1024;
+    if (k[T_MAX_OUTPUT].present && pf__cfg_int(c, &k[T_MAX_OUTPUT], 1, (int64_t)1 << 30, &n))
+      t->max_output_bytes = (uint32_t)n;
+    t->allow_extra_args = pf__cfg_bool(c, &k[T_EXTRA_ARGS], false);
     break;
   case PF_TOOL_HTTP: {
     t->endpoint = pf__cfg_str(c, &k[T_ENDPOINT]);

@@ -32,6 +32,24 @@ extern const char *const pf__proto_names[PF_PROTO__COUNT];
 #define PF_MAX_INFLIGHT 256 /* blocking calls running at once per session */
 
 struct pf_validator;
+struct pf__async;
+
+/* A tool kind that runs on the event loop (cli now; http and pipeline
+ * later). start is called on the loop thread that handled the request, with
+ * call->async set; returning 0 promises exactly one
+ * pf__async_complete(call->async, rc) later on that loop thread (never from
+ * within start); a non-zero return (the call's result possibly written with
+ * pf_result_error) means no completion follows. */
+typedef int (*pf__start_fn)(pf_call *call, uv_loop_t *loop);
+
+/* Completes a loop-kind call: sends its result (or, when it was cancelled or
+ * the session closed, nothing) and frees the call and everything in its
+ * arena. Loop thread. */
+void pf__async_complete(struct pf__async *a, int rc);
+/* Registers the hook run once, on the call's loop thread, when the call is
+ * cancelled (notifications/cancelled) or its session closes. The kind must
+ * still complete the call afterwards. */
+void pf__async_on_cancel(struct pf__async *a, void (*fn)(void *ud), void *ud);
 
 typedef struct pf__tool {
   const pf_cfg_tool *cfg;
@@ -42,6 +60,8 @@ typedef struct pf__tool {
   struct pf_validator *output; /* compiled outputSchema, or NULL */
   char *input_schema;          /* JSON text: generated from params, or verbatim */
   _Atomic bool hidden;         /* `enabled: false` / pf_set_enabled */
+  pf__start_fn start;          /* loop kinds (cli), else NULL */
+  void *kind_data;             /* the kind's compiled form (cli: struct pf__cli) */
 } pf__tool;
 
 typedef struct pf__page {

@@ -12,6 +12,7 @@
 #include "base/base64.h"
 #include "base/log.h"
 #include "mcp/internal.h"
+#include "tools/cli.h"
 #include "schema/schema.h"
 #include "schema/validator.h"
 #include "template/template.h"
@@ -360,24 +361,37 @@ static int build_tools(pf_server *srv, pf_buf *diag) {
     t->name_len = strlen(c->name);
     names[i] = t->name;
     lens[i] = t->name_len;
-    if (c->kind != PF_TOOL_NATIVE) {
+    if (c->kind == PF_TOOL_CLI) {
+      pf_buf err = PF_BUF_INIT;
+      int crc = pf__cli_prepare(&cfg->tools[i], t, cfg->arena, &err);
+      if (crc == -PF_ENOMEM) {
+        pf_buf_free(&err);
+        return crc;
+      }
+      if (crc) {
+        diagf(diag, &c->loc, "tools[%zu] '%s': %s", i, c->name, pf_buf_cstr(&err));
+        rc = -PF_ECONFIG;
+      }
+      pf_buf_free(&err);
+    } else if (c->kind != PF_TOOL_NATIVE) {
       static const char *const kinds[] = {"native", "cli", "http", "pipeline"};
       diagf(diag, &c->loc,
             "tools[%zu] '%s': tools of type %s cannot be served by this build (only native "
-            "tools are; cli, http and pipeline tools are the next milestone)",
+            "and cli tools are; http and pipeline tools are the next milestone)",
             i, c->name, kinds[c->kind]);
       rc = -PF_ECONFIG;
       continue;
-    }
-    t->fn = c->handler_symbol ? (pf_handler_fn)find_symbol(srv, c->handler_symbol) : NULL;
-    if (!c->handler_symbol) {
-      diagf(diag, &c->loc, "tools[%zu] '%s': a native tool needs handler.path", i, c->name);
-      rc = -PF_ECONFIG;
-    } else if (!t->fn) {
-      diagf(diag, &c->loc, "tools[%zu] '%s': handler '%s' not found (symbol '%s' in %s)", i,
-            c->name, c->handler_path, c->handler_symbol,
-            cfg->forge.library ? cfg->forge.library : "the pforge executable");
-      rc = -PF_ECONFIG;
+    } else {
+      t->fn = c->handler_symbol ? (pf_handler_fn)find_symbol(srv, c->handler_symbol) : NULL;
+      if (!c->handler_symbol) {
+        diagf(diag, &c->loc, "tools[%zu] '%s': a native tool needs handler.path", i, c->name);
+        rc = -PF_ECONFIG;
+      } else if (!t->fn) {
+        diagf(diag, &c->loc, "tools[%zu] '%s': handler '%s' not found (symbol '%s' in %s)", i,
+              c->name, c->handler_path, c->handler_symbol,
+              cfg->forge.library ? cfg->forge.library : "the pforge executable");
+        rc = -PF_ECONFIG;
+      }
     }
     pf_buf schema = PF_BUF_INIT, err = PF_BUF_INIT;
     if (c->input_schema_json)
@@ -609,6 +623,8 @@ void pf__server_destroy(pf_server *srv) {
   for (size_t i = 0; i < srv->ntools; i++) {
     pf_validator_free(srv->tools[i].input);
     pf_validator_free(srv->tools[i].output);
+    if (srv->tools[i].cfg && srv->tools[i].cfg->kind == PF_TOOL_CLI)
+      pf__cli_free(&srv->tools[i]);
   }
   pf__free(srv->tools);
   for (size_t i = 0; i < srv->nresources; i++) {

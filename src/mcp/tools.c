@@ -110,6 +110,11 @@ typedef struct pf__async {
   pf_call call;
   char *id_text;
   int rc;
+  /* Loop kinds (pf__tool.start): no work request; the kind completes the
+   * call with pf__async_complete on the loop thread. */
+  bool loop_kind, cancel_called;
+  void (*cancel_fn)(void *ud);
+  void *cancel_ud;
 } pf__async;
 
 static void async_work(uv_work_t *w) {
@@ -156,6 +161,10 @@ static void async_wake(uv_async_t *h) {
   a->notify = (pf_buf)PF_BUF_INIT;
   uv_mutex_unlock(&a->lock);
   bool live = !atomic_load(&a->call.cancelled) && session_open(a->s);
+  if (a->loop_kind && !live && !a->cancel_called && a->cancel_fn) {
+    a->cancel_called = true;
+    a->cancel_fn(a->cancel_ud);
+  }
   if (live && !lines.failed && lines.len)
     a->route.emit(a->route.ud, lines.data, lines.len, false);
   pf_buf_free(&lines);
@@ -196,15 +205,32 @@ static void async_done(uv_work_t *w, int status) {
   async_free(a);
 }
 
-static void start_async(pf__session *s, const pf__tool *t, const pf_json *id, const pf_json *args,
-                        const pf_json *token, pf_buf *out, pf__msgctx *ctx) {
+static void async_unlink(pf__async *a) {
+  pf__session *s = a->s;
+  uv_mutex_lock(&s->lock);
+  for (pf__async **pp = &s->inflight; *pp; pp = &(*pp)->next)
+    if (*pp == a) {
+      *pp = a->next;
+      break;
+    }
+  s->npending--;
+  a->linked = false;
+  uv_mutex_unlock(&s->lock);
+}
+
+/* Creates and links the asynchronous call (its own copies of id, arguments
+ * and token, a reference to the session and to the route). Returns NULL
+ * after appending the error response to out. */
+static pf__async *async_create(pf__session *s, const pf__tool *t, const pf_json *id,
+                               const pf_json *args, const pf_json *token, pf_buf *out,
+                               pf__msgctx *ctx) {
   pf__async *a = pf__malloc(sizeof *a);
   pf_arena *arena = pf_arena_create(0);
   if (!a || !arena) {
     pf__free(a);
     pf_arena_destroy(arena);
     pf__rpc_error(out, id, -32603, "Internal error: out of memory", NULL);
-    return;
+    return NULL;
   }
   memset(a, 0, sizeof *a);
   a->arena = arena;
@@ -217,7 +243,7 @@ static void start_async(pf__session *s, const pf__tool *t, const pf_json *id, co
     pf_arena_destroy(arena);
     pf__free(a);
     pf__rpc_error(out, id, -32603, "Internal error: cannot open a stream for the tool", NULL);
-    return;
+    return NULL;
   }
   a->route = *ctx->route;
   if (a->route.retain)
@@ -243,7 +269,7 @@ static void start_async(pf__session *s, const pf__tool *t, const pf_json *id, co
   if (!a->id_text) {
     async_free(a);
     pf__rpc_error(out, id, -32603, "Internal error: out of memory", NULL);
-    return;
+    return NULL;
   }
   const pf_json *tok = pf_json_at(copy, 2);
   pf__call_init(&a->call, s, t, pf_json_at(copy, 1), &a->content, &a->structured, &a->notify, arena,
@@ -266,27 +292,64 @@ static void start_async(pf__session *s, const pf__tool *t, const pf_json *id, co
     pf__rpc_errorf(out, id, -32000,
                    "Too many requests in flight: this session already runs %d blocking calls",
                    PF_MAX_INFLIGHT);
-    return;
+    return NULL;
   }
   a->next = s->inflight;
   s->inflight = a;
   s->npending++;
   a->linked = true;
   uv_mutex_unlock(&s->lock);
-  if (!a->has_wake || uv_queue_work(ctx->loop, &a->work, async_work, async_done) != 0) {
-    uv_mutex_lock(&s->lock);
-    for (pf__async **pp = &s->inflight; *pp; pp = &(*pp)->next)
-      if (*pp == a) {
-        *pp = a->next;
-        break;
-      }
-    s->npending--;
-    uv_mutex_unlock(&s->lock);
+  if (!a->has_wake) {
+    async_unlink(a);
+    async_free(a);
+    pf__rpc_error(out, id, -32603, "Internal error: cannot queue the tool", NULL);
+    return NULL;
+  }
+  return a;
+}
+
+static void start_async(pf__session *s, const pf__tool *t, const pf_json *id, const pf_json *args,
+                        const pf_json *token, pf_buf *out, pf__msgctx *ctx) {
+  pf__async *a = async_create(s, t, id, args, token, out, ctx);
+  if (!a)
+    return;
+  if (uv_queue_work(ctx->loop, &a->work, async_work, async_done) != 0) {
+    async_unlink(a);
     async_free(a);
     pf__rpc_error(out, id, -32603, "Internal error: cannot queue the tool", NULL);
     return;
   }
   ctx->async++;
+}
+
+/* A tool kind that runs on the loop (t->start). */
+static void start_loop(pf__session *s, const pf__tool *t, const pf_json *id, const pf_json *args,
+                       const pf_json *token, pf_buf *out, pf__msgctx *ctx) {
+  pf__async *a = async_create(s, t, id, args, token, out, ctx);
+  if (!a)
+    return;
+  a->loop_kind = true;
+  int rc = t->start(&a->call, ctx->loop);
+  if (rc != 0) {
+    /* no completion follows: answer now */
+    async_unlink(a);
+    pf_call *c = &a->call;
+    settle(c, rc);
+    write_result(c, NULL, a->id_text, out);
+    async_free(a);
+    return;
+  }
+  ctx->async++;
+}
+
+void pf__async_on_cancel(pf__async *a, void (*fn)(void *ud), void *ud) {
+  a->cancel_fn = fn;
+  a->cancel_ud = ud;
+}
+
+void pf__async_complete(pf__async *a, int rc) {
+  a->rc = rc;
+  async_done(&a->work, 0);
 }
 
 void pf__async_cancel(pf__session *s, const pf_json *request_id) {
@@ -299,8 +362,11 @@ void pf__async_cancel(pf__session *s, const pf_json *request_id) {
   const char *want = pf_buf_cstr(&idt);
   uv_mutex_lock(&s->lock);
   for (pf__async *a = s->inflight; a; a = a->next)
-    if (strcmp(a->id_text, want) == 0)
+    if (strcmp(a->id_text, want) == 0) {
       atomic_store(&a->call.cancelled, true);
+      if (a->loop_kind)
+        uv_async_send(&a->wake); /* runs its cancel hook on its loop */
+    }
   uv_mutex_unlock(&s->lock);
   pf_buf_free(&idt);
   pf__outreq_wake_all(s);
@@ -308,8 +374,11 @@ void pf__async_cancel(pf__session *s, const pf_json *request_id) {
 
 void pf__async_cancel_all(pf__session *s) {
   uv_mutex_lock(&s->lock);
-  for (pf__async *a = s->inflight; a; a = a->next)
+  for (pf__async *a = s->inflight; a; a = a->next) {
     atomic_store(&a->call.cancelled, true);
+    if (a->loop_kind)
+      uv_async_send(&a->wake);
+  }
   uv_mutex_unlock(&s->lock);
 }
 
@@ -365,6 +434,10 @@ void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, 
     return;
   }
   pf_buf_free(&msg);
+  if (t->start) {
+    start_loop(s, t, id, args, token, out, sc->ctx);
+    return;
+  }
   if (t->cfg->blocking) {
     start_async(s, t, id, args, token, out, sc->ctx);
     return;
