@@ -292,6 +292,23 @@ ex = os.path.join(SRC, "examples", "cli-tools", "pforge.yaml")
 p = subprocess.run([PF, "validate", ex], capture_output=True, text=True)
 check("examples/cli-tools/pforge.yaml validates", p.returncode == 0, p.stdout + p.stderr)
 
+# ---- load errors with file:line:col -------------------------------------------------------------------
+bad = os.path.join(tempfile.mkdtemp(), "bad.yaml")
+with open(bad, "w") as f:
+    f.write("forge: {name: x, version: '1'}\ntools:\n  - type: cli\n    name: c\n    description: d\n"
+            "    command: ls\n    output: xml\n    max_output_bytes: 0\n    env_allow: [PATH]\n")
+p = subprocess.run([PF, "validate", bad], capture_output=True, text=True)
+check("bad cli keys are load errors with locations",
+      p.returncode != 0 and f"{bad}:7:13: tools[0].output: invalid value 'xml'" in p.stderr + p.stdout
+      and f"{bad}:8:23: tools[0].max_output_bytes" in p.stderr + p.stdout
+      and "env_allow applies only with env_clear: true" in p.stderr + p.stdout, p.stderr + p.stdout)
+with open(bad, "w") as f:
+    f.write("forge: {name: x, version: '1'}\ntools:\n  - type: cli\n    name: c\n    description: d\n"
+            "    command: ls\n    stdin: '{{#if x}}'\n")
+p = subprocess.run([PF, "serve", bad], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+check("a bad cli template is a start-up error naming the key",
+      p.returncode == 1 and "tools[0] 'c': stdin: 1:1" in p.stderr, p.stderr)
+
 for p in started:
     if p.poll() is None:
         p.kill()
