@@ -748,9 +748,10 @@ static int check_origin(hsrv *h, pf__http_req *req, const char **why) {
   }
   const char *origin = pf__http_header_get(req, "origin", &ol);
   if (origin) {
-    const char *p = ol > 3 ? strstr(origin, "://") : NULL;
+    /* header values are not NUL-terminated */
+    const char *p = memmem(origin, ol, "://", 3);
     bool ok = false;
-    if (p && (size_t)(p - origin) < ol) {
+    if (p) {
       const char *oh = p + 3;
       size_t ohl = ol - (size_t)(oh - origin);
       ok = is_local_host(oh, ohl);
