@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,11 +60,28 @@ int pf_fuzz_slow(pf_call *call) {
 static int port;
 static pf_cfg_http http_cfg;
 static pf_server *srv;
+static atomic_int serve_exited;
 
 static void *serve(void *arg) {
   (void)arg;
   pf__serve_http(srv, &http_cfg);
+  atomic_store(&serve_exited, 1); /* could not bind, or stopped */
   return NULL;
+}
+
+/* A port the kernel says is free now. */
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int p = -1;
+  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    p = ntohs(a.sin_port);
+  if (fd >= 0)
+    close(fd);
+  return p;
 }
 
 static int connect_to(void) {
@@ -119,21 +137,31 @@ static void setup(void) {
   }
   pf_buf_free(&diag);
   http_cfg = srv->cfg->forge.http;
-  port = 20000 + (int)(getpid() % 30000);
-  http_cfg.port = (uint32_t)port;
-  pthread_t t;
-  if (pthread_create(&t, NULL, serve, NULL) != 0)
-    abort();
-  pthread_detach(t);
-  for (int i = 0; i < 200; i++) { /* wait until it listens */
-    int fd = connect_to();
-    if (fd >= 0) {
-      close(fd);
-      return;
+  /* the port is free when chosen but may be taken before the server binds
+   * it: try a few */
+  for (int attempt = 0; attempt < 5; attempt++) {
+    port = free_port();
+    if (port <= 0)
+      continue;
+    http_cfg.port = (uint32_t)port;
+    atomic_store(&serve_exited, 0);
+    pthread_t t;
+    if (pthread_create(&t, NULL, serve, NULL) != 0)
+      abort();
+    pthread_detach(t);
+    for (int i = 0; i < 1000 && !atomic_load(&serve_exited); i++) { /* 10 s */
+      int fd = connect_to();
+      if (fd >= 0) {
+        close(fd);
+        return;
+      }
+      struct timespec ts = {0, 10 * 1000 * 1000};
+      nanosleep(&ts, NULL);
     }
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, NULL);
+    if (!atomic_load(&serve_exited))
+      break; /* running but not answering: give up */
   }
+  fprintf(stderr, "fuzz_http: the server did not start\n");
   abort();
 }
 
