@@ -866,8 +866,18 @@ static void answer_sync(hsrv *h, hsess *hs, pf__http_req *req, pf_buf *out, cons
     pf__http_respond(req, 202, NULL, extra, NULL, 0);
     return;
   }
-  bool json = h->response == RESP_JSON ||
-              (h->response == RESP_AUTO && count_lines(out->data, out->len) == 1);
+  size_t nlines = count_lines(out->data, out->len);
+  /* A body the server cannot accept (not JSON, not a JSON-RPC message) is
+   * an HTTP error, with the JSON-RPC error (id null) as its body. */
+  static const char unreadable[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32";
+  if (nlines == 1 && out->len > sizeof unreadable - 1 + 3 &&
+      memcmp(out->data, unreadable, sizeof unreadable - 1) == 0 &&
+      (memcmp(out->data + sizeof unreadable - 1, "700", 3) == 0 ||
+       memcmp(out->data + sizeof unreadable - 1, "600", 3) == 0)) {
+    pf__http_respond(req, 400, "application/json", extra, out->data, out->len - 1);
+    return;
+  }
+  bool json = h->response == RESP_JSON || (h->response == RESP_AUTO && nlines == 1);
   if (json) {
     size_t end = out->len - 1; /* the final '\n' */
     const char *nl = memrchr(out->data, '\n', end);
