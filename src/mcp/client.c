@@ -60,6 +60,31 @@ static const char *needed_capability(const char *method, const pf_json *params) 
   return NULL;
 }
 
+/* Starts a JSON-RPC message in line: {"jsonrpc":"2.0",["id":id,]"method":m
+ * (id 0: a notification); the caller adds params and closes it. */
+static void begin_message(pf_json_writer *w, pf_buf *line, uint64_t id, const char *method) {
+  pf_jw_init(w, line);
+  pf_jw_obj_begin(w);
+  PF_JW_KEY(w, "jsonrpc");
+  pf_jw_str(w, "2.0", 3);
+  if (id) {
+    PF_JW_KEY(w, "id");
+    pf_jw_uint(w, id);
+  }
+  PF_JW_KEY(w, "method");
+  pf_jw_strz(w, method);
+}
+
+/* Closes the message begun with begin_message, with params when given. */
+static void end_message(pf_json_writer *w, pf_buf *line, const pf_json *params) {
+  if (params) {
+    PF_JW_KEY(w, "params");
+    pf_jw_value(w, params);
+  }
+  pf_jw_obj_end(w);
+  pf_buf_putc(line, '\n');
+}
+
 /* Appends a line to the call's notify buffer and wakes the loop thread. */
 static void send_line(pf_call *call, const pf_buf *line) {
   uv_mutex_lock(call->notify_lock);
@@ -71,12 +96,7 @@ static void send_line(pf_call *call, const pf_buf *line) {
 static void send_cancelled(pf_call *call, uint64_t id, const char *reason) {
   pf_buf line = PF_BUF_INIT;
   pf_json_writer w;
-  pf_jw_init(&w, &line);
-  pf_jw_obj_begin(&w);
-  PF_JW_KEY(&w, "jsonrpc");
-  pf_jw_str(&w, "2.0", 3);
-  PF_JW_KEY(&w, "method");
-  pf_jw_strz(&w, "notifications/cancelled");
+  begin_message(&w, &line, 0, "notifications/cancelled");
   PF_JW_KEY(&w, "params");
   pf_jw_obj_begin(&w);
   PF_JW_KEY(&w, "requestId");
@@ -84,8 +104,7 @@ static void send_cancelled(pf_call *call, uint64_t id, const char *reason) {
   PF_JW_KEY(&w, "reason");
   pf_jw_strz(&w, reason);
   pf_jw_obj_end(&w);
-  pf_jw_obj_end(&w);
-  pf_buf_putc(&line, '\n');
+  end_message(&w, &line, NULL);
   if (!line.failed)
     send_line(call, &line);
   pf_buf_free(&line);
@@ -142,20 +161,8 @@ int pf_client_request(pf_call *call, const char *method, const char *params, uns
 
   pf_buf line = PF_BUF_INIT;
   pf_json_writer w;
-  pf_jw_init(&w, &line);
-  pf_jw_obj_begin(&w);
-  PF_JW_KEY(&w, "jsonrpc");
-  pf_jw_str(&w, "2.0", 3);
-  PF_JW_KEY(&w, "id");
-  pf_jw_uint(&w, o->id);
-  PF_JW_KEY(&w, "method");
-  pf_jw_strz(&w, method);
-  if (pv) {
-    PF_JW_KEY(&w, "params");
-    pf_jw_value(&w, pv);
-  }
-  pf_jw_obj_end(&w);
-  pf_buf_putc(&line, '\n');
+  begin_message(&w, &line, o->id, method);
+  end_message(&w, &line, pv);
   int rc = 0;
   if (line.failed)
     rc = -PF_ENOMEM;
@@ -279,18 +286,8 @@ int pf_client_notify(pf_call *call, const char *method, const char *params) {
     return 0;
   pf_buf line = PF_BUF_INIT;
   pf_json_writer w;
-  pf_jw_init(&w, &line);
-  pf_jw_obj_begin(&w);
-  PF_JW_KEY(&w, "jsonrpc");
-  pf_jw_str(&w, "2.0", 3);
-  PF_JW_KEY(&w, "method");
-  pf_jw_strz(&w, method);
-  if (pv) {
-    PF_JW_KEY(&w, "params");
-    pf_jw_value(&w, pv);
-  }
-  pf_jw_obj_end(&w);
-  pf_buf_putc(&line, '\n');
+  begin_message(&w, &line, 0, method);
+  end_message(&w, &line, pv);
   int rc = 0;
   if (line.failed)
     rc = -PF_ENOMEM;

@@ -173,20 +173,24 @@ static void async_wake(uv_async_t *h) {
     a->route.close_stream(a->route.ud, retry - 1);
 }
 
-static void async_done(uv_work_t *w, int status) {
-  pf__async *a = w->data;
+static void async_unlink(pf__async *a) {
   pf__session *s = a->s;
   uv_mutex_lock(&s->lock);
-  if (a->linked) {
-    for (pf__async **pp = &s->inflight; *pp; pp = &(*pp)->next)
-      if (*pp == a) {
-        *pp = a->next;
-        break;
-      }
-    s->npending--;
-  }
-  bool open = !s->closed;
+  for (pf__async **pp = &s->inflight; *pp; pp = &(*pp)->next)
+    if (*pp == a) {
+      *pp = a->next;
+      break;
+    }
+  s->npending--;
+  a->linked = false;
   uv_mutex_unlock(&s->lock);
+}
+
+static void async_done(uv_work_t *w, int status) {
+  pf__async *a = w->data;
+  if (a->linked)
+    async_unlink(a);
+  bool open = session_open(a->s);
   if (open && status == 0 && !atomic_load(&a->call.cancelled)) {
     pf_call *c = &a->call;
     settle(c, a->rc);
@@ -203,19 +207,6 @@ static void async_done(uv_work_t *w, int status) {
     a->route.emit(a->route.ud, "", 0, true);
   }
   async_free(a);
-}
-
-static void async_unlink(pf__async *a) {
-  pf__session *s = a->s;
-  uv_mutex_lock(&s->lock);
-  for (pf__async **pp = &s->inflight; *pp; pp = &(*pp)->next)
-    if (*pp == a) {
-      *pp = a->next;
-      break;
-    }
-  s->npending--;
-  a->linked = false;
-  uv_mutex_unlock(&s->lock);
 }
 
 /* Creates and links the asynchronous call (its own copies of id, arguments

@@ -487,6 +487,17 @@ static void sse_event(pf_buf *b, const hstream *st, const hev *e) {
   pf_buf_append(b, "\n\n", 2);
 }
 
+/* [st->lock] Appends the events the connection has not seen as SSE and
+ * marks them sent. */
+static void take_unsent(hstream *st, pf_buf *b) {
+  for (size_t i = 0; i < st->count; i++) {
+    const hev *e = &st->ring[(st->start + i) % st->cap];
+    if (e->seq > st->sent)
+      sse_event(b, st, e);
+  }
+  st->sent = st->seq;
+}
+
 static void detach_locked(hstream *st, pf__http_req *req) {
   st->req = NULL;
   st->w = NULL;
@@ -546,12 +557,7 @@ static void stream_flush(hstream *st) {
     return;
   }
   pf_buf b = PF_BUF_INIT;
-  for (size_t i = 0; i < st->count; i++) {
-    const hev *e = &st->ring[(st->start + i) % st->cap];
-    if (e->seq > st->sent)
-      sse_event(&b, st, e);
-  }
-  st->sent = st->seq;
+  take_unsent(st, &b);
   bool end = (st->finished && !st->standalone) || st->closed;
   if (end)
     detach_locked(st, req);
@@ -630,14 +636,8 @@ static void close_now(hstream *st, unsigned retry_ms, bool end_only) {
     return;
   }
   pf_buf b = PF_BUF_INIT;
-  if (st->mode == MODE_SSE) {
-    for (size_t i = 0; i < st->count; i++) {
-      const hev *e = &st->ring[(st->start + i) % st->cap];
-      if (e->seq > st->sent)
-        sse_event(&b, st, e);
-    }
-    st->sent = st->seq;
-  }
+  if (st->mode == MODE_SSE)
+    take_unsent(st, &b);
   if (!end_only)
     pf_buf_printf(&b, "retry: %u\n\n", retry_ms);
   if (st->mode == MODE_JSON && !end_only) {
