@@ -281,6 +281,10 @@ struct pf_call {
   int nblocks;
   bool is_error;
   bool has_structured;
+  /* Loop kinds that talk to an upstream (http): the HTTP status it
+   * answered, 0 when none; retry policies (`on: [5xx]`) and metrics read
+   * it. A kind that gives up on time completes with -PF_ETIMEDOUT. */
+  int upstream_status;
   atomic_bool cancelled;
   /* resource handlers: pf_result_* write `contents` entries for the URI in
    * `name` with this default mimeType */
