@@ -60,6 +60,24 @@ struct pf_cfg_param {
   pf_cfg_loc loc;
 };
 
+/* ---- resilience policies (per tool, and forge.defaults) ---- */
+
+/* Which failures a retry policy retries. */
+enum { PF_RETRY_ON_TIMEOUT = 1, PF_RETRY_ON_ERROR = 2, PF_RETRY_ON_5XX = 4 };
+
+typedef struct pf_cfg_policy {
+  uint32_t timeout_ms; /* 0: the kind's default */
+  /* retry: max_attempts counts every try (1 = no retry) */
+  uint32_t retry_max_attempts, retry_initial_delay_ms, retry_max_delay_ms;
+  double retry_multiplier, retry_jitter; /* jitter: fraction of the delay added at random */
+  unsigned retry_on;                     /* PF_RETRY_ON_* bits */
+  /* circuit breaker: 0 failure_threshold = none */
+  uint32_t cb_failure_threshold, cb_open_ms, cb_half_open_max, cb_success_threshold;
+  /* bulkhead: 0 max_concurrent = unlimited */
+  uint32_t max_concurrent, max_queued, queue_timeout_ms;
+  bool has_timeout, has_retry, has_cb, has_bulkhead; /* given here (else inherited) */
+} pf_cfg_policy;
+
 /* ---- tools ---- */
 
 typedef enum pf_tool_kind {
@@ -127,6 +145,13 @@ typedef struct pf_cfg_tool {
   /* pipeline */
   pf_cfg_pipeline_step *steps;
   size_t nsteps;
+
+  const char *pipeline_output; /* `output`: a template of the result, or NULL (last step's) */
+
+  /* resilience: the tool's own keys merged over forge.defaults */
+  pf_cfg_policy policy;
+  const char *fallback; /* a tool run with the same arguments when this one fails, or NULL */
+  pf_cfg_loc fallback_loc;
 
   bool disabled; /* `enabled: false`: hidden until pf_set_enabled shows it */
   pf_cfg_loc loc;
@@ -240,6 +265,7 @@ typedef struct pf_cfg_forge {
                                  config file's directory) */
   uint32_t page_size;         /* list page size (default 100) */
   pf_cfg_http http;           /* defaults filled even when absent */
+  pf_cfg_policy defaults;     /* forge.defaults: every tool's policy unless it sets its own */
   pf_cfg_loc loc;
 } pf_cfg_forge;
 

@@ -157,6 +157,17 @@ const char *pf__cfg_icons(pf__cfg_ctx *c, const pf__cfg_val *v);
 /* handler: {path} -> path and symbol (last `::` segment). */
 bool pf__cfg_handler(pf__cfg_ctx *c, const pf__cfg_val *v, const char **path, const char **sym);
 
+/* Resilience policy keys found at one level (each may be NULL or absent). */
+typedef struct pf__cfg_policy_vals {
+  const pf__cfg_val *timeout, *retry, *breaker, *bulkhead, *max_concurrent;
+} pf__cfg_policy_vals;
+/* Reads the policy keys present into p (policy.c). */
+void pf__cfg_policy(pf__cfg_ctx *c, const pf__cfg_policy_vals *pv, pf_cfg_policy *p);
+/* p's own groups over the defaults d. */
+void pf__cfg_policy_inherit(pf_cfg_policy *p, const pf_cfg_policy *d);
+/* Milliseconds, or a number with a unit: 250, "250ms", "1.5s", "2m". */
+bool pf__cfg_duration(pf__cfg_ctx *c, const pf__cfg_val *v, uint32_t lo, uint32_t *out);
+
 /* The sections. */
 void pf__cfg_params(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_param **out, size_t *n);
 void pf__cfg_tools(pf__cfg_ctx *c, const pf__cfg_val *v);

@@ -147,6 +147,7 @@ enum {
   F_RESOURCES_ROOT,
   F_PAGE_SIZE,
   F_HTTP,
+  F_DEFAULTS,
   F__N
 };
 static const pf__cfg_key forge_keys[] = {
@@ -164,7 +165,28 @@ static const pf__cfg_key forge_keys[] = {
     {F_RESOURCES_ROOT, "resources_root", NULL, PF__T_STR, false},
     {F_PAGE_SIZE, "page_size", NULL, PF__T_INT, false},
     {F_HTTP, "http", NULL, PF__T_MAP, false},
+    {F_DEFAULTS, "defaults", NULL, PF__T_MAP, false},
 };
+
+/* ---- forge.defaults: every tool's resilience policy ---- */
+
+enum { D_TIMEOUT, D_RETRY, D_BREAKER, D_BULKHEAD, D_MAX_CONCURRENT, D__N };
+static const pf__cfg_key defaults_keys[] = {
+    {D_TIMEOUT, "timeout_ms", "timeout", PF__T_ANY, false},
+    {D_RETRY, "retry", NULL, PF__T_MAP, false},
+    {D_BREAKER, "circuit_breaker", NULL, PF__T_MAP, false},
+    {D_BULKHEAD, "bulkhead", NULL, PF__T_MAP, false},
+    {D_MAX_CONCURRENT, "max_concurrent", NULL, PF__T_INT, false},
+};
+
+static void parse_defaults(pf__cfg_ctx *c, const pf__cfg_val *v) {
+  pf__cfg_val k[D__N];
+  if (!pf__cfg_map(c, v, defaults_keys, PF__NELEM(defaults_keys), k, D__N, NULL, NULL))
+    return;
+  pf__cfg_policy_vals pv = {&k[D_TIMEOUT], &k[D_RETRY], &k[D_BREAKER], &k[D_BULKHEAD],
+                            &k[D_MAX_CONCURRENT]};
+  pf__cfg_policy(c, &pv, &c->cfg->forge.defaults);
+}
 
 /* A relative path is relative to the config file, not to the cwd. */
 static const char *resolve(pf__cfg_ctx *c, const char *p) {
@@ -434,6 +456,8 @@ static void parse_forge(pf__cfg_ctx *c, const pf__cfg_val *v) {
     f->page_size = (uint32_t)n;
   if (k[F_HTTP].present)
     parse_http(c, &k[F_HTTP]);
+  if (k[F_DEFAULTS].present)
+    parse_defaults(c, &k[F_DEFAULTS]);
 }
 
 /* ---- state ---- */

@@ -37,6 +37,11 @@ enum {
   T_BODY_TEMPLATE,
   T_STEPS,
   T_ENABLED,
+  T_RETRY,
+  T_BREAKER,
+  T_BULKHEAD,
+  T_MAX_CONCURRENT,
+  T_FALLBACK,
   T__N
 };
 
@@ -49,8 +54,13 @@ enum {
       {T_OUTPUT_SCHEMA, "output_schema", "outputSchema", PF__T_STR_OR_MAP, false},                 \
       {T_ANNOTATIONS, "annotations", NULL, PF__T_MAP, false},                                      \
       {T_ICONS, "icons", NULL, PF__T_LIST, false},                                                 \
-      {T_ENABLED, "enabled", NULL, PF__T_BOOL, false}, {                                           \
-    T_TIMEOUT, "timeout_ms", NULL, PF__T_INT, false                                                \
+      {T_ENABLED, "enabled", NULL, PF__T_BOOL, false},                                             \
+      {T_TIMEOUT, "timeout_ms", "timeout", PF__T_ANY, false},                                      \
+      {T_RETRY, "retry", NULL, PF__T_MAP, false},                                                  \
+      {T_BREAKER, "circuit_breaker", NULL, PF__T_MAP, false},                                      \
+      {T_BULKHEAD, "bulkhead", NULL, PF__T_MAP, false},                                            \
+      {T_MAX_CONCURRENT, "max_concurrent", NULL, PF__T_INT, false}, {                              \
+    T_FALLBACK, "fallback", NULL, PF__T_ANY, false                                                 \
   }
 
 /* req: whether the kind's own required keys are required; not when the
@@ -74,11 +84,14 @@ enum {
   }
 #define PIPELINE_KEYS(req)                                                                         \
   { T_STEPS, "steps", NULL, PF__T_LIST, req }
+/* `output` of a pipeline: what it returns (a cli tool's `output` is its format) */
+#define PIPELINE_OUTPUT_KEY                                                                        \
+  { T_OUTPUT, "output", NULL, PF__T_STR, false }
 
 static const pf__cfg_key native_keys[] = {COMMON_KEYS, NATIVE_KEYS(true)};
 static const pf__cfg_key cli_keys[] = {COMMON_KEYS, CLI_KEYS(true)};
 static const pf__cfg_key http_keys[] = {COMMON_KEYS, HTTP_KEYS(true)};
-static const pf__cfg_key pipeline_keys[] = {COMMON_KEYS, PIPELINE_KEYS(true)};
+static const pf__cfg_key pipeline_keys[] = {COMMON_KEYS, PIPELINE_KEYS(true), PIPELINE_OUTPUT_KEY};
 /* When the type is missing or wrong: accept every kind's keys. */
 static const pf__cfg_key any_keys[] = {COMMON_KEYS, NATIVE_KEYS(false), CLI_KEYS(false),
                                        HTTP_KEYS(false), PIPELINE_KEYS(false)};
@@ -391,8 +404,21 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
   t->icons_json = pf__cfg_icons(c, &k[T_ICONS]);
   t->disabled = !pf__cfg_bool(c, &k[T_ENABLED], true);
   int64_t n;
-  if (k[T_TIMEOUT].present && pf__cfg_int(c, &k[T_TIMEOUT], 1, INT32_MAX, &n))
-    t->timeout_ms = (uint32_t)n;
+  pf__cfg_policy_vals pv = {&k[T_TIMEOUT], &k[T_RETRY], &k[T_BREAKER], &k[T_BULKHEAD],
+                            &k[T_MAX_CONCURRENT]};
+  pf__cfg_policy(c, &pv, &t->policy);
+  pf__cfg_policy_inherit(&t->policy, &c->cfg->forge.defaults);
+  t->timeout_ms = t->policy.timeout_ms;
+  if (k[T_FALLBACK].present) {
+    pf__ykind fk = pf__cfg_kind(k[T_FALLBACK].node);
+    if (fk == PF__Y_MAP)
+      pf__cfg_err(c, k[T_FALLBACK].loc, k[T_FALLBACK].path,
+                  "fallback names another tool (define the fallback as a tool of its own and "
+                  "write its name here)");
+    else
+      t->fallback = pf__cfg_str(c, &k[T_FALLBACK]);
+    t->fallback_loc = k[T_FALLBACK].loc;
+  }
 
   switch (kind) {
   case PF_TOOL_NATIVE:
@@ -447,6 +473,7 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
   case PF_TOOL_PIPELINE:
     if (k[T_STEPS].present)
       parse_steps(c, &k[T_STEPS], t);
+    t->pipeline_output = pf__cfg_str(c, &k[T_OUTPUT]);
     break;
   default: break;
   }
@@ -459,16 +486,101 @@ static const pf_cfg_tool *find_tool(const pf_config *cfg, size_t upto, const cha
   return NULL;
 }
 
-static void unknown_tool(pf__cfg_ctx *c, const pf_cfg_pipeline_step *s, const char *path) {
+static void unknown_tool(pf__cfg_ctx *c, const char *name, pf_cfg_loc loc, const char *path) {
   const pf_config *cfg = c->cfg;
   const char **names = pf_arena_calloc(c->scratch, cfg->ntools + 1, sizeof *names);
   for (size_t i = 0; names && i < cfg->ntools; i++)
     names[i] = cfg->tools[i].name;
-  const char *sug = names ? pf__cfg_suggest(s->tool, names, cfg->ntools) : NULL;
+  const char *sug = names ? pf__cfg_suggest(name, names, cfg->ntools) : NULL;
   if (sug)
-    pf__cfg_err(c, s->loc, path, "unknown tool '%s' (did you mean '%s'?)", s->tool, sug);
+    pf__cfg_err(c, loc, path, "unknown tool '%s' (did you mean '%s'?)", name, sug);
   else
-    pf__cfg_err(c, s->loc, path, "unknown tool '%s'", s->tool);
+    pf__cfg_err(c, loc, path, "unknown tool '%s'", name);
+}
+
+/* ---- cycles through pipeline steps and fallbacks ---- */
+
+/* Edge e of tool t: its steps, then its fallback. */
+static const char *edge(const pf_cfg_tool *t, size_t e, pf_cfg_loc *loc) {
+  if (e < t->nsteps) {
+    *loc = t->steps[e].loc;
+    return t->steps[e].tool;
+  }
+  *loc = t->fallback_loc;
+  return e == t->nsteps ? t->fallback : NULL;
+}
+
+static size_t tool_index(const pf_config *cfg, const char *name) {
+  for (size_t i = 0; name && i < cfg->ntools; i++)
+    if (cfg->tools[i].name && strcmp(cfg->tools[i].name, name) == 0)
+      return i;
+  return SIZE_MAX;
+}
+
+/* An iterative depth-first search; a back edge closes a cycle, reported
+ * once at the edge's location with the whole chain. Direct self-references
+ * are reported above. */
+static void check_cycles(pf__cfg_ctx *c) {
+  const pf_config *cfg = c->cfg;
+  size_t n = cfg->ntools;
+  if (n == 0)
+    return;
+  uint8_t *color = pf_arena_calloc(c->scratch, n, 1); /* 0 new, 1 on stack, 2 done */
+  size_t *stack = pf_arena_calloc(c->scratch, n, sizeof *stack);
+  size_t *next = pf_arena_calloc(c->scratch, n, sizeof *next);
+  if (!color || !stack || !next) {
+    c->oom = true;
+    return;
+  }
+  for (size_t root = 0; root < n; root++) {
+    if (color[root])
+      continue;
+    size_t sp = 0;
+    stack[sp++] = root;
+    color[root] = 1;
+    next[root] = 0;
+    while (sp) {
+      size_t u = stack[sp - 1];
+      const pf_cfg_tool *t = &cfg->tools[u];
+      pf_cfg_loc loc;
+      if (next[u] > t->nsteps) {
+        color[u] = 2;
+        sp--;
+        continue;
+      }
+      size_t e = next[u]++;
+      const char *to = edge(t, e, &loc);
+      size_t v = tool_index(cfg, to);
+      if (v == SIZE_MAX || v == u)
+        continue;
+      if (color[v] == 0) {
+        color[v] = 1;
+        next[v] = 0;
+        stack[sp++] = v;
+      } else if (color[v] == 1) {
+        pf_buf chain = PF_BUF_INIT;
+        size_t from = 0;
+        while (stack[from] != v)
+          from++;
+        for (size_t i = from; i < sp; i++) {
+          pf_buf_puts(&chain, cfg->tools[stack[i]].name);
+          pf_buf_puts(&chain, " -> ");
+        }
+        pf_buf_puts(&chain, cfg->tools[v].name);
+        const char *path =
+            e < t->nsteps
+                ? pf__cfg_path_key(c,
+                                   pf__cfg_path_idx(c,
+                                                    pf__cfg_path_key(
+                                                        c, pf__cfg_path_idx(c, "tools", u), "steps"),
+                                                    e),
+                                   "tool")
+                : pf__cfg_path_key(c, pf__cfg_path_idx(c, "tools", u), "fallback");
+        pf__cfg_err(c, loc, path, "tools call each other in a cycle: %s", pf_buf_cstr(&chain));
+        pf_buf_free(&chain);
+      }
+    }
+  }
 }
 
 void pf__cfg_tools(pf__cfg_ctx *c, const pf__cfg_val *v) {
@@ -507,7 +619,15 @@ void pf__cfg_tools(pf__cfg_ctx *c, const pf__cfg_val *v) {
       if (t->name && strcmp(s->tool, t->name) == 0)
         pf__cfg_err(c, s->loc, path, "a pipeline cannot call itself");
       else if (!find_tool(cfg, cfg->ntools, s->tool))
-        unknown_tool(c, s, path);
+        unknown_tool(c, s->tool, s->loc, path);
+    }
+    if (t->fallback) {
+      const char *path = pf__cfg_path_key(c, pf__cfg_path_idx(c, "tools", ti), "fallback");
+      if (t->name && strcmp(t->fallback, t->name) == 0)
+        pf__cfg_err(c, t->fallback_loc, path, "a tool cannot be its own fallback");
+      else if (!find_tool(cfg, cfg->ntools, t->fallback))
+        unknown_tool(c, t->fallback, t->fallback_loc, path);
     }
   }
+  check_cycles(c);
 }

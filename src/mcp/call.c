@@ -34,6 +34,8 @@ void pf__call_init(pf_call *c, pf__session *s, const pf__tool *tool, const pf_js
   c->notify_lock = NULL;
   c->wake = NULL;
   c->async = NULL;
+  c->outer_cancelled = NULL;
+  c->upstream_status = 0;
   atomic_init(&c->close_retry, 0);
   c->route_can_close = false;
   c->last_progress = -1e300;
@@ -364,7 +366,10 @@ int pf_log(pf_call *call, pf_level level, const char *logger, const char *fmt, .
   return 0;
 }
 
-bool pf_cancelled(pf_call *call) { return atomic_load(&call->cancelled); }
+bool pf_cancelled(pf_call *call) {
+  return atomic_load(&call->cancelled) ||
+         (call->outer_cancelled && atomic_load(call->outer_cancelled));
+}
 
 int pf_resource_updated(pf_call *call, const char *uri) {
   if (!uri)

@@ -28,9 +28,23 @@ void pf__m_complete(pf__session *s, const pf_json *id, const pf_json *params, pf
 /* A response from the client to a server-to-client request. */
 void pf__client_response(pf__session *s, const pf_json *msg);
 
-/* Blocking tools on the thread pool (tools.c). */
+/* A finished call's result (tools.c): settle turns a handler's negative
+ * rc into an isError result (and a failed buffer into an out-of-memory
+ * one); write_result appends the tools/call response line (id, or its JSON
+ * text id_text), checking structured output against the outputSchema. */
+void pf__tool_settle(pf_call *c, int rc);
+void pf__tool_write_result(pf_call *c, const pf_json *id, const char *id_text, pf_buf *out);
+
+/* Calls answered asynchronously (invoke.c): blocking handlers, loop kinds,
+ * and every tool with a resilience policy. Starts the call for request id
+ * (arguments already validated); appends the response to out when it
+ * finishes at once (or fails to start). */
+void pf__invoke_request(pf__session *s, const pf__tool *t, const pf_json *id, const pf_json *args,
+                        const pf_json *token, pf_buf *out, pf__msgctx *ctx);
 void pf__async_cancel(pf__session *s, const pf_json *request_id);
 void pf__async_cancel_all(pf__session *s);
+/* Monotonic milliseconds / nanoseconds. */
+uint64_t pf__now_ns(void);
 
 /* Requests to the client (client.c). */
 void pf__outreq_cancel_all(pf__session *s);

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "runtime/middleware.h"
 #include "runtime/registry.h"
 
 /* Protocol revisions, oldest first. */
@@ -34,22 +35,34 @@ extern const char *const pf__proto_names[PF_PROTO__COUNT];
 struct pf_validator;
 struct pf__async;
 
-/* A tool kind that runs on the event loop (cli now; http and pipeline
- * later). start is called on the loop thread that handled the request, with
- * call->async set; returning 0 promises exactly one
- * pf__async_complete(call->async, rc) later on that loop thread (never from
- * within start); a non-zero return (the call's result possibly written with
- * pf_result_error) means no completion follows. */
+/* A tool kind that runs on the event loop (cli, http, pipeline). start is
+ * called on the loop thread that handled the request, with call->async
+ * set; returning 0 promises exactly one pf__async_complete(call->async, rc)
+ * on that loop thread (possibly from within start); a non-zero return (the
+ * call's result possibly written with pf_result_error) means no completion
+ * follows. rc -PF_ETIMEDOUT tells retry policies the kind gave up on time. */
 typedef int (*pf__start_fn)(pf_call *call, uv_loop_t *loop);
 
-/* Completes a loop-kind call: sends its result (or, when it was cancelled or
- * the session closed, nothing) and frees the call and everything in its
- * arena. Loop thread. */
+/* Completes a loop-kind call: settles its result (or, when it was
+ * cancelled or the session closed, nothing is sent) and frees the call and
+ * everything in its arena. Loop thread. */
 void pf__async_complete(struct pf__async *a, int rc);
 /* Registers the hook run once, on the call's loop thread, when the call is
- * cancelled (notifications/cancelled) or its session closes. The kind must
- * still complete the call afterwards. */
+ * cancelled (notifications/cancelled, its timeout, or its session
+ * closing). The kind must still complete the call afterwards. */
 void pf__async_on_cancel(struct pf__async *a, void (*fn)(void *ud), void *ud);
+
+struct pf__tool;
+/* Runs tool t with args (an object; validated against t's input schema
+ * here) as part of `parent`, a loop-kind call (a pipeline step): through
+ * t's policies, with parent's request, session, notifications and
+ * cancellation. done is called exactly once on the loop thread, possibly
+ * before pf__invoke returns, with the finished call (c->content,
+ * c->structured, c->is_error; valid until done returns). args must stay
+ * valid until then. */
+typedef void (*pf__invoke_done)(void *ud, pf_call *result);
+void pf__invoke(pf_call *parent, const struct pf__tool *t, const pf_json *args,
+                pf__invoke_done done, void *ud);
 
 typedef struct pf__tool {
   const pf_cfg_tool *cfg;
@@ -60,8 +73,15 @@ typedef struct pf__tool {
   struct pf_validator *output; /* compiled outputSchema, or NULL */
   char *input_schema;          /* JSON text: generated from params, or verbatim */
   _Atomic bool hidden;         /* `enabled: false` / pf_set_enabled */
-  pf__start_fn start;          /* loop kinds (cli), else NULL */
+  pf__start_fn start;          /* loop kinds (cli, http, pipeline), else NULL */
   void *kind_data;             /* the kind's compiled form (cli: struct pf__cli) */
+  /* resilience (src/runtime/middleware.h) */
+  bool policied;          /* calls go through the policy path (retry, breaker, ...) */
+  bool own_timeout;       /* the kind enforces timeout_ms itself (cli, http) */
+  struct pf__breaker *breaker;   /* or NULL */
+  struct pf__bulkhead *bulkhead; /* or NULL */
+  const struct pf__tool *fallback;
+  pf__tool_stats stats;
 } pf__tool;
 
 typedef struct pf__page {
@@ -237,8 +257,8 @@ struct pf__session {
   uv_mutex_t lock;
   char **subs; /* [lock] subscribed URIs */
   size_t nsubs, capsubs;
-  struct pf__async *inflight; /* [lock] running blocking calls */
-  size_t npending;            /* [lock] */
+  struct pf__req *inflight; /* [lock] tools/call requests answered asynchronously */
+  size_t npending;          /* [lock] */
   struct pf__outreq *outreqs; /* [lock] requests to the client awaiting an answer */
   uint64_t next_outreq_id;    /* [lock] */
   pf__session *next;          /* [srv->sessions_lock] in the server's list of sessions */
@@ -274,7 +294,8 @@ struct pf_call {
    * `notify_lock`, and `wake` tells the loop thread to send them now. */
   uv_mutex_t *notify_lock;
   uv_async_t *wake;
-  struct pf__async *async;      /* the blocking call this is, or NULL */
+  struct pf__async *async;      /* the asynchronous call this is, or NULL */
+  const atomic_bool *outer_cancelled; /* its request's flag, or NULL */
   _Atomic unsigned close_retry; /* pf_stream_close asked: retry_ms + 1 */
   bool route_can_close;         /* the route supports close_stream */
   double last_progress;

@@ -343,6 +343,36 @@ static int build_init(pf_server *srv) {
 
 /* ------------------------------------------------------------------ */
 
+/* The runtime side of a tool's resilience policy (src/runtime/middleware.h). */
+static int build_policy(pf_server *srv, pf__tool *t) {
+  const pf_cfg_tool *c = t->cfg;
+  const pf_cfg_policy *p = &c->policy;
+  t->own_timeout = c->kind == PF_TOOL_CLI || c->kind == PF_TOOL_HTTP;
+  if (c->fallback) {
+    long fi = pf__registry_find(&srv->tool_reg, c->fallback, strlen(c->fallback));
+    t->fallback = fi >= 0 ? &srv->tools[fi] : NULL;
+  }
+  if (p->cb_failure_threshold) {
+    t->breaker = pf__malloc(sizeof *t->breaker);
+    if (!t->breaker || pf__breaker_init(t->breaker, p) != 0) {
+      pf__free(t->breaker);
+      t->breaker = NULL;
+      return -PF_ENOMEM;
+    }
+  }
+  if (p->max_concurrent) {
+    t->bulkhead = pf__malloc(sizeof *t->bulkhead);
+    uint32_t queued = p->queue_timeout_ms ? p->max_queued : 0; /* no wait, no queue */
+    if (!t->bulkhead || pf__bulkhead_init(t->bulkhead, p->max_concurrent, queued) != 0) {
+      pf__free(t->bulkhead);
+      t->bulkhead = NULL;
+      return -PF_ENOMEM;
+    }
+  }
+  t->policied = t->breaker || t->bulkhead || t->fallback || p->retry_max_attempts > 1;
+  return 0;
+}
+
 static int build_tools(pf_server *srv, pf_buf *diag) {
   pf_config *cfg = srv->cfg;
   int rc = 0;
@@ -424,8 +454,12 @@ static int build_tools(pf_server *srv, pf_buf *diag) {
   rc = pf__registry_build(&srv->tool_reg, names, lens, cfg->ntools);
   if (rc)
     return rc;
-  for (size_t i = 0; i < srv->ntools; i++)
+  for (size_t i = 0; i < srv->ntools; i++) {
     atomic_init(&srv->tools[i].hidden, srv->tools[i].cfg->disabled);
+    rc = build_policy(srv, &srv->tools[i]);
+    if (rc)
+      return rc;
+  }
   return build_pages(srv, &srv->tools_pages, "tools", srv->ntools, tool_item, tool_hidden);
 }
 
@@ -625,6 +659,12 @@ void pf__server_destroy(pf_server *srv) {
     pf_validator_free(srv->tools[i].output);
     if (srv->tools[i].cfg && srv->tools[i].cfg->kind == PF_TOOL_CLI)
       pf__cli_free(&srv->tools[i]);
+    if (srv->tools[i].breaker)
+      pf__breaker_destroy(srv->tools[i].breaker);
+    if (srv->tools[i].bulkhead)
+      pf__bulkhead_destroy(srv->tools[i].bulkhead);
+    pf__free(srv->tools[i].breaker);
+    pf__free(srv->tools[i].bulkhead);
   }
   pf__free(srv->tools);
   for (size_t i = 0; i < srv->nresources; i++) {

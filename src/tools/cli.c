@@ -393,7 +393,7 @@ static void finish(run *r) {
   pf_buf_free(&r->obuf);
   pf_buf_free(&r->ebuf);
   pf_buf_free(&r->line);
-  pf__async_complete(a, 0); /* frees the arena r lives in */
+  pf__async_complete(a, r->timed_out ? -PF_ETIMEDOUT : 0); /* frees the arena r lives in */
 }
 
 /* ---- start ---- */

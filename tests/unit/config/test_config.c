@@ -607,7 +607,7 @@ static const struct {
     {"unknown-forge-key.yaml", "unknown-forge-key.yaml:4:3: forge: unknown key 'port'\n"},
     {"misspelled-forge-key.yaml",
      "misspelled-forge-key.yaml:4:3: forge: unknown key 'transprot' (did you mean 'transport'?)\n"},
-    {"unknown-tool-key.yaml", "unknown-tool-key.yaml:7:5: tools[0]: unknown key 'retry'\n"},
+    {"unknown-tool-key.yaml", "unknown-tool-key.yaml:7:5: tools[0]: unknown key 'retries'\n"},
     {"misspelled-param-key.yaml", "misspelled-param-key.yaml:10:9: tools[0].params.a: unknown key "
                                   "'requried' (did you mean 'required'?)\n"},
     {"unknown-validation-key.yaml",
