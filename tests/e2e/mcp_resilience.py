@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""E2E tests of resilience policies (retry, timeout, circuit breaker,
+bulkhead, fallback) over stdio against tests/e2e/resilience/pforge.yaml.
+
+usage: mcp_resilience.py PFORGE_BINARY BUILD_DIR SOURCE_DIR
+Prints one line per check and ends with "N passed, N failed".
+"""
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+
+PF, BUILD, SRC = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
+FIXTURE = os.path.join(SRC, "tests", "e2e", "resilience")
+CONFIG = os.path.join(FIXTURE, "pforge.yaml")
+passed = failed = 0
+started = []
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print(f"ok - {name}")
+    else:
+        failed += 1
+        print(f"not ok - {name} {str(detail)[:2000]}")
+
+
+class Server:
+    def __init__(self, config=CONFIG):
+        e = dict(os.environ, PFORGE_BUILD=BUILD)
+        self.p = subprocess.Popen([PF, "serve", config], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+        started.append(self.p)
+        self.buf = b""
+        self.next_id = 1
+        self.pending = {}
+
+    def send(self, obj):
+        self.p.stdin.write(json.dumps(obj).encode() + b"\n")
+        self.p.stdin.flush()
+
+    def recv(self, timeout):
+        end = time.time() + timeout
+        while b"\n" not in self.buf:
+            left = end - time.time()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.p.stdout], [], [], left)
+            if not r:
+                return None
+            chunk = os.read(self.p.stdout.fileno(), 1 << 20)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def start(self, method, params=None):
+        id = self.next_id
+        self.next_id += 1
+        msg = {"jsonrpc": "2.0", "id": id, "method": method}
+        if params is not None:
+            msg["params"] = params
+        self.send(msg)
+        return id
+
+    def wait(self, id, timeout=15.0):
+        """The response to id; notifications are collected in self.notes."""
+        if id in self.pending:
+            return self.pending.pop(id)
+        end = time.time() + timeout
+        while True:
+            m = self.recv(max(0.0, end - time.time()))
+            if m is None:
+                return None
+            if "id" not in m:
+                self.notes.append(m)
+            elif m["id"] == id:
+                return m
+            else:
+                self.pending[m["id"]] = m
+
+    notes = []
+
+    def call(self, name, args=None, timeout=15.0):
+        id = self.start("tools/call", {"name": name, "arguments": args or {}})
+        return self.wait(id, timeout)
+
+    def initialize(self):
+        id = self.start("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
+                                       "clientInfo": {"name": "t", "version": "1"}})
+        r = self.wait(id)
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        self.send({"jsonrpc": "2.0", "id": 0, "method": "logging/setLevel",
+                   "params": {"level": "debug"}})
+        self.wait(0)
+        return r
+
+    def close(self):
+        try:
+            self.p.stdin.close()
+            self.p.wait(10)
+        except Exception:
+            self.p.kill()
+
+
+def text(r):
+    try:
+        return "".join(c.get("text", "") for c in r["result"]["content"])
+    except Exception:
+        return ""
+
+
+def is_error(r):
+    return bool(r and r.get("result", {}).get("isError"))
+
+
+def alive(s, name):
+    id = s.start("ping")
+    r = s.wait(id, 5)
+    check(f"{name}: the server still answers", r is not None and r.get("result") == {}, r)
+
+
+s = Server()
+check("initialize", s.initialize() is not None)
+
+# ---- retry ----
+t0 = time.time()
+r = s.call("flaky_retry", {"key": "r1", "fail": 2})
+dt = time.time() - t0
+check("retry: two failures then success is a success", not is_error(r) and
+      text(r) == "ok after 3 calls", r)
+check("retry: backoff waited (20 + 40 ms)", dt >= 0.055, dt)
+logs = [n for n in s.notes if n.get("method") == "notifications/message"]
+check("retry: each retry is logged to the client",
+      sum("retrying" in json.dumps(n) for n in logs) == 2, logs)
+r = s.call("flaky_retry", {"key": "r2", "fail": 5})
+check("retry: exhausted after max_attempts, the last error is the result",
+      is_error(r) and "call 3 fails" in text(r), r)
+check("retry: exactly 3 tries made", text(s.call("calls", {"key": "r2"})) == "3")
+r = s.call("flaky_timeouts_only", {"key": "r3", "fail": 1})
+check("retry on [timeout] does not retry an error", is_error(r) and "call 1 fails" in text(r), r)
+check("retry on [timeout]: one try", text(s.call("calls", {"key": "r3"})) == "1")
+
+# ---- timeout ----
+t0 = time.time()
+r = s.call("sleepy", {"ms": 3000})
+dt = time.time() - t0
+check("timeout: a blocking handler past timeout_ms is an isError result",
+      is_error(r) and "timed out after 150 ms" in text(r), r)
+check("timeout: answered at the timeout, not when the handler ends", dt < 1.5, dt)
+r = s.call("sleepy", {"ms": 20})
+check("timeout: a fast call is unaffected", not is_error(r) and text(r) == "slept 20 ms", r)
+t0 = time.time()
+r = s.call("sleepy_retry", {"ms": 3000, "key": "sr"})
+dt = time.time() - t0
+check("timeout + retry: both tries time out", is_error(r) and "timed out after 100 ms" in text(r), r)
+check("timeout + retry: took two timeouts, not the sleep", 0.18 <= dt < 1.5, dt)
+t0 = time.time()
+r = s.call("stubborn", {"ms": 800})
+check("timeout: a handler that ignores cancellation is abandoned at the timeout",
+      is_error(r) and "timed out" in text(r) and time.time() - t0 < 0.7, r)
+alive(s, "timeout")
+t0 = time.time()
+r = s.call("slow_cmd", {"secs": "5"})
+dt = time.time() - t0
+check("cli timeout + retry: the command is killed twice and the result says so",
+      is_error(r) and "timed out" in text(r), r)
+check("cli timeout + retry: two 150 ms timeouts", 0.28 <= dt < 3.0, dt)
+retry_logs = [n for n in s.notes if "slow_cmd" in json.dumps(n) and "retrying" in json.dumps(n)]
+check("cli timeout + retry: the retry is logged", len(retry_logs) == 1, s.notes[-5:])
+
+# ---- circuit breaker ----
+s.call("set_health", {"healthy": False})
+for i in range(3):
+    r = s.call("service")
+    check(f"breaker: failure {i + 1} reaches the tool", is_error(r) and "service down" in text(r), r)
+r = s.call("service")
+check("breaker: open after 3 failures, calls fail fast",
+      is_error(r) and "circuit breaker is open" in text(r), r)
+s.call("set_health", {"healthy": True})
+r = s.call("service")
+check("breaker: still open before open_ms even though the tool is healthy",
+      is_error(r) and "circuit breaker is open" in text(r), r)
+time.sleep(0.35)
+r = s.call("service")
+check("breaker: half-open after open_ms, a successful trial closes it",
+      not is_error(r) and "service up" in text(r), r)
+r = s.call("service")
+check("breaker: closed again", not is_error(r) and "service up" in text(r), r)
+# half-open failure reopens
+s.call("set_health", {"healthy": False})
+for i in range(3):
+    s.call("service")
+time.sleep(0.35)
+r = s.call("service")
+check("breaker: a failed half-open trial reaches the tool", "service down" in text(r), r)
+r = s.call("service")
+check("breaker: ... and opens it again", "circuit breaker is open" in text(r), r)
+s.call("set_health", {"healthy": True})
+time.sleep(0.35)
+r = s.call("service")
+check("breaker: recovers after the second open period", "service up" in text(r), r)
+
+# ---- fallback ----
+r = s.call("with_fallback", {"key": "fb", "fail": 100})
+check("fallback: a failing tool is answered by its fallback",
+      not is_error(r) and text(r) == "fallback answer for fb", r)
+check("fallback: the tool itself ran once", text(s.call("calls", {"key": "fb"})) == "1")
+r = s.call("with_fallback", {"key": "fb2", "fail": 0})
+check("fallback: not used when the tool succeeds", text(r) == "ok after 1 calls", r)
+
+# ---- bulkhead ----
+ids = [s.start("tools/call", {"name": "gate", "arguments": {"ms": 200}}) for _ in range(4)]
+t0 = time.time()
+rs = [s.wait(i) for i in ids]
+dt = time.time() - t0
+check("bulkhead: 4 calls, 2 at a time, all answered", all(r and not is_error(r) for r in rs), rs)
+check("bulkhead: never more than 2 ran at once",
+      all(text(r) in ("max concurrent 1", "max concurrent 2") for r in rs), [text(r) for r in rs])
+check("bulkhead: the queued ones waited for a slot", dt >= 0.38, dt)
+ids = [s.start("tools/call", {"name": "gate", "arguments": {"ms": 300}}) for _ in range(6)]
+rs = [s.wait(i) for i in ids]
+busy = [r for r in rs if is_error(r) and "busy" in text(r)]
+check("bulkhead: beyond max_concurrent + max_queued, calls fail at once with a clear error",
+      len(busy) == 2 and "2 calls are running and 2 are waiting" in text(busy[0]),
+      [text(r) for r in rs])
+ids = [s.start("tools/call", {"name": "gate_short_queue", "arguments": {"ms": 300}})
+       for _ in range(2)]
+rs = [s.wait(i) for i in ids]
+check("bulkhead: a queued call that waits past queue_timeout_ms fails",
+      sum(is_error(r) and "none finished within 50 ms" in text(r) for r in rs) == 1,
+      [text(r) for r in rs])
+
+# ---- cancellation of a retrying call ----
+id = s.start("tools/call", {"name": "sleepy_retry", "arguments": {"ms": 3000, "key": "c"}})
+time.sleep(0.05)
+s.send({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": id, "reason": "test"}})
+r = s.wait(id, 1.0)
+check("cancel: a cancelled call gets no response", r is None, r)
+alive(s, "cancel")
+
+s.close()
+check("exits cleanly when stdin closes", s.p.returncode == 0, s.p.returncode)
+err = s.p.stderr.read().decode(errors="replace")
+check("no sanitizer report", "Sanitizer" not in err and "runtime error" not in err, err[-3000:])
+
+for p in started:
+    if p.poll() is None:
+        p.kill()
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
