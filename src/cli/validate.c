@@ -8,12 +8,15 @@
 #include <pforge/error.h>
 
 #include "config/config.h"
+#include "mcp/mcp.h"
 
 static const char validate_usage[] =
     "usage: pforge validate [FILE]\n"
     "\n"
     "Checks FILE (default pforge.yaml) and prints every problem to stderr as\n"
-    "FILE:LINE:COL: KEY.PATH: message. Exits 0 when the file is valid, 1 when\n"
+    "FILE:LINE:COL: KEY.PATH: message, including what serving it would find\n"
+    "(templates, schemas, pipelines; native handlers are\n"
+    "not loaded). Exits 0 when the file is valid, 1 when\n"
     "it has problems, 2 for a usage error or an unreadable file.\n";
 
 int pf__cli_validate(int argc, char **argv) {
@@ -50,8 +53,20 @@ int pf__cli_validate(int argc, char **argv) {
       fprintf(stderr, "%s: %s\n", file, pf_strerror(rc));
     return 1;
   }
-  printf("%s: ok (%zu tools, %zu resources, %zu prompts)\n", file, cfg->ntools, cfg->nresources,
-         cfg->nprompts);
-  pf_config_free(cfg);
+  /* What serve would find next: handlers, templates, schemas, pipelines. */
+  size_t nt = cfg->ntools, nr = cfg->nresources, np = cfg->nprompts;
+  pf_server *srv = NULL;
+  cfg->no_handlers = true;
+  rc = pf__server_create(cfg, &srv, &diag); /* takes cfg */
+  if (diag.len)
+    fwrite(diag.data, 1, diag.len, stderr);
+  pf_buf_free(&diag);
+  if (rc != 0) {
+    if (rc != -PF_ECONFIG)
+      fprintf(stderr, "%s: %s\n", file, pf_strerror(rc));
+    return 1;
+  }
+  pf__server_destroy(srv);
+  printf("%s: ok (%zu tools, %zu resources, %zu prompts)\n", file, nt, nr, np);
   return 0;
 }

@@ -280,6 +280,9 @@ typedef struct pf_config {
   pf_cfg_prompt *prompts;
   size_t nprompts;
   pf_cfg_state state;
+  /* `pforge validate`: build everything but what depends on the machine
+   * (forge.library, handler symbols, the files of file resources) */
+  bool no_handlers;
   pf_arena *arena; /* owns everything above */
 } pf_config;
 

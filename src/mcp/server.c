@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "mcp/internal.h"
 #include "tools/cli.h"
+#include "tools/pipeline.h"
 #include "schema/schema.h"
 #include "schema/validator.h"
 #include "template/template.h"
@@ -53,6 +54,8 @@ static void *find_symbol(pf_server *srv, const char *sym) {
 static int open_library(pf_server *srv, pf_buf *diag) {
   const char *lib = srv->cfg->forge.library;
   if (!lib)
+    return 0;
+  if (srv->cfg->no_handlers)
     return 0;
   srv->dl = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
   if (!srv->dl) {
@@ -403,11 +406,30 @@ static int build_tools(pf_server *srv, pf_buf *diag) {
         rc = -PF_ECONFIG;
       }
       pf_buf_free(&err);
+    } else if (c->kind == PF_TOOL_PIPELINE) {
+      pf_buf err = PF_BUF_INIT;
+      int prc = pf__pipeline_prepare(&cfg->tools[i], t, cfg->arena, &err);
+      if (prc == -PF_ENOMEM) {
+        pf_buf_free(&err);
+        return prc;
+      }
+      if (prc) {
+        /* one problem per line */
+        const char *m = pf_buf_cstr(&err);
+        while (*m) {
+          const char *nl = strchr(m, '\n');
+          size_t l = nl ? (size_t)(nl - m) : strlen(m);
+          diagf(diag, &c->loc, "tools[%zu] '%s': %.*s", i, c->name, (int)l, m);
+          m += l + (nl ? 1 : 0);
+        }
+        rc = -PF_ECONFIG;
+      }
+      pf_buf_free(&err);
     } else if (c->kind != PF_TOOL_NATIVE) {
       static const char *const kinds[] = {"native", "cli", "http", "pipeline"};
       diagf(diag, &c->loc,
-            "tools[%zu] '%s': tools of type %s cannot be served by this build (only native "
-            "and cli tools are; http and pipeline tools are the next milestone)",
+            "tools[%zu] '%s': tools of type %s cannot be served by this build (only native, "
+            "cli and pipeline tools are; http tools are the next milestone)",
             i, c->name, kinds[c->kind]);
       rc = -PF_ECONFIG;
       continue;
@@ -416,7 +438,7 @@ static int build_tools(pf_server *srv, pf_buf *diag) {
       if (!c->handler_symbol) {
         diagf(diag, &c->loc, "tools[%zu] '%s': a native tool needs handler.path", i, c->name);
         rc = -PF_ECONFIG;
-      } else if (!t->fn) {
+      } else if (!t->fn && !cfg->no_handlers) {
         diagf(diag, &c->loc, "tools[%zu] '%s': handler '%s' not found (symbol '%s' in %s)", i,
               c->name, c->handler_path, c->handler_symbol,
               cfg->forge.library ? cfg->forge.library : "the pforge executable");
@@ -456,6 +478,8 @@ static int build_tools(pf_server *srv, pf_buf *diag) {
     return rc;
   for (size_t i = 0; i < srv->ntools; i++) {
     atomic_init(&srv->tools[i].hidden, srv->tools[i].cfg->disabled);
+    if (srv->tools[i].cfg->kind == PF_TOOL_PIPELINE)
+      pf__pipeline_link(&srv->tools[i], srv->tools, &srv->tool_reg);
     rc = build_policy(srv, &srv->tools[i]);
     if (rc)
       return rc;
@@ -493,7 +517,7 @@ static int build_resources(pf_server *srv, pf_buf *diag) {
       r->cfg = c;
       if (c->handler_symbol) {
         r->fn = (pf_handler_fn)find_symbol(srv, c->handler_symbol);
-        if (!r->fn) {
+        if (!r->fn && !cfg->no_handlers) {
           diagf(diag, &c->loc, "resources[%zu]: handler '%s' not found (symbol '%s')", i,
                 c->handler_path, c->handler_symbol);
           rc = -PF_ECONFIG;
@@ -534,7 +558,7 @@ static int build_resources(pf_server *srv, pf_buf *diag) {
         srv->nstatic++;
         if (c->file) {
           r->file_path = pf__resource_resolve(srv, c->file, strlen(c->file));
-          if (!r->file_path) {
+          if (!r->file_path && !cfg->no_handlers) {
             diagf(diag, &c->loc,
                   "resources[%zu]: file '%s' is missing or outside the resource root %s", i,
                   c->file, root ? root : "(none)");
@@ -659,6 +683,8 @@ void pf__server_destroy(pf_server *srv) {
     pf_validator_free(srv->tools[i].output);
     if (srv->tools[i].cfg && srv->tools[i].cfg->kind == PF_TOOL_CLI)
       pf__cli_free(&srv->tools[i]);
+    if (srv->tools[i].cfg && srv->tools[i].cfg->kind == PF_TOOL_PIPELINE)
+      pf__pipeline_free(&srv->tools[i]);
     if (srv->tools[i].breaker)
       pf__breaker_destroy(srv->tools[i].breaker);
     if (srv->tools[i].bulkhead)

@@ -7,116 +7,16 @@ Prints one line per check and ends with "N passed, N failed".
 """
 import json
 import os
-import select
-import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stdio_client as lib  # noqa: E402
 
 PF, BUILD, SRC = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
 FIXTURE = os.path.join(SRC, "tests", "e2e", "resilience")
 CONFIG = os.path.join(FIXTURE, "pforge.yaml")
-passed = failed = 0
-started = []
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"ok - {name}")
-    else:
-        failed += 1
-        print(f"not ok - {name} {str(detail)[:2000]}")
-
-
-class Server:
-    def __init__(self, config=CONFIG):
-        e = dict(os.environ, PFORGE_BUILD=BUILD)
-        self.p = subprocess.Popen([PF, "serve", config], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
-        started.append(self.p)
-        self.buf = b""
-        self.next_id = 1
-        self.pending = {}
-
-    def send(self, obj):
-        self.p.stdin.write(json.dumps(obj).encode() + b"\n")
-        self.p.stdin.flush()
-
-    def recv(self, timeout):
-        end = time.time() + timeout
-        while b"\n" not in self.buf:
-            left = end - time.time()
-            if left <= 0:
-                return None
-            r, _, _ = select.select([self.p.stdout], [], [], left)
-            if not r:
-                return None
-            chunk = os.read(self.p.stdout.fileno(), 1 << 20)
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def start(self, method, params=None):
-        id = self.next_id
-        self.next_id += 1
-        msg = {"jsonrpc": "2.0", "id": id, "method": method}
-        if params is not None:
-            msg["params"] = params
-        self.send(msg)
-        return id
-
-    def wait(self, id, timeout=15.0):
-        """The response to id; notifications are collected in self.notes."""
-        if id in self.pending:
-            return self.pending.pop(id)
-        end = time.time() + timeout
-        while True:
-            m = self.recv(max(0.0, end - time.time()))
-            if m is None:
-                return None
-            if "id" not in m:
-                self.notes.append(m)
-            elif m["id"] == id:
-                return m
-            else:
-                self.pending[m["id"]] = m
-
-    notes = []
-
-    def call(self, name, args=None, timeout=15.0):
-        id = self.start("tools/call", {"name": name, "arguments": args or {}})
-        return self.wait(id, timeout)
-
-    def initialize(self):
-        id = self.start("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
-                                       "clientInfo": {"name": "t", "version": "1"}})
-        r = self.wait(id)
-        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        self.send({"jsonrpc": "2.0", "id": 0, "method": "logging/setLevel",
-                   "params": {"level": "debug"}})
-        self.wait(0)
-        return r
-
-    def close(self):
-        try:
-            self.p.stdin.close()
-            self.p.wait(10)
-        except Exception:
-            self.p.kill()
-
-
-def text(r):
-    try:
-        return "".join(c.get("text", "") for c in r["result"]["content"])
-    except Exception:
-        return ""
-
-
-def is_error(r):
-    return bool(r and r.get("result", {}).get("isError"))
+check, text, is_error = lib.check, lib.text, lib.is_error
 
 
 def alive(s, name):
@@ -125,7 +25,7 @@ def alive(s, name):
     check(f"{name}: the server still answers", r is not None and r.get("result") == {}, r)
 
 
-s = Server()
+s = lib.Server(PF, CONFIG, BUILD)
 check("initialize", s.initialize() is not None)
 
 # ---- retry ----
@@ -250,8 +150,4 @@ check("exits cleanly when stdin closes", s.p.returncode == 0, s.p.returncode)
 err = s.p.stderr.read().decode(errors="replace")
 check("no sanitizer report", "Sanitizer" not in err and "runtime error" not in err, err[-3000:])
 
-for p in started:
-    if p.poll() is None:
-        p.kill()
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(lib.finish())
