@@ -109,8 +109,11 @@ static void sweep_some(mem *m, uint64_t now) {
 /* The live entry for key: an expired one is dropped and reads as missing. */
 static ent **lookup(mem *m, const char *key, size_t klen, uint64_t h, uint64_t now) {
   ent **pp = find(m, key, klen, h);
-  if (*pp && expired(*pp, now))
+  if (*pp && expired(*pp, now)) {
     unlink_at(m, pp);
+    while (*pp) /* the key is gone: the end of its chain is where it goes */
+      pp = &(*pp)->next;
+  }
   return pp;
 }
 

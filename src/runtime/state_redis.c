@@ -11,9 +11,15 @@
  * first on every connection, so that the commands after them run
  * authenticated in the right database.
  *
+ * The glue between hiredis and the uv loop is hiredis's libuv adapter
+ * (hiredis/adapters/libuv.h) with one fix: the adapter of hiredis 0.14
+ * (Debian 12) ignores a poll callback with an error status, and libuv
+ * reports a refused connect that way (POLLERR: UV_EBADF, poll stopped), so
+ * hiredis would wait for that connection forever. Here an error status is
+ * handed to hiredis as readiness, and it finds the socket's error itself.
+ *
  * incr is INCRBY (an EVAL when a default TTL must be set on creation); cas
  * is an EVAL: Redis runs a script atomically, across every client. */
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -61,6 +67,65 @@ typedef struct rd {
   bool down_logged;
   unsigned backoff_ms;
 } rd;
+
+/* ---- hiredis on a uv loop (see the top of the file) ---- */
+
+typedef struct uvev {
+  redisAsyncContext *ac; /* NULL once hiredis let go of it */
+  uv_poll_t poll;
+  int events;
+} uvev;
+
+static void ev_poll(uv_poll_t *h, int status, int events) {
+  uvev *p = h->data;
+  if (status < 0)
+    events = p->events ? p->events : UV_READABLE;
+  if (p->ac && (events & UV_WRITABLE))
+    redisAsyncHandleWrite(p->ac); /* first: it completes a connect */
+  if (p->ac && (events & UV_READABLE))
+    redisAsyncHandleRead(p->ac);
+}
+
+static void ev_update(uvev *p, int add, int del) {
+  p->events = (p->events | add) & ~del;
+  if (p->events)
+    uv_poll_start(&p->poll, p->events, ev_poll);
+  else
+    uv_poll_stop(&p->poll);
+}
+
+static void ev_add_read(void *d) { ev_update(d, UV_READABLE, 0); }
+static void ev_del_read(void *d) { ev_update(d, 0, UV_READABLE); }
+static void ev_add_write(void *d) { ev_update(d, UV_WRITABLE, 0); }
+static void ev_del_write(void *d) { ev_update(d, 0, UV_WRITABLE); }
+
+static void ev_closed(uv_handle_t *h) { pf__free(h->data); }
+
+static void ev_cleanup(void *d) {
+  uvev *p = d;
+  p->ac = NULL;
+  uv_close((uv_handle_t *)&p->poll, ev_closed);
+}
+
+static int ev_attach(redisAsyncContext *ac, uv_loop_t *loop) {
+  uvev *p = pf__malloc(sizeof *p);
+  if (!p)
+    return REDIS_ERR;
+  memset(p, 0, sizeof *p);
+  if (uv_poll_init(loop, &p->poll, ac->c.fd) != 0) {
+    pf__free(p);
+    return REDIS_ERR;
+  }
+  p->ac = ac;
+  p->poll.data = p;
+  ac->ev.addRead = ev_add_read;
+  ac->ev.delRead = ev_del_read;
+  ac->ev.addWrite = ev_add_write;
+  ac->ev.delWrite = ev_del_write;
+  ac->ev.cleanup = ev_cleanup;
+  ac->ev.data = p;
+  return REDIS_OK;
+}
 
 /* ---- the I/O thread ---- */
 
@@ -163,7 +228,7 @@ static void connect_now(rd *d) {
     return;
   }
   ac->data = d;
-  if (redisLibuvAttach(ac, &d->loop) != REDIS_OK) {
+  if (ev_attach(ac, &d->loop) != REDIS_OK) {
     redisAsyncFree(ac);
     schedule_retry(d, "cannot watch the socket");
     return;
