@@ -271,8 +271,7 @@ int pf_set_enabled(pf_call *call, const char *kind, const char *name, bool enabl
  * memory (pf_call_alloc; valid until the handler returns), followed by a
  * NUL not counted in *val_len. -PF_ENOENT when the key is missing or
  * expired; on every error *val is NULL and *val_len 0. */
-int pf_state_get(pf_call *call, const char *key, size_t key_len, const char **val,
-                 size_t *val_len);
+int pf_state_get(pf_call *call, const char *key, size_t key_len, const char **val, size_t *val_len);
 
 /* Stores val under key (copied), replacing any value and its TTL.
  * Returns 0. */

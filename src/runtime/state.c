@@ -57,8 +57,7 @@ int pf__state_open(const pf_cfg_state *cfg, pf_state **out, pf_buf *diag) {
   pf_buf_free(&err);
   st->ops = backends[i].ops;
   st->be = be;
-  st->default_ttl_ms =
-      cfg->ttl_seconds > UINT64_MAX / 1000 ? UINT64_MAX : cfg->ttl_seconds * 1000;
+  st->default_ttl_ms = cfg->ttl_seconds > UINT64_MAX / 1000 ? UINT64_MAX : cfg->ttl_seconds * 1000;
   atomic_init(&st->warned_loop, false);
   *out = st;
   return 0;
@@ -260,8 +259,7 @@ static pf_state *state_of(pf_call *call) {
   pf_state *st = call->s->srv->state;
   /* A redis call waits a round trip: on the event loop that stalls every
    * other client. Non-blocking native calls have no async record. */
-  if (st->ops == &pf__state_redis_ops && !call->async &&
-      !atomic_exchange(&st->warned_loop, true))
+  if (st->ops == &pf__state_redis_ops && !call->async && !atomic_exchange(&st->warned_loop, true))
     pf_warn("tool '%s' uses redis state on the event loop; mark it `blocking: true` so that "
             "the loop never waits for Redis",
             call->name ? call->name : "?");

@@ -33,8 +33,7 @@ typedef struct pf__state_ops {
   int (*get)(void *be, const char *key, size_t klen, pf_arena *arena, const char **val,
              size_t *vlen);
   /* ttl_ms: resolved (0 = none). */
-  int (*set)(void *be, const char *key, size_t klen, const char *val, size_t vlen,
-             uint64_t ttl_ms);
+  int (*set)(void *be, const char *key, size_t klen, const char *val, size_t vlen, uint64_t ttl_ms);
   int (*del)(void *be, const char *key, size_t klen);
   /* A missing key starts at 0 and gets new_ttl_ms (0 = none); an existing
    * one keeps its TTL. */
@@ -89,9 +88,9 @@ size_t pf__state_format_int(int64_t v, char *buf);
 /* The parts of redis://[[user]:password@]host[:port][/db]. */
 typedef struct pf__redis_url {
   char host[256];
-  int port;          /* default 6379 */
+  int port;           /* default 6379 */
   char password[256]; /* empty when none */
-  int db;            /* default 0 */
+  int db;             /* default 0 */
 } pf__redis_url;
 /* 0, or -PF_EINVAL with the reason in err. */
 int pf__redis_url_parse(const char *url, pf__redis_url *out, pf_buf *err);

@@ -55,21 +55,14 @@ static bool dead(const MDB_val *v, uint64_t now) {
 
 static int map_err(int rc, const char *what) {
   switch (rc) {
-  case 0:
-    return 0;
-  case MDB_NOTFOUND:
-    return -PF_ENOENT;
+  case 0: return 0;
+  case MDB_NOTFOUND: return -PF_ENOENT;
   case MDB_MAP_FULL:
   case MDB_READERS_FULL:
   case MDB_TXN_FULL:
-  case MDB_BAD_VALSIZE:
-    pf_warn("state (lmdb): %s: %s", what, mdb_strerror(rc));
-    return -PF_ELIMIT;
-  case ENOMEM:
-    return -PF_ENOMEM;
-  default:
-    pf_error("state (lmdb): %s: %s", what, mdb_strerror(rc));
-    return -PF_EIO;
+  case MDB_BAD_VALSIZE: pf_warn("state (lmdb): %s: %s", what, mdb_strerror(rc)); return -PF_ELIMIT;
+  case ENOMEM: return -PF_ENOMEM;
+  default: pf_error("state (lmdb): %s: %s", what, mdb_strerror(rc)); return -PF_EIO;
   }
 }
 
@@ -162,8 +155,7 @@ int pf__state_lmdb_open(const pf_cfg_state *cfg, void **be, pf_buf *err) {
       mdb_txn_abort(txn);
   }
   if (mrc) {
-    pf_buf_printf(err, "cannot open the lmdb store in %s (%s): %s", path, step,
-                  mdb_strerror(mrc));
+    pf_buf_printf(err, "cannot open the lmdb store in %s (%s): %s", path, step, mdb_strerror(mrc));
     mdb_env_close(l->env);
     pf__free(l);
     return -PF_EIO;

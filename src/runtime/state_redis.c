@@ -38,13 +38,13 @@
 typedef struct req {
   struct req *next;
   uv_cond_t cond;
-  int refs; /* [lock] the caller's and the I/O thread's */
+  int refs;             /* [lock] the caller's and the I/O thread's */
   bool done, abandoned; /* [lock] */
   int argc;
   const char *argv[MAX_ARGS];
   size_t argvlen[MAX_ARGS];
   /* the reply [lock until done] */
-  int rc; /* 0, or -PF_EUNAVAIL when there was no reply */
+  int rc;   /* 0, or -PF_EUNAVAIL when there was no reply */
   int type; /* REDIS_REPLY_* */
   long long integer;
   char *str; /* malloc'd copy of a string, status or error reply */
@@ -373,8 +373,8 @@ static int reply_error(rd *d, const req *r, bool value_error) {
     pf_warn("state (redis): %s:%d: %s", d->url.host, d->url.port, m);
     return -PF_EUNAVAIL;
   }
-  if (value_error && (strstr(m, "not an integer") || strstr(m, "overflow") ||
-                      strstr(m, "WRONGTYPE")))
+  if (value_error &&
+      (strstr(m, "not an integer") || strstr(m, "overflow") || strstr(m, "WRONGTYPE")))
     return -PF_EINVAL;
   pf_warn("state (redis): %s:%d: %s", d->url.host, d->url.port, m);
   return -PF_EIO;

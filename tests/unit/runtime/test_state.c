@@ -33,8 +33,8 @@ static void sleep_ms(unsigned ms) {
 typedef struct fixture {
   pf_state *st;
   pf_arena *arena;
-  char dir[64];      /* lmdb: the temporary directory */
-  pid_t redis;       /* redis: the server we started */
+  char dir[64]; /* lmdb: the temporary directory */
+  pid_t redis;  /* redis: the server we started */
   int port;
   pf_cfg_state cfg;
   char url[128];
@@ -90,7 +90,8 @@ static int free_port(void) {
 
 static bool port_open(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
   close(fd);
@@ -478,8 +479,8 @@ static void test_lmdb_open_errors(void **state) {
   pf_state *st = NULL;
   pf_buf diag = PF_BUF_INIT;
   /* a path that is a file */
-  pf_cfg_state cfg = {.present = true, .backend = "lmdb", .path = "/dev/null",
-                      .loc = {"pforge.yaml", 3, 1}};
+  pf_cfg_state cfg = {
+      .present = true, .backend = "lmdb", .path = "/dev/null", .loc = {"pforge.yaml", 3, 1}};
   assert_int_not_equal(pf__state_open(&cfg, &st, &diag), 0);
   assert_null(st);
   assert_non_null(strstr(pf_buf_cstr(&diag), "pforge.yaml:3:1: state: "));
@@ -526,16 +527,17 @@ static void test_redis_url(void **state) {
   assert_int_equal(u.port, 7000);
   assert_string_equal(u.password, "pw");
   assert_int_equal(pf__redis_url_parse("redis://h/", &u, &err), 0);
-  const char *bad[] = {"http://h", "redis://", "redis://h:", "redis://h:99999", "redis://h:x",
-                       "redis://h/x", "redis://:pw@", "redis://h?x=1", NULL};
+  const char *bad[] = {"http://h",        "redis://",      "redis://h:",
+                       "redis://h:99999", "redis://h:x",   "redis://h/x",
+                       "redis://:pw@",    "redis://h?x=1", NULL};
   for (int i = 0; bad[i]; i++) {
     pf_buf_reset(&err);
     assert_int_equal(pf__redis_url_parse(bad[i], &u, &err), -PF_EINVAL);
     assert_true(err.len > 0);
   }
   /* a bad url fails the open, with its location */
-  pf_cfg_state cfg = {.present = true, .backend = "redis", .url = "redis//nope",
-                      .loc = {"p.yaml", 2, 3}};
+  pf_cfg_state cfg = {
+      .present = true, .backend = "redis", .url = "redis//nope", .loc = {"p.yaml", 2, 3}};
   pf_state *st;
   pf_buf diag = PF_BUF_INIT;
   assert_int_equal(pf__state_open(&cfg, &st, &diag), -PF_EINVAL);
@@ -623,29 +625,23 @@ static void test_redis_auth_db(void **state) {
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest memory[] = {
-      cmocka_unit_test(test_basic),
-      cmocka_unit_test(test_incr),
-      cmocka_unit_test(test_cas),
-      cmocka_unit_test(test_ttl),
-      cmocka_unit_test(test_concurrent),
+      cmocka_unit_test(test_basic), cmocka_unit_test(test_incr),       cmocka_unit_test(test_cas),
+      cmocka_unit_test(test_ttl),   cmocka_unit_test(test_concurrent),
   };
   const struct CMUnitTest memory_only[] = {
-      cmocka_unit_test(test_memory_max_size),
-      cmocka_unit_test(test_memory_default_ttl),
-      cmocka_unit_test(test_memory_many),
-      cmocka_unit_test(test_lmdb_open_errors),
-      cmocka_unit_test(test_redis_url),
-      cmocka_unit_test(test_redis_unreachable_at_start),
+      cmocka_unit_test(test_memory_max_size), cmocka_unit_test(test_memory_default_ttl),
+      cmocka_unit_test(test_memory_many),     cmocka_unit_test(test_lmdb_open_errors),
+      cmocka_unit_test(test_redis_url),       cmocka_unit_test(test_redis_unreachable_at_start),
   };
   const struct CMUnitTest lmdb[] = {
-      cmocka_unit_test(test_basic),       cmocka_unit_test(test_incr),
-      cmocka_unit_test(test_cas),         cmocka_unit_test(test_ttl),
+      cmocka_unit_test(test_basic),      cmocka_unit_test(test_incr),
+      cmocka_unit_test(test_cas),        cmocka_unit_test(test_ttl),
       cmocka_unit_test(test_concurrent), cmocka_unit_test(test_lmdb_persistence),
   };
   const struct CMUnitTest redis[] = {
-      cmocka_unit_test(test_basic),      cmocka_unit_test(test_incr),
-      cmocka_unit_test(test_cas),        cmocka_unit_test(test_ttl),
-      cmocka_unit_test(test_concurrent), cmocka_unit_test(test_redis_auth_db),
+      cmocka_unit_test(test_basic),        cmocka_unit_test(test_incr),
+      cmocka_unit_test(test_cas),          cmocka_unit_test(test_ttl),
+      cmocka_unit_test(test_concurrent),   cmocka_unit_test(test_redis_auth_db),
       cmocka_unit_test(test_redis_outage),
   };
   int rc = cmocka_run_group_tests_name("runtime/state memory", memory, setup_memory, teardown);
