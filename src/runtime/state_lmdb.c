@@ -20,6 +20,7 @@
 #include "runtime/state.h"
 
 #define HDR 8
+#define MAX_READERS 1024
 
 typedef struct lm {
   MDB_env *env;
@@ -136,6 +137,12 @@ int pf__state_lmdb_open(const pf_cfg_state *cfg, void **be, pf_buf *err) {
   uint64_t map = cfg->map_size ? cfg->map_size : PF_STATE_DEFAULT_MAP_SIZE;
   const char *step = "map_size";
   mrc = mdb_env_set_mapsize(l->env, (size_t)map);
+  if (!mrc) {
+    /* a reader slot per concurrent get: HTTP workers plus the thread pool
+     * can exceed LMDB's default of 126 */
+    step = "maxreaders";
+    mrc = mdb_env_set_maxreaders(l->env, MAX_READERS);
+  }
   if (!mrc) {
     step = "open";
     mrc = mdb_env_open(l->env, path, MDB_NOTLS, 0664);
