@@ -35,7 +35,10 @@ extern "C" {
   X(NOTSUP, "not supported by the client", -32603)                             \
   X(TIMEDOUT, "timed out", -32603)                                             \
   X(CANCELED, "cancelled", -32603)                                             \
-  X(REMOTE, "the client answered with an error", -32603)
+  X(REMOTE, "the client answered with an error", -32603)                       \
+  X(NOENT, "no such key", -32603)                                              \
+  X(CONFLICT, "the value changed (compare-and-swap lost)", -32603)             \
+  X(UNAVAIL, "the state backend is unavailable", -32603)
 
 typedef enum pf_err {
 #define PF__ERR_ENUM(name, msg, code) PF_E##name,

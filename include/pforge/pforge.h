@@ -237,6 +237,84 @@ int pf_stream_close(pf_call *call, unsigned retry_ms);
  */
 int pf_set_enabled(pf_call *call, const char *kind, const char *name, bool enabled);
 
+/* ------------------------------------------------------------------ */
+/* Persistent state                                                    */
+
+/* A key-value store shared by every call, session and thread of the server
+ * (and, with lmdb or redis, by every pforge process using the same store).
+ * pforge.yaml chooses the backend:
+ *
+ *   state: { backend: memory }                 # the default without `state:`
+ *   state: { backend: lmdb, path: ./data }     # a directory; survives restarts
+ *   state: { backend: redis, url: "redis://:secret@127.0.0.1:6379/0" }
+ *
+ * with `ttl_seconds` (the default TTL of writes that give none; 0 = none)
+ * and, for memory, `max_size` (most entries; a write that would add one
+ * more gets -PF_ELIMIT: nothing is evicted). See docs/state.md.
+ *
+ * Keys are 1 to 511 bytes of anything (-PF_EINVAL when empty, -PF_ELIMIT
+ * when longer); values are bytes of any length, including NUL. Every
+ * function is thread-safe and may be called from any handler, blocking or
+ * not. With the redis backend each call waits for one round trip to Redis
+ * (at most 5 s, then -PF_ETIMEDOUT): a tool that uses it should be
+ * `blocking: true`, so that the event loop never waits (a non-blocking
+ * handler still works; pforge warns once on stderr). While the backend is
+ * unreachable (Redis down or restarting) calls fail with -PF_EUNAVAIL, and
+ * pforge reconnects in the background.
+ *
+ * TTLs: ttl_ms 0 means the configured default (none when ttl_seconds is 0);
+ * PF_STATE_NO_TTL means none even when a default is configured. An expired
+ * key reads as missing (-PF_ENOENT) at once, whatever the backend. */
+#define PF_STATE_NO_TTL UINT64_MAX
+
+/* Reads key. Returns 0 with *val and *val_len set: a copy in the call's
+ * memory (pf_call_alloc; valid until the handler returns), followed by a
+ * NUL not counted in *val_len. -PF_ENOENT when the key is missing or
+ * expired; on every error *val is NULL and *val_len 0. */
+int pf_state_get(pf_call *call, const char *key, size_t key_len, const char **val, size_t *val_len);
+
+/* Stores val under key (copied), replacing any value and its TTL.
+ * Returns 0. */
+int pf_state_set(pf_call *call, const char *key, size_t key_len, const char *val, size_t val_len,
+                 uint64_t ttl_ms);
+
+/* Removes key. Returns 0, or -PF_ENOENT when it did not exist (or had
+ * expired). */
+int pf_state_delete(pf_call *call, const char *key, size_t key_len);
+
+/* Atomically adds delta to the integer stored under key and sets *result
+ * (may be NULL) to the new value. Values are decimal text ("42"), so
+ * pf_state_get reads them and pf_state_set("7") can seed them. A missing
+ * key counts as 0 and is created with the default TTL; an existing key
+ * keeps its TTL. -PF_EINVAL when the value is not a decimal int64 or the
+ * sum overflows (nothing is written).
+ *
+ *   int64_t n;
+ *   if (pf_state_incr(call, "hits", 4, 1, &n) == 0) pf_result_textf(call, "%lld", (long long)n);
+ */
+int pf_state_incr(pf_call *call, const char *key, size_t key_len, int64_t delta, int64_t *result);
+
+/* Compare-and-swap: atomically stores val (with ttl_ms, as pf_state_set)
+ * when the current value equals expected (byte for byte), or, with
+ * expected NULL, when the key does not exist (or has expired). Returns 0
+ * when it stored; -PF_ECONFLICT, storing nothing, when the current value
+ * is different (or missing, or present when expected is NULL). A
+ * read-modify-write loop (pf_state_get leaves old NULL for a missing key,
+ * which is what pf_state_cas expects then):
+ *
+ *   for (;;) {
+ *     const char *old;
+ *     size_t n;
+ *     int rc = pf_state_get(call, "doc", 3, &old, &n);
+ *     if (rc && rc != -PF_ENOENT) return rc;
+ *     const char *next = edit(call, old, n);
+ *     rc = pf_state_cas(call, "doc", 3, old, n, next, strlen(next), 0);
+ *     if (rc != -PF_ECONFLICT) return rc ? rc : pf_result_textz(call, next);
+ *   }
+ */
+int pf_state_cas(pf_call *call, const char *key, size_t key_len, const char *expected,
+                 size_t expected_len, const char *val, size_t val_len, uint64_t ttl_ms);
+
 /* True once the client cancelled this request (notifications/cancelled).
  * A blocking handler should poll it and return early; its result is then
  * discarded (a cancelled request gets no response). */

@@ -214,11 +214,21 @@ typedef struct pf_cfg_prompt {
 
 /* ---- state ---- */
 
+/* Defaults filled by the loader (lmdb path relative to the config file). */
+#define PF_STATE_DEFAULT_PATH "pforge-state"
+#define PF_STATE_DEFAULT_URL "redis://127.0.0.1:6379/0"
+#define PF_STATE_DEFAULT_MAP_SIZE ((uint64_t)64 * 1024 * 1024)
+
+/* Without a `state:` block, present is false and backend NULL: the server
+ * then uses the memory backend. */
 typedef struct pf_cfg_state {
   bool present;
-  const char *backend; /* memory | lmdb | redis; `sled` is read as lmdb */
-  const char *path, *url;
-  uint64_t map_size, ttl_seconds, max_size;
+  const char *backend;      /* memory | lmdb | redis; `sled` is read as lmdb */
+  const char *path;         /* lmdb: default PF_STATE_DEFAULT_PATH next to the file */
+  const char *url;          /* redis: default PF_STATE_DEFAULT_URL */
+  uint64_t map_size;        /* lmdb: default PF_STATE_DEFAULT_MAP_SIZE */
+  uint64_t ttl_seconds;     /* default TTL of writes without one; 0 = none */
+  uint64_t max_size;        /* memory: most entries; 0 = unlimited */
   const char *options_json; /* free-form `options` map, or NULL */
   pf_cfg_loc loc;
 } pf_cfg_state;

@@ -488,10 +488,13 @@ static void parse_state(pf__cfg_ctx *c, const pf__cfg_val *v) {
   /* `path` stays accepted for memory: the original required it always. */
   s->path = resolve(c, pf__cfg_str(c, &k[ST_PATH]));
   s->url = pf__cfg_str(c, &k[ST_URL]);
+  /* Defaults, so that `state: {backend: lmdb}` or `{backend: redis}` is enough. */
   if (b == 1 && !k[ST_PATH].key)
-    pf__cfg_err(c, v->loc, v->path, "missing required key 'path' (the lmdb backend's directory)");
+    s->path = resolve(c, PF_STATE_DEFAULT_PATH);
   if (b == 2 && !k[ST_URL].key)
-    pf__cfg_err(c, v->loc, v->path, "missing required key 'url' (e.g. redis://127.0.0.1:6379)");
+    s->url = PF_STATE_DEFAULT_URL;
+  if (b == 1)
+    s->map_size = PF_STATE_DEFAULT_MAP_SIZE;
   if (b >= 0 && b != 2 && k[ST_URL].key)
     pf__cfg_err(c, k[ST_URL].key_loc, v->path, "'url' applies to the redis backend only");
   if (b >= 0 && b != 1 && k[ST_MAP_SIZE].key)

@@ -137,11 +137,14 @@ typedef struct pf_server {
   uv_mutex_t sessions_lock;
   uv_fs_event_t *watches; /* one per static file resource, while serving */
   size_t nwatches;
+  struct pf_state *state; /* the state store (pf_state_*): cfg->state, else memory */
 } pf_server;
 
 /* Builds the server from a loaded config (takes ownership of cfg): resolves
  * native handlers (dlopen forge.library, else the executable), compiles
- * schemas and templates, pre-serializes lists. On failure returns a
+ * schemas and templates, pre-serializes lists, opens the state store (its
+ * failure, e.g. an lmdb path that cannot be created, fails the creation;
+ * an unreachable redis does not). On failure returns a
  * negative pf_err and appends "file:line:col: message" lines to diag. */
 int pf__server_create(pf_config *cfg, pf_server **out, pf_buf *diag);
 void pf__server_destroy(pf_server *s);

@@ -12,6 +12,7 @@
 #include "base/base64.h"
 #include "base/log.h"
 #include "mcp/internal.h"
+#include "runtime/state.h"
 #include "tools/cli.h"
 #include "tools/pipeline.h"
 #include "schema/schema.h"
@@ -667,6 +668,8 @@ int pf__server_create(pf_config *cfg, pf_server **out, pf_buf *diag) {
     rc = r2 ? r2 : r3 ? r3 : r4;
   if (!rc)
     rc = build_init(srv);
+  if (!rc)
+    rc = pf__state_open(&cfg->state, &srv->state, diag);
   if (rc) {
     pf__server_destroy(srv);
     return rc;
@@ -678,6 +681,7 @@ int pf__server_create(pf_config *cfg, pf_server **out, pf_buf *diag) {
 void pf__server_destroy(pf_server *srv) {
   if (!srv)
     return;
+  pf__state_close(srv->state);
   for (size_t i = 0; i < srv->ntools; i++) {
     pf_validator_free(srv->tools[i].input);
     pf_validator_free(srv->tools[i].output);

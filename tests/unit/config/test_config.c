@@ -837,6 +837,30 @@ static void test_invalid_table_complete(void **state) {
   assert_true(files >= 35);
 }
 
+/* state: the defaults the loader fills per backend. */
+static void test_state_defaults(void **state) {
+  (void)state;
+  pf_config *cfg;
+  static const char lmdb[] = "forge: {name: t, version: '1'}\nstate: {backend: sled}\n";
+  assert_int_equal(pf_config_load_text("d/s.yaml", lmdb, sizeof lmdb - 1, &cfg, NULL), 0);
+  STR(cfg->state.backend, "lmdb");
+  STR(cfg->state.path, "d/pforge-state");
+  assert_true(cfg->state.map_size == PF_STATE_DEFAULT_MAP_SIZE);
+  assert_null(cfg->state.url);
+  pf_config_free(cfg);
+  static const char redis[] = "forge: {name: t, version: '1'}\nstate: {backend: redis}\n";
+  assert_int_equal(pf_config_load_text("s.yaml", redis, sizeof redis - 1, &cfg, NULL), 0);
+  STR(cfg->state.url, "redis://127.0.0.1:6379/0");
+  assert_null(cfg->state.path);
+  assert_int_equal(cfg->state.map_size, 0);
+  pf_config_free(cfg);
+  static const char none[] = "forge: {name: t, version: '1'}\n";
+  assert_int_equal(pf_config_load_text("s.yaml", none, sizeof none - 1, &cfg, NULL), 0);
+  assert_false(cfg->state.present);
+  assert_null(cfg->state.backend); /* the server then uses memory */
+  pf_config_free(cfg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_calculator), cmocka_unit_test(test_hello_world),
@@ -845,7 +869,7 @@ int main(void) {
       cmocka_unit_test(test_unreadable), cmocka_unit_test(test_out_of_memory),
       cmocka_unit_test(test_invalid),    cmocka_unit_test(test_invalid_table_complete),
       cmocka_unit_test(test_http),       cmocka_unit_test(test_http_defaults),
-      cmocka_unit_test(test_http_env),
+      cmocka_unit_test(test_http_env),   cmocka_unit_test(test_state_defaults),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
