@@ -255,6 +255,8 @@ typedef struct pf_cfg_http {
   uint32_t call_timeout_ms;     /* server-to-client request timeout, default 60000 */
   bool legacy_sse;              /* also serve the 2024-11-05 HTTP+SSE transport
                                    (GET /sse, POST /messages); default true */
+  const char *metrics_path;     /* GET here: per-tool counters in the Prometheus
+                                   text format; default "/metrics", "" = off */
   const char **allowed_origins; /* Origin values accepted besides localhost ones */
   size_t nallowed_origins;
   const char **allowed_hosts; /* Host values accepted besides localhost ones */

@@ -231,6 +231,7 @@ enum {
   HT_SSE_BUFFER,
   HT_CALL_TIMEOUT,
   HT_LEGACY_SSE,
+  HT_METRICS_PATH,
   HT_ALLOWED_ORIGINS,
   HT_ALLOWED_HOSTS,
   HT__N
@@ -252,6 +253,7 @@ static const pf__cfg_key http_keys[] = {
     {HT_SSE_BUFFER, "sse_buffer", NULL, PF__T_INT, false},
     {HT_CALL_TIMEOUT, "call_timeout_ms", NULL, PF__T_INT, false},
     {HT_LEGACY_SSE, "legacy_sse", NULL, PF__T_BOOL, false},
+    {HT_METRICS_PATH, "metrics_path", NULL, PF__T_STR, false},
     {HT_ALLOWED_ORIGINS, "allowed_origins", NULL, PF__T_LIST, false},
     {HT_ALLOWED_HOSTS, "allowed_hosts", NULL, PF__T_LIST, false},
 };
@@ -273,6 +275,7 @@ static void http_defaults(pf_cfg_http *h) {
       .sse_buffer = 256,
       .call_timeout_ms = 60000,
       .legacy_sse = true,
+      .metrics_path = "/metrics",
   };
 }
 
@@ -412,6 +415,14 @@ static void parse_http(pf__cfg_ctx *c, const pf__cfg_val *v) {
   http_u32(c, &k[HT_CALL_TIMEOUT], 1, 86400000, &h->call_timeout_ms);
   if (k[HT_LEGACY_SSE].present)
     h->legacy_sse = pf__cfg_bool(c, &k[HT_LEGACY_SSE], h->legacy_sse);
+  if (k[HT_METRICS_PATH].present) {
+    const char *mp = pf__cfg_str(c, &k[HT_METRICS_PATH]);
+    if (mp && *mp && mp[0] != '/')
+      pf__cfg_err(c, k[HT_METRICS_PATH].loc, k[HT_METRICS_PATH].path,
+                  "metrics_path must start with '/' (or be \"\" to turn metrics off)");
+    else if (mp)
+      h->metrics_path = mp;
+  }
   http_list(c, &k[HT_ALLOWED_ORIGINS], valid_origin, "origin",
             "scheme://host[:port], e.g. https://app.example.com", &h->allowed_origins,
             &h->nallowed_origins);

@@ -230,6 +230,11 @@ int pf__server_set_enabled(pf_server *srv, const char *kind, const char *name, b
  * to uri, through each session's default route. Any thread. */
 void pf__server_resource_updated(pf_server *srv, const char *uri, size_t len);
 
+/* Appends every tool's counters, latency histogram, breaker and bulkhead
+ * state and the number of sessions, in the Prometheus text format
+ * (metrics.c). Any thread. */
+void pf__server_metrics(pf_server *srv, pf_buf *out);
+
 /* Watches the server's static file resources on loop (resource updates
  * for subscribers); pf__server_unwatch closes the watchers. */
 int pf__server_watch(pf_server *srv, uv_loop_t *loop);

@@ -107,6 +107,8 @@ struct hsrv {
   size_t path_len;
   int response;
   bool stateless, legacy_sse;
+  const char *metrics_path; /* or NULL */
+  size_t metrics_len;
   pf__httpd *httpd;
   pf__session *shared; /* stateless mode */
   uv_rwlock_t table_lock;
@@ -1188,6 +1190,17 @@ static void on_request(pf__http_req *req, void *ud) {
       return;
     }
   }
+  if (h->metrics_len && req->path_len == h->metrics_len &&
+      memcmp(req->path, h->metrics_path, h->metrics_len) == 0 && req->method == PF_HTTP_GET) {
+    pf_buf m = PF_BUF_INIT;
+    pf__server_metrics(h->srv, &m);
+    if (m.failed)
+      pf__http_respond(req, 500, "text/plain", NULL, "Out of memory\n", 14);
+    else
+      pf__http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, m.data, m.len);
+    pf_buf_free(&m);
+    return;
+  }
   if (h->legacy_sse && !h->stateless) {
     if (req->path_len == strlen(LEGACY_SSE_PATH) &&
         memcmp(req->path, LEGACY_SSE_PATH, req->path_len) == 0 && req->method == PF_HTTP_GET) {
@@ -1340,6 +1353,8 @@ int pf__serve_http(pf_server *srv, const pf_cfg_http *cfg_in) {
   h.path_len = strlen(h.path);
   h.stateless = cfg->stateless;
   h.legacy_sse = cfg->legacy_sse;
+  h.metrics_path = cfg->metrics_path;
+  h.metrics_len = cfg->metrics_path ? strlen(cfg->metrics_path) : 0;
   const char *resp = cfg->response ? cfg->response : "auto";
   h.response = strcmp(resp, "json") == 0  ? RESP_JSON
                : strcmp(resp, "sse") == 0 ? RESP_SSE

@@ -150,4 +150,84 @@ check("exits cleanly when stdin closes", s.p.returncode == 0, s.p.returncode)
 err = s.p.stderr.read().decode(errors="replace")
 check("no sanitizer report", "Sanitizer" not in err and "runtime error" not in err, err[-3000:])
 
+# ---- metrics over HTTP (stateless: each POST stands alone) ----
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import urllib.request  # noqa: E402
+
+e = dict(os.environ, PFORGE_BUILD=BUILD)
+hp = subprocess.Popen([PF, "serve", CONFIG, "--http", "127.0.0.1:0", "--stateless",
+                       "--workers", "2"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                      stderr=subprocess.PIPE, env=e)
+lib.started.append(hp)
+port = None
+end = time.time() + 10
+while time.time() < end and port is None:
+    line = hp.stderr.readline().decode(errors="replace")
+    m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+    if m:
+        port = int(m.group(1))
+check("http: listening", port is not None)
+
+
+def post(body):
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/mcp", data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json",
+                 "Accept": "application/json, text/event-stream",
+                 "MCP-Protocol-Version": "2025-11-25"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        raw = r.read().decode()
+    if raw.startswith("{"):
+        return json.loads(raw)
+    datas = [ln[5:].strip() for ln in raw.splitlines() if ln.startswith("data:")]
+    msgs = [json.loads(d) for d in datas if d.startswith("{")]
+    return next((m for m in msgs if "id" in m), None)
+
+
+def metrics():
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        return r.status, r.headers.get("Content-Type"), r.read().decode()
+
+
+if port:
+    r = post({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+              "params": {"name": "flaky_retry", "arguments": {"key": "h1", "fail": 1}}})
+    check("http: a retried call answers", text(r) == "ok after 2 calls", r)
+    post({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+          "params": {"name": "set_health", "arguments": {"healthy": False}}})
+    for i in range(4):
+        post({"jsonrpc": "2.0", "id": 3 + i, "method": "tools/call",
+              "params": {"name": "service", "arguments": {}}})
+    status, ctype, body = metrics()
+    check("metrics: 200 in the Prometheus text format",
+          status == 200 and ctype.startswith("text/plain; version=0.0.4"), (status, ctype))
+    check("metrics: calls and retries counted",
+          'pforge_tool_calls_total{tool="flaky_retry"} 1' in body and
+          'pforge_tool_retries_total{tool="flaky_retry"} 1' in body, body[:3000])
+    check("metrics: errors, rejections and the open breaker",
+          'pforge_tool_errors_total{tool="service"} 4' in body and
+          'pforge_tool_rejected_total{tool="service"} 1' in body and
+          'pforge_tool_circuit_state{tool="service"} 1' in body and
+          'pforge_tool_circuit_opened_total{tool="service"} 1' in body, body[-3000:])
+    check("metrics: latency histogram count matches calls",
+          'pforge_tool_duration_seconds_count{tool="flaky_retry"} 1' in body and
+          'pforge_tool_duration_seconds_bucket{tool="flaky_retry",le="+Inf"} 1' in body)
+    fams = [ln.split()[2] for ln in body.splitlines() if ln.startswith("# TYPE")]
+    seen, ok = set(), True
+    for ln in body.splitlines():
+        if ln.startswith("#") or not ln:
+            continue
+        name = re.match(r"[a-z_]+", ln).group(0)
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        fam = base if base in fams else name
+        if fam in seen and fam != last:
+            ok = False
+        seen.add(fam)
+        last = fam
+    check("metrics: every family's samples are contiguous", ok)
+    hp.terminate()
+    hp.wait(10)
+    check("http: stops on SIGTERM", hp.returncode == 0, hp.returncode)
+
 sys.exit(lib.finish())
