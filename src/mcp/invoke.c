@@ -54,9 +54,12 @@ struct pf__req {
   pf_buf *sync_out;        /* while starting: the answer goes here */
   bool answered;
   pf__op *granted;         /* operations handed a bulkhead slot [lock] */
+  pf__op *ops;             /* operations not finished */
 };
 
-enum { OP_ADMIT, OP_QUEUED, OP_RUNNING, OP_DELAY, OP_FALLBACK, OP_DONE };
+/* OP_GRANTING: it gave up waiting for a bulkhead slot, but the slot was
+ * already on its way (it arrives through the request's wake). */
+enum { OP_ADMIT, OP_QUEUED, OP_GRANTING, OP_RUNNING, OP_DELAY, OP_FALLBACK, OP_DONE };
 
 struct pf__op {
   pf__req *req;
@@ -70,6 +73,8 @@ struct pf__op {
   bool trial, admitted, holds_slot;
   pf__bh_waiter waiter;
   pf__op *next_granted;   /* in req->granted [req->lock] */
+  pf__op *next_op;        /* in req->ops */
+  pf__async *parent;      /* the pipeline attempt whose step this is, or NULL */
   uv_timer_t *timer;      /* queue wait, timeout, retry delay; or NULL */
   pf__async *cur;         /* the attempt running */
   double last_progress;
@@ -85,7 +90,7 @@ struct pf__async {
   pf_call call;
   uv_work_t work;
   int rc;
-  bool on_pool, loop_kind, starting, completed, cancel_called;
+  bool on_pool, loop_kind, starting, completed, cancel_called, cancel_done;
   void (*cancel_fn)(void *ud);
   void *cancel_ud;
 };
@@ -94,6 +99,8 @@ static void op_admit(pf__op *op);
 static void op_attempt(pf__op *op);
 static void attempt_done(pf__op *op, pf__async *a, int rc);
 static void on_retry_timer(uv_timer_t *h);
+static pf__op *op_new(pf__req *r, const pf__tool *t, const pf_json *args, const pf_json *token,
+                      void (*done)(pf__op *, pf_call *, void *), void *ud);
 
 /* ---- requests ---- */
 
@@ -156,11 +163,54 @@ static void req_flush(pf__req *r, bool live) {
   pf_buf_free(&lines);
 }
 
+/* Whether op's call is cancelled: its request, or the pipeline attempt it
+ * is a step of. */
+static bool op_cancelled(const pf__op *op) {
+  return atomic_load(&op->req->cancelled) ||
+         (op->parent && atomic_load(&op->parent->call.cancelled));
+}
+
+static void op_wake_cancelled(pf__op *op);
+
+static void cancel_under(pf__req *r, pf__async *parent);
+
+/* Cancels an attempt, and the steps it runs (a pipeline's). Its kind's
+ * cancel hook may complete it at once: callers never hold a pointer into
+ * the request's lists across this. */
 static void attempt_cancel(pf__async *a) {
+  if (a->cancel_done)
+    return;
+  a->cancel_done = true;
   atomic_store(&a->call.cancelled, true);
+  pf__req *r = a->req;
+  r->refs++;
   if (a->loop_kind && !a->cancel_called && a->cancel_fn && !a->starting) {
     a->cancel_called = true;
     a->cancel_fn(a->cancel_ud);
+  }
+  cancel_under(r, a);
+  req_unref(r);
+}
+
+/* Cancels every running attempt and waiting operation of r under parent
+ * (NULL: all of them). Rescans after each: what a cancellation runs may
+ * change the lists. */
+static void cancel_under(pf__req *r, pf__async *parent) {
+  for (;;) {
+    pf__async *x = r->live;
+    while (x && (x->cancel_done || (parent && !(x->op && x->op->parent == parent))))
+      x = x->next;
+    if (x) {
+      attempt_cancel(x);
+      continue;
+    }
+    pf__op *op = r->ops;
+    while (op && !((op->phase == OP_DELAY || op->phase == OP_QUEUED) &&
+                   (!parent || op->parent == parent)))
+      op = op->next_op;
+    if (!op)
+      return;
+    op_wake_cancelled(op);
   }
 }
 
@@ -175,8 +225,7 @@ static void req_wake(uv_async_t *h) {
   req_flush(r, live);
   if (!live && !r->cancel_propagated) {
     r->cancel_propagated = true;
-    for (pf__async *a = r->live; a; a = a->next)
-      attempt_cancel(a);
+    cancel_under(r, NULL);
     pf__outreq_wake_all(r->s);
   }
   for (pf__async *a = r->live; a; a = a->next) {
@@ -428,6 +477,11 @@ static int op_timer_start(pf__op *op, uv_timer_cb cb, uint64_t ms) {
 
 static void op_free(pf__op *op) {
   pf__req *r = op->req;
+  for (pf__op **pp = &r->ops; *pp; pp = &(*pp)->next_op)
+    if (*pp == op) {
+      *pp = op->next_op;
+      break;
+    }
   if (op->timer)
     uv_close((uv_handle_t *)op->timer, timer_closed);
   pf__free(op);
@@ -479,7 +533,7 @@ static void fallback_done(pf__op *fb, pf_call *c, void *ud) {
 /* The tool failed (or was refused) for good: its fallback, or this result. */
 static void op_fail(pf__op *op, pf__async *a) {
   const pf__tool *fb = op->tool->fallback;
-  if (!fb || atomic_load(&op->req->cancelled) || !a) {
+  if (!fb || op_cancelled(op) || !a) {
     op_finish(op, a);
     return;
   }
@@ -491,20 +545,13 @@ static void op_fail(pf__op *op, pf__async *a) {
   release_slot(op);
   op->phase = OP_FALLBACK;
   /* the fallback's own operation: its own policies, its result is ours */
-  pf__op *f = pf__malloc(sizeof *f);
+  pf__op *f = op_new(op->req, fb, op->args, op->token, fallback_done, op);
   if (!f) {
     op_finish(op, NULL);
     return;
   }
-  memset(f, 0, sizeof *f);
-  f->req = op->req;
-  f->req->refs++;
-  f->tool = fb;
-  f->args = op->args;
-  f->token = op->token;
+  f->parent = op->parent;
   f->last_progress = op->last_progress;
-  f->done = fallback_done;
-  f->ud = op;
   /* op stays until the fallback answered */
   pf_buf msg = PF_BUF_INIT;
   if (pf_validator_check(fb->input, op->args, &msg) != 0) {
@@ -522,9 +569,10 @@ static void op_fail(pf__op *op, pf__async *a) {
 static void attempt_done(pf__op *op, pf__async *a, int rc) {
   op_timer_stop(op);
   pf__tool_settle(&a->call, rc);
-  if (atomic_load(&op->req->cancelled) || atomic_load(&a->call.cancelled)) {
+  if (op_cancelled(op) || atomic_load(&a->call.cancelled)) {
+    /* no outcome: a cancelled trial only frees its place */
     if (op->admitted && op->tool->breaker)
-      pf__breaker_record(op->tool->breaker, pf__now_ns() / 1000000, op->trial, false);
+      pf__breaker_abandon(op->tool->breaker, op->trial);
     op->admitted = false;
     op_finish(op, a);
     return;
@@ -560,7 +608,7 @@ static void attempt_done(pf__op *op, pf__async *a, int rc) {
  * once, the bulkhead slot is still held). */
 static void on_retry_timer(uv_timer_t *h) {
   pf__op *op = h->data;
-  if (atomic_load(&op->req->cancelled)) {
+  if (op_cancelled(op)) {
     pf__async *a = synthetic(op, "Tool '%s' was cancelled", op->tool->name);
     attempt_done(op, a, 0);
     return;
@@ -602,7 +650,7 @@ static void op_attempt(pf__op *op) {
   a->next = r->live;
   r->live = a;
   op->cur = a;
-  if (r->cancel_propagated)
+  if (r->cancel_propagated || op_cancelled(op))
     atomic_store(&a->call.cancelled, true);
   uint32_t timeout = t->cfg->policy.timeout_ms;
   bool timed = timeout && !t->own_timeout && (t->start || t->cfg->blocking);
@@ -620,7 +668,7 @@ static void op_attempt(pf__op *op) {
       return;
     }
     if (atomic_load(&a->call.cancelled))
-      attempt_cancel(a);
+      attempt_cancel(a); /* cancelled before it started: its hook runs now */
   } else if (t->cfg->blocking) {
     a->on_pool = true;
     if (uv_queue_work(r->wake.loop, &a->work, pool_work, pool_done) != 0) {
@@ -638,8 +686,13 @@ static void op_attempt(pf__op *op) {
 
 static void on_queue_timeout(uv_timer_t *h) {
   pf__op *op = h->data;
-  if (!pf__bulkhead_leave(op->tool->bulkhead, &op->waiter))
-    return; /* the grant is on its way */
+  if (!pf__bulkhead_leave(op->tool->bulkhead, &op->waiter)) {
+    op->phase = OP_GRANTING; /* the grant is on its way */
+    return;
+  }
+  if (op->admitted)
+    pf__breaker_abandon(op->tool->breaker, op->trial);
+  op->admitted = false;
   atomic_fetch_add_explicit(&((pf__tool *)op->tool)->stats.rejected, 1, memory_order_relaxed);
   pf__async *a = synthetic(op,
                            "Tool '%s' is busy: %u calls are running and none finished within "
@@ -663,12 +716,30 @@ static void on_grant(pf__bh_waiter *w) {
 static void op_granted(pf__op *op) {
   op->holds_slot = true;
   op_timer_stop(op);
-  if (atomic_load(&op->req->cancelled)) {
+  if (op_cancelled(op)) {
     pf__async *a = synthetic(op, "Tool '%s' was cancelled", op->tool->name);
     op_finish(op, a);
     return;
   }
   op_attempt(op);
+}
+
+/* A cancelled operation that waits (for a retry or a bulkhead slot) ends
+ * now instead of when its timer fires. */
+static void op_wake_cancelled(pf__op *op) {
+  if (op->phase == OP_DELAY) {
+    op_timer_stop(op);
+    on_retry_timer(op->timer);
+  } else if (op->phase == OP_QUEUED && !pf__bulkhead_leave(op->tool->bulkhead, &op->waiter)) {
+    op->phase = OP_GRANTING;
+  } else if (op->phase == OP_QUEUED) {
+    op_timer_stop(op);
+    if (op->admitted)
+      pf__breaker_abandon(op->tool->breaker, op->trial);
+    op->admitted = false;
+    pf__async *a = synthetic(op, "Tool '%s' was cancelled", op->tool->name);
+    op_finish(op, a);
+  }
 }
 
 /* Breaker, then bulkhead, then an attempt. */
@@ -708,7 +779,7 @@ static void op_admit(pf__op *op) {
         return;
       }
       if (op->admitted)
-        pf__breaker_record(t->breaker, pf__now_ns() / 1000000, op->trial, false);
+        pf__breaker_abandon(t->breaker, op->trial);
       op->admitted = false;
       atomic_fetch_add_explicit(&mt->stats.rejected, 1, memory_order_relaxed);
       pf__async *a = synthetic(op,
@@ -738,6 +809,8 @@ static pf__op *op_new(pf__req *r, const pf__tool *t, const pf_json *args, const 
   op->ud = ud;
   op->last_progress = -1e300;
   op->t0 = pf__now_ns();
+  op->next_op = r->ops;
+  r->ops = op;
   return op;
 }
 
@@ -780,6 +853,8 @@ void pf__invoke(pf_call *parent, const pf__tool *t, const pf_json *args, pf__inv
   pf__req *r = parent->async->req;
   invoke_ctx *ic = pf__malloc(sizeof *ic);
   pf__op *op = ic ? op_new(r, t, args, NULL, invoke_answer, ic) : NULL;
+  if (op)
+    op->parent = parent->async;
   if (!op) {
     pf__free(ic);
     pf_buf content = PF_BUF_INIT, structured = PF_BUF_INIT;

@@ -112,6 +112,13 @@ void pf__breaker_record(pf__breaker *b, uint64_t now_ms, bool trial, bool failed
   uv_mutex_unlock(&b->lock);
 }
 
+void pf__breaker_abandon(pf__breaker *b, bool trial) {
+  uv_mutex_lock(&b->lock);
+  if (trial && b->state == PF__CB_HALF_OPEN && b->trials)
+    b->trials--;
+  uv_mutex_unlock(&b->lock);
+}
+
 pf__cb_state pf__breaker_state(pf__breaker *b, uint64_t now_ms) {
   uv_mutex_lock(&b->lock);
   tick(b, now_ms);

@@ -92,6 +92,10 @@ void pf__breaker_destroy(pf__breaker *b);
 int pf__breaker_admit(pf__breaker *b, uint64_t now_ms, bool *trial, uint64_t *retry_ms);
 /* After an admitted call: its outcome. */
 void pf__breaker_record(pf__breaker *b, uint64_t now_ms, bool trial, bool failed);
+/* An admitted call that ended without an outcome (cancelled, or refused by
+ * the bulkhead): a half-open trial gives its place back, nothing is
+ * counted. */
+void pf__breaker_abandon(pf__breaker *b, bool trial);
 pf__cb_state pf__breaker_state(pf__breaker *b, uint64_t now_ms);
 
 /* ---- bulkhead ---- */

@@ -76,6 +76,14 @@ check("cancelling a pipeline cancels its running step; no response", r is None, 
 r = s.call("calls", {"key": "slow2"})
 check("... and the steps after it never run", text(r) == "0", r)
 check("... quickly", time.time() - t0 < 2.0, time.time() - t0)
+t0 = time.time()
+r = s.call("slow_limited", {"ms": 600})
+check("a pipeline's timeout answers at the timeout",
+      is_error(r) and "timed out after 150 ms" in text(r) and time.time() - t0 < 0.5, r)
+time.sleep(max(0.0, t0 + 0.9 - time.time()))  # past the step's own 600 ms
+r1, r2 = s.call("calls", {"key": "limited1"}), s.call("calls", {"key": "limited2"})
+check("... cancels the running step (it stops early) and runs no further step",
+      text(r1) == "0" and text(r2) == "0", (r1, r2))
 r = s.call("slow", {"ms": 10})
 check("the same pipeline runs to the end when not cancelled", not is_error(r), r)
 s.close()
