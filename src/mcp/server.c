@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "mcp/internal.h"
 #include "tools/cli.h"
+#include "tools/http.h"
 #include "schema/schema.h"
 #include "schema/validator.h"
 #include "template/template.h"
@@ -361,9 +362,10 @@ static int build_tools(pf_server *srv, pf_buf *diag) {
     t->name_len = strlen(c->name);
     names[i] = t->name;
     lens[i] = t->name_len;
-    if (c->kind == PF_TOOL_CLI) {
+    if (c->kind == PF_TOOL_CLI || c->kind == PF_TOOL_HTTP) {
       pf_buf err = PF_BUF_INIT;
-      int crc = pf__cli_prepare(&cfg->tools[i], t, cfg->arena, &err);
+      int crc = c->kind == PF_TOOL_CLI ? pf__cli_prepare(&cfg->tools[i], t, cfg->arena, &err)
+                                       : pf__http_prepare(&cfg->tools[i], t, cfg->arena, &err);
       if (crc == -PF_ENOMEM) {
         pf_buf_free(&err);
         return crc;
@@ -376,8 +378,8 @@ static int build_tools(pf_server *srv, pf_buf *diag) {
     } else if (c->kind != PF_TOOL_NATIVE) {
       static const char *const kinds[] = {"native", "cli", "http", "pipeline"};
       diagf(diag, &c->loc,
-            "tools[%zu] '%s': tools of type %s cannot be served by this build (only native "
-            "and cli tools are; http and pipeline tools are the next milestone)",
+            "tools[%zu] '%s': tools of type %s cannot be served by this build (only native, "
+            "cli and http tools are; pipeline tools are the next milestone)",
             i, c->name, kinds[c->kind]);
       rc = -PF_ECONFIG;
       continue;
@@ -625,6 +627,8 @@ void pf__server_destroy(pf_server *srv) {
     pf_validator_free(srv->tools[i].output);
     if (srv->tools[i].cfg && srv->tools[i].cfg->kind == PF_TOOL_CLI)
       pf__cli_free(&srv->tools[i]);
+    else if (srv->tools[i].cfg && srv->tools[i].cfg->kind == PF_TOOL_HTTP)
+      pf__http_free(&srv->tools[i]);
   }
   pf__free(srv->tools);
   for (size_t i = 0; i < srv->nresources; i++) {
