@@ -572,8 +572,12 @@ static int add_query(pf_call *c, const pf_cfg_tool *cfg, const pf__http *k, pf_b
         continue;
       }
     }
+    /* the whole value is encoded, its literal text too */
+    pf_buf v = PF_BUF_INIT;
+    int rc = render(c, k->query[i], PF_TMPL_RAW, &v);
     put_param(url, key, strlen(key));
-    int rc = render(c, k->query[i], PF_TMPL_URL, url);
+    pf__uri_pct_encode(url, v.data ? v.data : "", v.len);
+    pf_buf_free(&v);
     if (rc)
       return rc;
   }
