@@ -17,7 +17,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 
 PF, BUILD, SRC = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
 FIXTURE = os.path.join(SRC, "tests", "e2e", "httptools")
@@ -454,6 +456,56 @@ check("SIGTERM during a request: exits 0 promptly", rc == 0 and time.time() - t0
 err = s.p.stderr.read().decode(errors="replace")
 check("no sanitizer report (SIGTERM)", "Sanitizer" not in err, err[-3000:])
 hang_release.set()
+
+# ---- over Streamable HTTP: several worker loops, each with its own multi ------------------------
+def free_port():
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+port = free_port()
+e = dict(os.environ, UPSTREAM=UPSTREAM, CLOSED=str(CLOSED), PF_HT_TOKEN=TOKEN,
+         PF_HT_PASS=PASSWORD, PF_HT_KEY=KEY)
+hp = subprocess.Popen([PF, "serve", "--http", f"127.0.0.1:{port}", "--workers", "3", "--stateless",
+                       "--response", "json", CONFIG], stdin=subprocess.DEVNULL,
+                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=e)
+started.append(hp)
+
+
+def http_call(i, results):
+    body = json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                       "params": {"name": "get_item", "arguments": {"id": f"h{i}", "q": "x"}}})
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/mcp", data=body.encode(), headers={
+        "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-06-18"})
+    for _ in range(50):
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                results[i] = json.loads(resp.read())
+                return
+        except (ConnectionError, urllib.error.URLError):
+            time.sleep(0.1)
+
+
+results = {}
+threads = [threading.Thread(target=http_call, args=(i, results)) for i in range(12)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+ok = len(results) == 12 and all(
+    (echo(results[i].get("result")) or {}).get("path") == f"/echo/h{i}" for i in range(12))
+check("Streamable HTTP, 3 workers: 12 concurrent http tool calls answered", ok,
+      list(results.values())[:2])
+hp.terminate()
+try:
+    rc = hp.wait(10)
+except subprocess.TimeoutExpired:
+    rc = "timeout"
+err = hp.stderr.read().decode(errors="replace")
+check("Streamable HTTP: SIGTERM exits 0 with no sanitizer report",
+      rc == 0 and "Sanitizer" not in err, (rc, err[-3000:]))
 
 # ---- examples/rest-proxy validates; bad http configs are load errors ---------------------------
 ex = os.path.join(SRC, "examples", "rest-proxy", "pforge.yaml")
