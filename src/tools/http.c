@@ -92,6 +92,17 @@ static void add_vars(varset *s, const pf_tmpl *t) {
     add_var(s, pf_tmpl_var(t, i));
 }
 
+/* RFC 9110 token: what a header name may be made of. */
+static bool valid_header_name(const char *s) {
+  if (!*s)
+    return false;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+          strchr("!#$%&'*+-.^_`|~", *s)))
+      return false;
+  return true;
+}
+
 static bool has_body_method(const char *m) {
   return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0;
 }
@@ -152,6 +163,15 @@ int pf__http_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err
   }
   if (rc == 0)
     k->endpoint = compile("endpoint", ep, eplen, err, &rc);
+  for (size_t i = 0; i < cfg->nheaders && rc == 0; i++)
+    if (!valid_header_name(cfg->headers[i].key)) {
+      pf_buf_printf(err, "headers: invalid header name '%s'", cfg->headers[i].key);
+      rc = -PF_ECONFIG;
+    }
+  if (rc == 0 && cfg->auth_header && !valid_header_name(cfg->auth_header)) {
+    pf_buf_printf(err, "auth.header: invalid header name '%s'", cfg->auth_header);
+    rc = -PF_ECONFIG;
+  }
   if (rc == 0)
     k->headers = compile_kv("headers", cfg->headers, cfg->nheaders, err, &rc);
   if (rc == 0)

@@ -521,6 +521,13 @@ check("an invalid body_template is a start-up error with its position",
       p.stderr)
 with open(bad, "w") as f:
     f.write("forge: {name: x, version: '1'}\ntools:\n  - type: http\n    name: h\n"
+            "    description: d\n    endpoint: http://x/\n    headers: {'X Bad': v}\n")
+p = subprocess.run([PF, "serve", bad], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+check("an invalid header name is a start-up error",
+      p.returncode == 1 and "tools[0] 'h': headers: invalid header name 'X Bad'" in p.stderr,
+      p.stderr)
+with open(bad, "w") as f:
+    f.write("forge: {name: x, version: '1'}\ntools:\n  - type: http\n    name: h\n"
             "    description: d\n    endpoint: http://x/\n    max_redirects: 101\n"
             "    follow_redirects: maybe\n    query: [1]\n")
 p = subprocess.run([PF, "validate", bad], capture_output=True, text=True)
