@@ -722,8 +722,8 @@ static const struct {
      "resource-both-uris.yaml:5:34: resources[2]: 'text' needs a fixed 'uri'; a template takes "
      "'file' or 'handler'\n"},
     {"bad-auth.yaml",
-     "bad-auth.yaml:7:13: tools[0].auth: missing required key 'password' (or 'password_env')\n"
-     "bad-auth.yaml:7:13: tools[0].auth: missing required key 'username'\n"
+     "bad-auth.yaml:7:12: tools[0].auth: missing required key 'password' (or 'password_env')\n"
+     "bad-auth.yaml:7:12: tools[0].auth: missing required key 'username'\n"
      "bad-auth.yaml:7:25: tools[0].auth: key 'token' does not apply to auth type 'basic'\n"},
     {"prompt-bad-message.yaml",
      "prompt-bad-message.yaml:5:16: prompts[0].messages[0].role: invalid value 'system'; expected "
@@ -814,7 +814,6 @@ static void test_invalid(void **state) {
   assert_int_equal(failed, 0);
 }
 
-/* Every file in invalid/ has an entry in the table. */
 /* http tool keys: query, max_response_bytes, follow_redirects, max_redirects. */
 static void test_http_tool_keys(void **state) {
   (void)state;
@@ -854,6 +853,7 @@ static void test_http_tool_keys(void **state) {
   pf_buf_free(&diag);
 }
 
+/* Every file in invalid/ has an entry in the table. */
 static void test_invalid_table_complete(void **state) {
   (void)state;
   enter("invalid");
