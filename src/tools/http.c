@@ -5,8 +5,12 @@
  * asks us to watch (CURLMOPT_SOCKETFUNCTION). It is created on the thread's
  * first request and destroyed when its last transfer ends, so an idle loop
  * keeps no handle of ours (stdio exits when stdin closes; HTTP workers
- * close their loops) and nothing outlives the calls. The price is that
- * connections are not reused across calls that do not overlap.
+ * close their loops). Connections, the DNS cache and TLS sessions live
+ * instead in a per-thread CURLSH (libcurl does not support sharing
+ * connections between threads), so calls one after the other reuse them;
+ * it holds no libuv handle, and is freed at thread exit (a pthread key
+ * destructor) or, for the thread that loaded the config, with the last
+ * http tool.
  *
  * Secrets (auth token, password, key) are read at call time, go only into
  * the request, and are scrubbed from every text we produce (messages,
@@ -15,6 +19,7 @@
 #include "tools/http.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +49,28 @@ static int http_start(pf_call *c, uv_loop_t *loop);
 /* http tools prepared and not yet freed: libcurl is initialized with the
  * first and cleaned up with the last. Load and destroy are single-threaded. */
 static int curl_users;
+static pthread_key_t share_key; /* the thread's CURLSH, freed at thread exit */
+
+static void share_free(void *p) { curl_share_cleanup(p); }
+
+/* The calling thread's share, created on first use; NULL if that fails
+ * (transfers then work without it). */
+static CURLSH *thread_share(void) {
+  CURLSH *sh = pthread_getspecific(share_key);
+  if (sh)
+    return sh;
+  sh = curl_share_init();
+  if (!sh)
+    return NULL;
+  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  if (pthread_setspecific(share_key, sh) != 0) {
+    curl_share_cleanup(sh);
+    return NULL;
+  }
+  return sh;
+}
 
 /* ------------------------------------------------------------------ */
 /* Load                                                                 */
@@ -139,11 +166,17 @@ static int infer_params(pf_cfg_tool *cfg, const pf__http *k, pf_arena *arena) {
 }
 
 int pf__http_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err) {
-  if (curl_users++ == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    curl_users--;
-    pf_buf_puts(err, "cannot initialize libcurl");
-    return -PF_ECONFIG;
+  if (curl_users == 0) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      pf_buf_puts(err, "cannot initialize libcurl");
+      return -PF_ECONFIG;
+    }
+    if (pthread_key_create(&share_key, share_free) != 0) {
+      curl_global_cleanup();
+      return -PF_ENOMEM;
+    }
   }
+  curl_users++;
   pf__http *k = pf__malloc(sizeof *k);
   if (!k)
     return -PF_ENOMEM;
@@ -209,8 +242,15 @@ void pf__http_free(pf__tool *t) {
   pf_jtmpl_free(k->body);
   pf__free(k);
   t->kind_data = NULL;
-  if (curl_users > 0 && --curl_users == 0)
+  if (curl_users > 0 && --curl_users == 0) {
+    /* this thread's share (the other threads' went with them) */
+    CURLSH *sh = pthread_getspecific(share_key);
+    pthread_setspecific(share_key, NULL);
+    if (sh)
+      curl_share_cleanup(sh);
+    pthread_key_delete(share_key);
     curl_global_cleanup();
+  }
 }
 
 /* ------------------------------------------------------------------ */
@@ -808,6 +848,9 @@ static int http_start(pf_call *c, uv_loop_t *loop) {
     return -PF_EIO;
   }
   set_opts(x, cfg, full, b, blen);
+  CURLSH *sh = thread_share();
+  if (sh)
+    curl_easy_setopt(x->easy, CURLOPT_SHARE, sh);
   if (password) {
     curl_easy_setopt(x->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
     curl_easy_setopt(x->easy, CURLOPT_USERNAME, cfg->auth_username ? cfg->auth_username : "");

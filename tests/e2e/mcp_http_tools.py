@@ -75,11 +75,14 @@ class Upstream(http.server.BaseHTTPRequestHandler):
                 body = {"unparsed": raw.decode(errors="replace")}
             self.reply(200, json.dumps({
                 "method": self.command, "path": u.path, "query": u.query,
+                "peer": self.client_address[1],
                 "args": urllib.parse.parse_qs(u.query),
                 "headers": {k.lower(): v for k, v in self.headers.items()},
                 "body": body}))
         elif what == "status":
             code = int(parts[2])
+            if code == 204:
+                return self.reply(204, "")  # no body: the connection is kept
             self.reply(code, "upstream says no: " + (self.headers.get("Authorization") or "")
                        + " " + u.query + " " + "x" * 3000, "text/plain")
         elif what == "body":
@@ -386,6 +389,9 @@ check("a templated base URL is not encoded, the rest is", e and e["path"] == "/e
 r = call(s, "base_url", {"base": "file:///etc", "id": "passwd"})
 check("a templated base URL must be http(s)", r and r.get("isError")
       and "http:// or https://" in texts(r)[0], r)
+
+ports = [(echo(call(s, "get_item", {"id": "k", "q": "k"})) or {}).get("peer") for _ in range(3)]
+check("calls one after the other reuse the connection", ports[0] and len(set(ports)) == 1, ports)
 
 # ---- concurrency and cancellation --------------------------------------------------------------
 ids = [s.start("tools/call", {"name": "get_item", "arguments": {"id": str(i), "q": "c"}})
