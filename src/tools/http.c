@@ -608,7 +608,7 @@ static void put_query_value(pf_buf *out, const pf_json *v) {
 }
 
 static void put_param(pf_buf *url, const char *key, size_t klen) {
-  pf_buf_putc(url, memchr(url->data, '?', url->len) ? '&' : '?');
+  pf_buf_putc(url, url->len && memchr(url->data, '?', url->len) ? '&' : '?');
   pf__uri_pct_encode(url, key, klen);
   pf_buf_putc(url, '=');
 }
@@ -747,7 +747,8 @@ static int http_start(pf_call *c, uv_loop_t *loop) {
     pf_buf up = PF_BUF_INIT, b64 = PF_BUF_INIT;
     pf_buf_printf(&up, "%s:%s", cfg->auth_username ? cfg->auth_username : "", password);
     pf__base64_encode(&b64, up.data, up.len);
-    memset(up.data, 0, up.len);
+    if (up.data)
+      memset(up.data, 0, up.len);
     pf_buf_free(&up);
     if (b64.failed)
       goto nomem;
