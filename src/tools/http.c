@@ -714,170 +714,195 @@ static void set_opts(xfer *x, const pf_cfg_tool *cfg, const char *url, const cha
   }
 }
 
-static int http_start(pf_call *c, uv_loop_t *loop) {
-  const pf__tool *t = c->tool;
-  const pf_cfg_tool *cfg = t->cfg;
-  const pf__http *k = t->kind_data;
-  xfer *x = pf_arena_alloc(c->arena, sizeof *x);
-  if (!x)
-    goto nomem;
-  memset(x, 0, sizeof *x);
-  x->call = c;
-  x->cfg = cfg;
-  x->method = cfg->method ? cfg->method : "GET";
-  x->max = cfg->max_response_bytes ? cfg->max_response_bytes : 10u * 1024 * 1024;
-  x->resp = (pf_buf)PF_BUF_INIT;
-  int rc = 0;
+/* The request is built in steps; each returns 0 or a negative pf_err,
+ * having written the isError result itself for -PF_EINVAL (the caller
+ * writes it for the others). */
 
-  /* secrets first: nothing else is worth building without them */
-  const char *token = NULL, *password = NULL, *key = NULL;
+/* The auth secret(s) of the call, also registered for redaction. */
+static int get_secrets(xfer *x, const char **token, const char **password, const char **key) {
+  pf_call *c = x->call;
+  const pf_cfg_tool *cfg = x->cfg;
   const char *auth = cfg->auth_type ? cfg->auth_type : "";
-  if (strcmp(auth, "bearer") == 0 && !(token = secret(c, cfg->auth_token, cfg->auth_token_env)))
+  if (strcmp(auth, "bearer") == 0 && !(*token = secret(c, cfg->auth_token, cfg->auth_token_env)))
     return -PF_EINVAL;
   if (strcmp(auth, "basic") == 0 &&
-      !(password = secret(c, cfg->auth_password, cfg->auth_password_env)))
+      !(*password = secret(c, cfg->auth_password, cfg->auth_password_env)))
     return -PF_EINVAL;
-  if (strcmp(auth, "apikey") == 0 && !(key = secret(c, cfg->auth_key, cfg->auth_key_env)))
+  if (strcmp(auth, "apikey") == 0 && !(*key = secret(c, cfg->auth_key, cfg->auth_key_env)))
     return -PF_EINVAL;
-  add_secret(x, token);
-  add_secret(x, password);
-  add_secret(x, key);
-  if (password) {
+  add_secret(x, *token);
+  add_secret(x, *password);
+  add_secret(x, *key);
+  if (*password) {
     /* what an upstream echoing the Authorization header would show */
     pf_buf up = PF_BUF_INIT, b64 = PF_BUF_INIT;
-    pf_buf_printf(&up, "%s:%s", cfg->auth_username ? cfg->auth_username : "", password);
+    pf_buf_printf(&up, "%s:%s", cfg->auth_username ? cfg->auth_username : "", *password);
     pf__base64_encode(&b64, up.data, up.len);
     if (up.data)
       memset(up.data, 0, up.len);
     pf_buf_free(&up);
-    if (b64.failed)
-      goto nomem;
-    add_secret(x, pf_arena_strndup(c->arena, b64.data, b64.len));
+    const char *enc = b64.failed ? NULL : pf_arena_strndup(c->arena, b64.data, b64.len);
     pf_buf_free(&b64);
+    if (!enc)
+      return -PF_ENOMEM;
+    add_secret(x, enc);
   }
+  return 0;
+}
 
-  /* the URL */
+/* The full URL (*full) and the one shown in messages (x->shown_url:
+ * without the apikey query parameter), in the call's arena. */
+static int build_url(xfer *x, const pf__http *k, const char *key, const char **full) {
+  pf_call *c = x->call;
   pf_buf url = PF_BUF_INIT;
+  int rc = 0;
   if (k->base) {
-    if ((rc = render(c, k->base, PF_TMPL_RAW, &url)) != 0)
-      goto fail_url;
-    if (strncasecmp(url.data ? url.data : "", "http://", 7) != 0 &&
-        strncasecmp(url.data ? url.data : "", "https://", 8) != 0) {
+    rc = render(c, k->base, PF_TMPL_RAW, &url);
+    const char *u = url.data ? url.data : "";
+    if (rc == 0 && strncasecmp(u, "http://", 7) != 0 && strncasecmp(u, "https://", 8) != 0) {
       pf_buf_free(&url);
       pf_result_error(c, "Tool '%s': the endpoint must start with http:// or https://", c->name);
       return -PF_EINVAL;
     }
   }
-  if ((rc = render(c, k->endpoint, PF_TMPL_URL, &url)) != 0 ||
-      (rc = add_query(c, cfg, k, &url)) != 0)
-    goto fail_url;
-  x->shown_url = pf_arena_strndup(c->arena, url.data ? url.data : "", url.len);
-  if (key && cfg->auth_query) {
-    put_param(&url, cfg->auth_query, strlen(cfg->auth_query));
+  if (rc == 0)
+    rc = render(c, k->endpoint, PF_TMPL_URL, &url);
+  if (rc == 0)
+    rc = add_query(c, x->cfg, k, &url);
+  if (rc == 0 && !(x->shown_url = pf_arena_strndup(c->arena, url.data ? url.data : "", url.len)))
+    rc = -PF_ENOMEM;
+  if (rc == 0 && key && x->cfg->auth_query) {
+    put_param(&url, x->cfg->auth_query, strlen(x->cfg->auth_query));
     pf__uri_pct_encode(&url, key, strlen(key));
   }
-  const char *full = url.failed ? NULL : pf_arena_strndup(c->arena, url.data, url.len);
+  if (rc == 0 && (url.failed || !(*full = pf_arena_strndup(c->arena, url.data, url.len))))
+    rc = -PF_ENOMEM;
   pf_buf_free(&url);
-  if (!full || !x->shown_url)
-    goto nomem;
+  return rc;
+}
 
-  /* headers */
+/* x->hdrs: the configured headers, then auth, then Content-Type. */
+static int build_headers(xfer *x, const pf__http *k, const char *token, const char *key,
+                         bool has_body) {
+  pf_call *c = x->call;
+  const pf_cfg_tool *cfg = x->cfg;
+  int rc = 0;
   pf_buf v = PF_BUF_INIT;
   for (size_t i = 0; i < cfg->nheaders && rc == 0; i++) {
     pf_buf_reset(&v);
     if ((rc = render(c, k->headers[i], PF_TMPL_RAW, &v)) != 0)
       break;
-    if (memchr(v.data ? v.data : "", '\r', v.len) || memchr(v.data ? v.data : "", '\n', v.len)) {
-      pf_buf_free(&v);
-      curl_slist_free_all(x->hdrs);
+    const char *s = v.data ? v.data : "";
+    if (memchr(s, '\r', v.len) || memchr(s, '\n', v.len)) {
       pf_result_error(c, "Tool '%s': header %s: the value contains a line break", c->name,
                       cfg->headers[i].key);
-      return -PF_EINVAL;
+      rc = -PF_EINVAL;
+      break;
     }
-    rc = add_header(x, cfg->headers[i].key, v.data ? v.data : "", v.len);
+    rc = add_header(x, cfg->headers[i].key, s, v.len);
   }
   pf_buf_free(&v);
   if (rc == 0 && token) {
     size_t tl = strlen(token);
     char *h = pf_arena_alloc(c->arena, tl + 8);
-    if (!h) {
-      rc = -PF_ENOMEM;
-    } else {
-      memcpy(h, "Bearer ", 7);
-      memcpy(h + 7, token, tl + 1);
-      rc = add_header(x, "Authorization", h, tl + 7);
-      memset(h, 0, tl + 7); /* the slist holds its own copy */
-    }
+    if (!h)
+      return -PF_ENOMEM;
+    memcpy(h, "Bearer ", 7);
+    memcpy(h + 7, token, tl + 1);
+    rc = add_header(x, "Authorization", h, tl + 7);
+    memset(h, 0, tl + 7); /* the list holds its own copy */
   }
   if (rc == 0 && key && !cfg->auth_query)
     rc = add_header(x, cfg->auth_header ? cfg->auth_header : PF_HTTP_APIKEY_HEADER, key,
                     strlen(key));
   if (rc == 0)
     rc = add_header(x, "Expect", "", 0); /* no 100-continue round trip */
+  if (rc == 0 && has_body && !has_header(cfg, "Content-Type"))
+    rc = add_header(x, "Content-Type", "application/json", 16);
+  return rc;
+}
 
-  /* the body */
+/* The body (body_template, or the arguments), in the call's arena. */
+static int build_body(xfer *x, const pf__http *k, char **out, size_t *len) {
+  pf_call *c = x->call;
   pf_buf body = PF_BUF_INIT;
-  bool has_body = k->body || k->args_body;
-  if (rc == 0 && k->body) {
+  int rc = 0;
+  if (k->body) {
     pf_tmpl_ctx ctx = {.values = c->args, .lookup = lookup_default, .ud = (void *)c->tool};
     rc = pf_jtmpl_render(k->body, &ctx, &body);
-  } else if (rc == 0 && k->args_body) {
+  } else {
     pf_json_writer w;
     pf_jw_init(&w, &body);
     pf_jw_value(&w, c->args);
   }
-  if (rc == 0 && has_body && !has_header(cfg, "Content-Type"))
-    rc = add_header(x, "Content-Type", "application/json", 16);
-  char *b = NULL;
-  if (rc == 0 && has_body &&
-      !(b = pf_arena_strndup(c->arena, body.data ? body.data : "", body.len)))
+  if (rc == 0 &&
+      (body.failed || !(*out = pf_arena_strndup(c->arena, body.data ? body.data : "", body.len))))
     rc = -PF_ENOMEM;
-  size_t blen = body.len;
-  if (rc == 0 && body.failed)
-    rc = -PF_ENOMEM;
+  *len = body.len;
   pf_buf_free(&body);
-  if (rc)
-    goto fail;
-
-  x->ml = ml_get(loop);
-  x->easy = x->ml ? curl_easy_init() : NULL;
-  if (!x->easy) {
-    if (x->ml)
-      ml_maybe_destroy(x->ml);
-    curl_slist_free_all(x->hdrs);
-    pf_result_error(c, "Tool '%s' failed: cannot start an HTTP transfer", c->name);
-    return -PF_EIO;
-  }
-  set_opts(x, cfg, full, b, blen);
-  CURLSH *sh = thread_share();
-  if (sh)
-    curl_easy_setopt(x->easy, CURLOPT_SHARE, sh);
-  if (password) {
-    curl_easy_setopt(x->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-    curl_easy_setopt(x->easy, CURLOPT_USERNAME, cfg->auth_username ? cfg->auth_username : "");
-    curl_easy_setopt(x->easy, CURLOPT_PASSWORD, password);
-  }
-  if (curl_multi_add_handle(x->ml->multi, x->easy) != CURLM_OK) {
-    curl_easy_cleanup(x->easy);
-    curl_slist_free_all(x->hdrs);
-    ml_maybe_destroy(x->ml);
-    pf_result_error(c, "Tool '%s' failed: cannot start an HTTP transfer", c->name);
-    return -PF_EIO;
-  }
-  x->ml->ntransfers++;
-  pf__async_on_cancel(c->async, on_cancel, x);
-  return 0; /* curl's timer callback asked for a 0 ms timer: the transfer starts then */
-
-fail_url:
-  pf_buf_free(&url);
-fail:
-  curl_slist_free_all(x->hdrs);
-  if (rc == -PF_ENOMEM)
-    goto nomem;
-  pf_result_error(c, "Tool '%s' failed: cannot render the request (%s)", c->name, pf_strerror(rc));
   return rc;
+}
 
-nomem:
-  pf_result_error(c, "Tool '%s' failed: out of memory", c->name);
-  return -PF_ENOMEM;
+static int http_start(pf_call *c, uv_loop_t *loop) {
+  const pf__tool *t = c->tool;
+  const pf_cfg_tool *cfg = t->cfg;
+  const pf__http *k = t->kind_data;
+  xfer *x = pf_arena_alloc(c->arena, sizeof *x);
+  if (!x) {
+    pf_result_error(c, "Tool '%s' failed: out of memory", c->name);
+    return -PF_ENOMEM;
+  }
+  memset(x, 0, sizeof *x);
+  x->call = c;
+  x->cfg = cfg;
+  x->method = cfg->method ? cfg->method : "GET";
+  x->max = cfg->max_response_bytes ? cfg->max_response_bytes : 10u * 1024 * 1024;
+  x->resp = (pf_buf)PF_BUF_INIT;
+
+  const char *token = NULL, *password = NULL, *key = NULL, *url = NULL;
+  char *body = NULL;
+  size_t blen = 0;
+  bool has_body = k->body || k->args_body;
+  int rc = get_secrets(x, &token, &password, &key);
+  if (rc == 0)
+    rc = build_url(x, k, key, &url);
+  if (rc == 0)
+    rc = build_headers(x, k, token, key, has_body);
+  if (rc == 0 && has_body)
+    rc = build_body(x, k, &body, &blen);
+  if (rc == 0) {
+    x->ml = ml_get(loop);
+    x->easy = x->ml ? curl_easy_init() : NULL;
+    if (!x->easy)
+      rc = -PF_EIO;
+  }
+  if (rc == 0) {
+    set_opts(x, cfg, url, body, blen);
+    CURLSH *sh = thread_share();
+    if (sh)
+      curl_easy_setopt(x->easy, CURLOPT_SHARE, sh);
+    if (password) {
+      curl_easy_setopt(x->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+      curl_easy_setopt(x->easy, CURLOPT_USERNAME, cfg->auth_username ? cfg->auth_username : "");
+      curl_easy_setopt(x->easy, CURLOPT_PASSWORD, password);
+    }
+    if (curl_multi_add_handle(x->ml->multi, x->easy) != CURLM_OK)
+      rc = -PF_EIO;
+  }
+  if (rc == 0) {
+    x->ml->ntransfers++;
+    pf__async_on_cancel(c->async, on_cancel, x);
+    return 0; /* curl asked for a 0 ms timer: the transfer starts then, not within start */
+  }
+  curl_easy_cleanup(x->easy); /* NULL is fine */
+  curl_slist_free_all(x->hdrs);
+  if (x->ml)
+    ml_maybe_destroy(x->ml);
+  if (rc == -PF_ENOMEM)
+    pf_result_error(c, "Tool '%s' failed: out of memory", c->name);
+  else if (rc == -PF_EIO)
+    pf_result_error(c, "Tool '%s' failed: cannot start an HTTP transfer", c->name);
+  else if (rc != -PF_EINVAL)
+    pf_result_error(c, "Tool '%s' failed: cannot build the request (%s)", c->name, pf_strerror(rc));
+  return rc;
 }
