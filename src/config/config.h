@@ -141,6 +141,11 @@ typedef struct pf_cfg_tool {
   const char *auth_token, *auth_token_env, *auth_username, *auth_password, *auth_password_env,
       *auth_key, *auth_key_env, *auth_header, *auth_query;
   const char *body_template; /* or NULL */
+  pf_cfg_kv *query;          /* templated query parameters, appended to the URL */
+  size_t nquery;
+  uint32_t max_response_bytes; /* default 10 MiB; beyond it the call fails */
+  bool follow_redirects;       /* default true */
+  uint32_t max_redirects;      /* default 5 */
 
   /* pipeline */
   pf_cfg_pipeline_step *steps;

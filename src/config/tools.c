@@ -35,6 +35,10 @@ enum {
   T_HEADERS,
   T_AUTH,
   T_BODY_TEMPLATE,
+  T_QUERY,
+  T_MAX_RESPONSE,
+  T_FOLLOW_REDIRECTS,
+  T_MAX_REDIRECTS,
   T_STEPS,
   T_ENABLED,
   T_RETRY,
@@ -79,8 +83,12 @@ enum {
   }
 #define HTTP_KEYS(req)                                                                             \
   {T_ENDPOINT, "endpoint", NULL, PF__T_STR, req}, {T_METHOD, "method", NULL, PF__T_STR, false},    \
-      {T_HEADERS, "headers", NULL, PF__T_MAP, false}, {T_AUTH, "auth", NULL, PF__T_MAP, false}, {  \
-    T_BODY_TEMPLATE, "body_template", NULL, PF__T_STR, false                                       \
+      {T_HEADERS, "headers", NULL, PF__T_MAP, false}, {T_AUTH, "auth", NULL, PF__T_MAP, false},    \
+      {T_BODY_TEMPLATE, "body_template", NULL, PF__T_STR, false},                                  \
+      {T_QUERY, "query", NULL, PF__T_MAP, false},                                                  \
+      {T_MAX_RESPONSE, "max_response_bytes", NULL, PF__T_INT, false},                              \
+      {T_FOLLOW_REDIRECTS, "follow_redirects", NULL, PF__T_BOOL, false}, {                         \
+    T_MAX_REDIRECTS, "max_redirects", NULL, PF__T_INT, false                                       \
   }
 #define PIPELINE_KEYS(req)                                                                         \
   { T_STEPS, "steps", NULL, PF__T_LIST, req }
@@ -468,6 +476,14 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
     if (k[T_AUTH].present)
       parse_auth(c, &k[T_AUTH], t);
     t->body_template = pf__cfg_str(c, &k[T_BODY_TEMPLATE]);
+    pf__cfg_strmap(c, &k[T_QUERY], &t->query, &t->nquery);
+    t->max_response_bytes = 10 * 1024 * 1024;
+    if (k[T_MAX_RESPONSE].present && pf__cfg_int(c, &k[T_MAX_RESPONSE], 1, (int64_t)1 << 30, &n))
+      t->max_response_bytes = (uint32_t)n;
+    t->follow_redirects = pf__cfg_bool(c, &k[T_FOLLOW_REDIRECTS], true);
+    t->max_redirects = 5;
+    if (k[T_MAX_REDIRECTS].present && pf__cfg_int(c, &k[T_MAX_REDIRECTS], 0, 100, &n))
+      t->max_redirects = (uint32_t)n;
     break;
   }
   case PF_TOOL_PIPELINE:

@@ -14,6 +14,7 @@
 #include "mcp/internal.h"
 #include "runtime/state.h"
 #include "tools/cli.h"
+#include "tools/http.h"
 #include "tools/pipeline.h"
 #include "schema/schema.h"
 #include "schema/validator.h"
@@ -395,9 +396,10 @@ static int build_tools(pf_server *srv, pf_buf *diag) {
     t->name_len = strlen(c->name);
     names[i] = t->name;
     lens[i] = t->name_len;
-    if (c->kind == PF_TOOL_CLI) {
+    if (c->kind == PF_TOOL_CLI || c->kind == PF_TOOL_HTTP) {
       pf_buf err = PF_BUF_INIT;
-      int crc = pf__cli_prepare(&cfg->tools[i], t, cfg->arena, &err);
+      int crc = c->kind == PF_TOOL_CLI ? pf__cli_prepare(&cfg->tools[i], t, cfg->arena, &err)
+                                       : pf__http_prepare(&cfg->tools[i], t, cfg->arena, &err);
       if (crc == -PF_ENOMEM) {
         pf_buf_free(&err);
         return crc;
@@ -426,14 +428,6 @@ static int build_tools(pf_server *srv, pf_buf *diag) {
         rc = -PF_ECONFIG;
       }
       pf_buf_free(&err);
-    } else if (c->kind != PF_TOOL_NATIVE) {
-      static const char *const kinds[] = {"native", "cli", "http", "pipeline"};
-      diagf(diag, &c->loc,
-            "tools[%zu] '%s': tools of type %s cannot be served by this build (only native, "
-            "cli and pipeline tools are; http tools are the next milestone)",
-            i, c->name, kinds[c->kind]);
-      rc = -PF_ECONFIG;
-      continue;
     } else {
       t->fn = c->handler_symbol ? (pf_handler_fn)find_symbol(srv, c->handler_symbol) : NULL;
       if (!c->handler_symbol) {
@@ -687,6 +681,8 @@ void pf__server_destroy(pf_server *srv) {
     pf_validator_free(srv->tools[i].output);
     if (srv->tools[i].cfg && srv->tools[i].cfg->kind == PF_TOOL_CLI)
       pf__cli_free(&srv->tools[i]);
+    else if (srv->tools[i].cfg && srv->tools[i].cfg->kind == PF_TOOL_HTTP)
+      pf__http_free(&srv->tools[i]);
     if (srv->tools[i].cfg && srv->tools[i].cfg->kind == PF_TOOL_PIPELINE)
       pf__pipeline_free(&srv->tools[i]);
     if (srv->tools[i].breaker)

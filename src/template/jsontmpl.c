@@ -16,6 +16,7 @@
 #include <pforge/json.h>
 
 #include "base/alloc.h"
+#include "json/internal.h"
 
 enum piece_kind {
   P_TEXT,  /* literal compact JSON: text[off .. off+len) */
@@ -132,6 +133,18 @@ static bool is_hex(char ch) {
   return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
 }
 
+/* The value of the 4 hex digits of a \\u escape at `at`, or -1. */
+static long hex4(const jc *c, size_t at) {
+  long v = 0;
+  for (size_t i = 2; i < 6; i++) {
+    if (at + i >= c->len || !is_hex(c->s[at + i]))
+      return -1;
+    char h = c->s[at + i];
+    v = v * 16 + (h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+  }
+  return v;
+}
+
 /* A string at c->pos (the opening quote). Checks JSON's escapes and
  * control characters; a string holding "{{" is compiled as a template on
  * its raw (still escaped) text, whose literal parts are therefore valid
@@ -150,20 +163,42 @@ static bool string(jc *c, bool is_key) {
       return fail(c, c->pos, "control character in string (write it as an escape such as \\n)");
     if (ch == '{' && c->pos + 1 < c->len && c->s[c->pos + 1] == '{')
       tmpl = true;
+    if (ch >= 0x80) {
+      int n = pf__utf8_check((const unsigned char *)c->s + c->pos,
+                             (const unsigned char *)c->s + c->len);
+      if (n < 0)
+        return fail(c, c->pos, "invalid UTF-8 in string");
+      c->pos += (size_t)n;
+      continue;
+    }
     if (ch != '\\') {
       c->pos++;
       continue;
     }
     char e = c->pos + 1 < c->len ? c->s[c->pos + 1] : 0;
     if (e == 'u') {
-      for (int i = 2; i < 6; i++)
-        if (c->pos + (size_t)i >= c->len || !is_hex(c->s[c->pos + (size_t)i]))
-          return fail(c, c->pos, "invalid \\u escape (needs 4 hex digits)");
+      long u = hex4(c, c->pos);
+      if (u < 0)
+        return fail(c, c->pos, "invalid \\u escape (needs 4 hex digits)");
+      if (u >= 0xDC00 && u <= 0xDFFF)
+        return fail(c, c->pos, "lone low surrogate in \\u escape");
+      if (u >= 0xD800 && u <= 0xDBFF) {
+        long lo = c->pos + 7 < c->len && c->s[c->pos + 6] == '\\' && c->s[c->pos + 7] == 'u'
+                      ? hex4(c, c->pos + 6)
+                      : -1;
+        if (lo < 0xDC00 || lo > 0xDFFF)
+          return fail(c, c->pos, "high surrogate in \\u escape without its low surrogate");
+        c->pos += 6;
+      }
       c->pos += 6;
     } else if (e && strchr("\"\\/bfnrt", e)) {
       c->pos += 2;
     } else if (e == '{' && c->pos + 2 < c->len && c->s[c->pos + 2] == '{') {
-      c->pos += 3; /* the template's escaped "{{" */
+      /* the template's escaped "{{"; after an escaped backslash the
+       * template would read "\\\\{{" as a backslash, then a variable */
+      if (c->pos > start && c->s[c->pos - 1] == '\\')
+        return fail(c, c->pos, "'\\{{' right after an escaped backslash is ambiguous");
+      c->pos += 3;
       tmpl = true;
     } else {
       return fail(c, c->pos, "invalid escape in string");
@@ -212,6 +247,10 @@ static bool number(jc *c) {
     if (!digits(c))
       return fail(c, c->pos, "invalid number: digits expected in the exponent");
   }
+  /* what the JSON parser would refuse (and the upstream likely too) */
+  double d;
+  if (pf__json_strtod(c->s + b, c->pos - b, &d) != 0)
+    return fail(c, b, "number out of range (overflows a double)");
   return lit(c, c->s + b, c->pos - b);
 }
 

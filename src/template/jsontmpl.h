@@ -41,9 +41,11 @@ typedef struct pf_jtmpl pf_jtmpl;
 
 /* Compiles json[0..len) (copied: the text need not outlive the result).
  * Returns the template, or NULL with "line:col: message" appended to err
- * (err may be NULL) when the text is not one valid JSON value or a string
- * holds an invalid template; positions are in json, 1-based, columns in
- * bytes. Free with pf_jtmpl_free(). */
+ * (err may be NULL) when the text is not one valid JSON value (as
+ * pf_json_parse sees it: strings valid UTF-8 without lone surrogate
+ * escapes, numbers within a double's range) or a string holds an invalid
+ * template; positions are in json, 1-based, columns in bytes. Free with
+ * pf_jtmpl_free(). */
 pf_jtmpl *pf_jtmpl_compile(const char *json, size_t len, pf_buf *err);
 
 /* NULL is a no-op. */

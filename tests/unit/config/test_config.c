@@ -814,6 +814,45 @@ static void test_invalid(void **state) {
   assert_int_equal(failed, 0);
 }
 
+/* http tool keys: query, max_response_bytes, follow_redirects, max_redirects. */
+static void test_http_tool_keys(void **state) {
+  (void)state;
+  static const char text[] =
+      "forge: {name: t, version: '1'}\ntools:\n"
+      "  - {type: http, name: a, description: d, endpoint: 'http://h/'}\n"
+      "  - type: http\n    name: b\n    description: d\n    endpoint: http://h/{{x}}\n"
+      "    query: {q: '{{x}}', n: 5}\n    max_response_bytes: 1\n"
+      "    follow_redirects: false\n    max_redirects: 0\n";
+  pf_config *cfg;
+  pf_buf diag = PF_BUF_INIT;
+  assert_int_equal(pf_config_load_text("h.yaml", text, sizeof text - 1, &cfg, &diag), 0);
+  const pf_cfg_tool *t = &cfg->tools[0];
+  assert_int_equal(t->nquery, 0);
+  assert_int_equal(t->max_response_bytes, 10 * 1024 * 1024);
+  assert_true(t->follow_redirects);
+  assert_int_equal(t->max_redirects, 5);
+  t = &cfg->tools[1];
+  assert_int_equal(t->nquery, 2);
+  STR(t->query[0].key, "q");
+  STR(t->query[0].value, "{{x}}");
+  STR(t->query[1].value, "5");
+  assert_int_equal(t->max_response_bytes, 1);
+  assert_false(t->follow_redirects);
+  assert_int_equal(t->max_redirects, 0);
+  pf_config_free(cfg);
+
+  static const char bad[] = "forge: {name: t, version: '1'}\ntools:\n"
+                            "  - type: http\n    name: b\n    description: d\n"
+                            "    endpoint: http://h/\n    query: [a]\n    max_response_bytes: 0\n"
+                            "    max_redirects: 101\n";
+  assert_int_equal(pf_config_load_text("h.yaml", bad, sizeof bad - 1, &cfg, &diag), -PF_ECONFIG);
+  const char *d = pf_buf_cstr(&diag);
+  assert_non_null(strstr(d, "h.yaml:7:13: tools[0].query: expected a map"));
+  assert_non_null(strstr(d, "h.yaml:8:25: tools[0].max_response_bytes: 0 is out of range"));
+  assert_non_null(strstr(d, "h.yaml:9:20: tools[0].max_redirects: 101 is out of range (0..100)"));
+  pf_buf_free(&diag);
+}
+
 /* Every file in invalid/ has an entry in the table. */
 static void test_invalid_table_complete(void **state) {
   (void)state;
@@ -870,6 +909,7 @@ int main(void) {
       cmocka_unit_test(test_invalid),    cmocka_unit_test(test_invalid_table_complete),
       cmocka_unit_test(test_http),       cmocka_unit_test(test_http_defaults),
       cmocka_unit_test(test_http_env),   cmocka_unit_test(test_state_defaults),
+      cmocka_unit_test(test_http_tool_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

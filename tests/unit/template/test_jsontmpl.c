@@ -218,11 +218,21 @@ static void test_compile_errors(void **state) {
   assert_string_equal(E("[01]"), "1:3: expected ',' or ']'");
   assert_string_equal(E("[1.]"), "1:4: invalid number: digits expected after '.'");
   assert_string_equal(E("[-]"), "1:2: invalid number");
+  assert_string_equal(E("[1, -1e+9999]"), "1:5: number out of range (overflows a double)");
   assert_string_equal(E("\"abc"), "1:1: unterminated string");
   assert_string_equal(E("\"a\\qb\""), "1:3: invalid escape in string");
   assert_string_equal(E("\"\\u12g4\""), "1:2: invalid \\u escape (needs 4 hex digits)");
   assert_string_equal(E("\"a\nb\""),
                       "1:3: control character in string (write it as an escape such as \\n)");
+  assert_string_equal(E("[\"ok\", \"\xe9\"]"), "1:9: invalid UTF-8 in string");
+  assert_string_equal(E("{\"\xed\xa0\x80\": 1}"), "1:3: invalid UTF-8 in string");
+  assert_string_equal(R("\"\xc3\xa9 \xf0\x9f\x98\x80\"", NULL), "\"\xc3\xa9 \xf0\x9f\x98\x80\"");
+  assert_string_equal(E("\"a\\udada\""),
+                      "1:3: high surrogate in \\u escape without its low surrogate");
+  assert_string_equal(E("\"\\uDC00\""), "1:2: lone low surrogate in \\u escape");
+  assert_string_equal(R("\"\\ud83d\\ude00\"", NULL), "\"\\ud83d\\ude00\"");
+  assert_string_equal(E("\"\\\\\\{{e}}\""),
+                      "1:4: '\\{{' right after an escaped backslash is ambiguous");
   /* template errors point into the document */
   const char *m = E("{\n  \"a\": \"x{{#if y}}\"\n}");
   assert_non_null(strstr(m, "2:10: "));
