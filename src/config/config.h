@@ -298,7 +298,8 @@ typedef struct pf_config {
   size_t nprompts;
   pf_cfg_state state;
   /* `pforge validate`: build everything but what depends on the machine
-   * (forge.library, handler symbols, the files of file resources) */
+   * (forge.library, handler symbols, the files of file resources, the
+   * state store) */
   bool no_handlers;
   pf_arena *arena; /* owns everything above */
 } pf_config;
