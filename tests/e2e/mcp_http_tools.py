@@ -43,6 +43,15 @@ def check(name, cond, detail=""):
 # ---- the upstream ------------------------------------------------------------------------------
 
 hang_release = threading.Event()
+hits = {}  # route key -> requests seen (resilience checks)
+hits_lock = threading.Lock()
+health = {"up": True}
+
+
+def hit(key):
+    with hits_lock:
+        hits[key] = hits.get(key, 0) + 1
+        return hits[key]
 
 
 class Upstream(http.server.BaseHTTPRequestHandler):
@@ -115,6 +124,21 @@ class Upstream(http.server.BaseHTTPRequestHandler):
         elif what == "hang":
             hang_release.wait(30)
             self.close_connection = True
+        elif what == "flaky":  # /flaky/KEY/N: 500 for the first N requests, then 200
+            n = hit("flaky/" + parts[2])
+            if n <= int(parts[3]):
+                self.reply(500, "flaky upstream: request %d fails" % n, "text/plain")
+            else:
+                self.reply(200, json.dumps({"ok": True, "request": n}))
+        elif what == "missing":  # always 404
+            hit("missing/" + parts[2])
+            self.reply(404, "no such thing", "text/plain")
+        elif what == "health":
+            n = hit("health")
+            if health["up"]:
+                self.reply(200, json.dumps({"up": True, "request": n}))
+            else:
+                self.reply(503, "down for maintenance", "text/plain")
         elif what == "redirect":
             n = int(parts[2])
             if n > 0:
@@ -423,6 +447,53 @@ check("no secret in any result but the echoes of the auth tools",
       all(no_secret(x) for x in all_results
           if not (x and not x.get("isError") and (x.get("structuredContent") or {}).get("path")
                   in ("/echo/auth",))), "")
+
+# ---- resilience against a real upstream (docs/resilience.md) ----------------------------------
+def text(r):
+    return "".join(texts(r))
+
+
+def is_error(r):
+    return bool(r and r.get("isError"))
+
+
+r = call(s, "flaky_upstream", {"key": "a", "fails": "2"})
+check("retry on 5xx: 500, 500, then 200 is a success",
+      not is_error(r) and r.get("structuredContent") == {"ok": True, "request": 3}, r)
+check("retry on 5xx: three requests reached the upstream", hits.get("flaky/a") == 3, hits)
+r = call(s, "flaky_upstream", {"key": "b", "fails": "9"})
+check("retry on 5xx: exhausted, the last 500 is the result",
+      is_error(r) and "HTTP 500" in text(r) and hits.get("flaky/b") == 3, (r, hits))
+r = call(s, "missing_retry", {"key": "c"})
+check("a 404 is an error but never retried", is_error(r) and "HTTP 404" in text(r) and
+      hits.get("missing/c") == 1, (r, hits))
+t0 = time.time()
+r = call(s, "hang_retry")
+dt = time.time() - t0
+check("a hanging upstream: each try times out, retried once",
+      is_error(r) and "timed out" in text(r).lower() and 0.35 <= dt < 3, (r, dt))
+r = call(s, "refused_retry")
+check("a refused connection is retried (error) and stays an error",
+      is_error(r) and no_secret(r), r)
+health["up"] = False
+before = hits.get("health", 0)
+for i in range(2):
+    r = call(s, "guarded")
+    check(f"breaker: 503 number {i + 1} reaches the upstream", is_error(r) and "HTTP 503" in text(r), r)
+r = call(s, "guarded")
+check("breaker: open after 2 failures, the upstream is spared",
+      is_error(r) and "circuit breaker is open" in text(r) and hits["health"] == before + 2,
+      (r, hits))
+health["up"] = True
+time.sleep(0.35)
+r = call(s, "guarded")
+check("breaker: half-open after open_ms; the healthy upstream's answer closes it",
+      not is_error(r) and r.get("structuredContent", {}).get("up") is True, r)
+r = call(s, "guarded")
+check("breaker: closed again", not is_error(r), r)
+r = call(s, "with_fallback")
+check("fallback: a 503 upstream is answered by the fallback tool",
+      not is_error(r) and r.get("structuredContent", {}).get("up") is True, r)
 
 # ---- exit: clean, no secrets logged, no sanitizer report --------------------------------------
 hang_release.set()
