@@ -120,47 +120,22 @@ typedef struct compiler {
   int sp, max_sp; /* simulated evaluation stack */
 } compiler;
 
-static void line_col(const char *text, size_t offset, unsigned *line, unsigned *col) {
-  unsigned l = 1;
-  size_t bol = 0;
-  for (size_t i = 0; i < offset; i++) {
-    if (text[i] == '\n') {
-      l++;
-      bol = i + 1;
-    }
-  }
-  *line = l;
-  *col = (unsigned)(offset - bol + 1);
-}
-
 __attribute__((format(printf, 3, 4))) static bool fail(compiler *c, size_t offset, const char *fmt,
                                                        ...) {
   if (c->failed)
     return false;
   c->failed = true;
-  if (c->diag) {
-    c->diag->offset = offset;
-    line_col(c->text, offset, &c->diag->line, &c->diag->col);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->diag->msg, sizeof c->diag->msg, fmt, ap);
-    va_end(ap);
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  pf_tmpl_diag_vset(c->diag, c->text, offset, fmt, ap);
+  va_end(ap);
   return false;
 }
 
 static bool oom(compiler *c) { return fail(c, 0, "out of memory"); }
 
 static bool grow(compiler *c, void **p, uint32_t *cap, uint32_t n, size_t elsize) {
-  if (n < *cap)
-    return true;
-  uint32_t ncap = *cap ? *cap * 2 : 16;
-  void *np = pf__realloc(*p, (size_t)ncap * elsize);
-  if (!np)
-    return oom(c);
-  *p = np;
-  *cap = ncap;
-  return true;
+  return pf_tmpl_grow(p, cap, n, elsize) || oom(c);
 }
 
 static uint32_t emit(compiler *c, uint32_t kind, uint32_t a, uint32_t b) {
@@ -582,7 +557,7 @@ static bool parse_primary(compiler *c, const token *prev) {
       return false;
     if (c->tok.kind != T_RP) {
       unsigned l, col;
-      line_col(c->text, t.start, &l, &col);
+      pf_tmpl_line_col(c->text, t.start, &l, &col);
       if (c->tok.kind == T_EOF)
         return fail(c, c->tok.start, "missing ')' to close the '(' at %u:%u", l, col);
       return fail(c, c->tok.start, "unexpected '%.*s': expected an operator or ')'",

@@ -81,7 +81,25 @@ typedef struct compiler {
   bool can_extend; /* the last op is text, and no jump lands after it */
 } compiler;
 
-static void line_col(const char *text, size_t offset, unsigned *line, unsigned *col) {
+__attribute__((format(printf, 3, 4))) static bool fail(compiler *c, size_t offset, const char *fmt,
+                                                       ...) {
+  if (c->failed)
+    return false;
+  c->failed = true;
+  va_list ap;
+  va_start(ap, fmt);
+  pf_tmpl_diag_vset(c->diag, c->text, offset, fmt, ap);
+  va_end(ap);
+  return false;
+}
+
+static bool oom(compiler *c) { return fail(c, 0, "out of memory"); }
+
+static bool grow(compiler *c, void **p, uint32_t *cap, uint32_t n, size_t elsize) {
+  return pf_tmpl_grow(p, cap, n, elsize) || oom(c);
+}
+
+void pf_tmpl_line_col(const char *text, size_t offset, unsigned *line, unsigned *col) {
   unsigned l = 1;
   size_t bol = 0;
   for (size_t i = 0; i < offset; i++) {
@@ -94,31 +112,22 @@ static void line_col(const char *text, size_t offset, unsigned *line, unsigned *
   *col = (unsigned)(offset - bol + 1);
 }
 
-__attribute__((format(printf, 3, 4))) static bool fail(compiler *c, size_t offset, const char *fmt,
-                                                       ...) {
-  if (c->failed)
-    return false;
-  c->failed = true;
-  if (c->diag) {
-    c->diag->offset = offset;
-    line_col(c->text, offset, &c->diag->line, &c->diag->col);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->diag->msg, sizeof c->diag->msg, fmt, ap);
-    va_end(ap);
-  }
-  return false;
+void pf_tmpl_diag_vset(pf_tmpl_diag *d, const char *text, size_t offset, const char *fmt,
+                       va_list ap) {
+  if (!d)
+    return;
+  d->offset = offset;
+  pf_tmpl_line_col(text, offset, &d->line, &d->col);
+  vsnprintf(d->msg, sizeof d->msg, fmt, ap);
 }
 
-static bool oom(compiler *c) { return fail(c, 0, "out of memory"); }
-
-static bool grow(compiler *c, void **p, uint32_t *cap, uint32_t n, size_t elsize) {
+bool pf_tmpl_grow(void **p, uint32_t *cap, uint32_t n, size_t elsize) {
   if (n < *cap)
     return true;
   uint32_t ncap = *cap ? *cap * 2 : 16;
   void *np = pf__realloc(*p, (size_t)ncap * elsize);
   if (!np)
-    return oom(c);
+    return false;
   *p = np;
   *cap = ncap;
   return true;
@@ -366,7 +375,7 @@ static bool close_block(compiler *c, size_t tag, size_t b, size_t e) {
   block *bk = &c->blocks[c->depth - 1];
   if ((int)bk->kind != kind) {
     unsigned l, col;
-    line_col(s, bk->offset, &l, &col);
+    pf_tmpl_line_col(s, bk->offset, &l, &col);
     return fail(c, tag, "'{{/%s}}' does not close '{{#%s}}' (opened at %u:%u)", block_names[kind],
                 block_names[bk->kind], l, col);
   }
@@ -717,7 +726,7 @@ int pf_tmpl_render(const pf_tmpl *t, const pf_tmpl_ctx *ctx, pf_tmpl_escape esc,
         out->len = start;
         if (ctx->err) {
           unsigned l, col;
-          line_col(t->src, p->src_offset, &l, &col);
+          pf_tmpl_line_col(t->src, p->src_offset, &l, &col);
           pf_buf_printf(ctx->err, "missing variable '%s' at %u:%u", t->strs.data + p->text, l, col);
         }
         return -PF_EINVAL;

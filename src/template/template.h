@@ -53,8 +53,10 @@
 #ifndef PF_TEMPLATE_TEMPLATE_H
 #define PF_TEMPLATE_TEMPLATE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <pforge/buf.h>
 #include <pforge/json.h>
@@ -77,6 +79,17 @@ typedef struct pf_tmpl_diag {
   unsigned line, col; /* 1-based; col counts bytes */
   char msg[256];      /* English, NUL-terminated, no position prefix */
 } pf_tmpl_diag;
+
+/* For the compilers of src/template (template, expr): fills d (when not
+ * NULL) for a failure at byte `offset` of text: offset, 1-based line and
+ * column, and the formatted message. */
+void pf_tmpl_diag_vset(pf_tmpl_diag *d, const char *text, size_t offset, const char *fmt,
+                       va_list ap);
+/* 1-based line and column (in bytes) of byte `offset` of text. */
+void pf_tmpl_line_col(const char *text, size_t offset, unsigned *line, unsigned *col);
+/* Grows the array *p (elements of elsize bytes, capacity *cap) so that
+ * index n fits: doubling, from 16. false when out of memory (*p kept). */
+bool pf_tmpl_grow(void **p, uint32_t *cap, uint32_t n, size_t elsize);
 
 /* Compiles text[0..len) (copied: the text need not outlive the result).
  * Returns the template, or NULL with "line:col (byte N): message" appended
