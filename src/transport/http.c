@@ -977,11 +977,16 @@ static void on_post(hsrv *h, pf__http_req *req, const char *cors) {
     hs_ref(hs); /* the table keeps the creator's reference; this one is ours */
     snprintf(extra, sizeof extra, "Mcp-Session-Id: %s\r\n%s", hs->id, cors);
   }
-  if (out->failed) {
-    pf_buf_free(out);
-    rpc_http_error(req, 500, -32603, "Internal error: out of memory", extra);
-  } else if (!ctx.async) {
-    answer_sync(h, hs, req, out, extra);
+  if (out->failed || !ctx.async) {
+    /* a stream opened for a call that then finished at once (or failed to
+     * start) is not used: drop make_post_route's reference */
+    stream_unref(pc.st);
+    if (out->failed) {
+      pf_buf_free(out);
+      rpc_http_error(req, 500, -32603, "Internal error: out of memory", extra);
+    } else {
+      answer_sync(h, hs, req, out, extra);
+    }
   } else if (!pc.st) {
     rpc_http_error(req, 500, -32603, "Internal error: no stream", extra);
   } else {
