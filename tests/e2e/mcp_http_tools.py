@@ -588,6 +588,55 @@ check("Streamable HTTP: SIGTERM exits 0 with no sanitizer report",
 ex = os.path.join(SRC, "examples", "rest-proxy", "pforge.yaml")
 p = subprocess.run([PF, "validate", ex], capture_output=True, text=True)
 check("examples/rest-proxy/pforge.yaml validates", p.returncode == 0, p.stdout + p.stderr)
+# ---- examples/rest-proxy against its upstream.py, started here ---------------------------------
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stdio_client  # noqa: E402
+
+s1 = socket.socket()
+s1.bind(("127.0.0.1", 0))
+rp_port = s1.getsockname()[1]
+s1.close()
+rp_up = subprocess.Popen([sys.executable, os.path.join(SRC, "examples", "rest-proxy", "upstream.py"),
+                          str(rp_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env=dict(os.environ, API_TOKEN="rp-secret"))
+for _ in range(100):
+    try:
+        socket.create_connection(("127.0.0.1", rp_port), 0.2).close()
+        break
+    except OSError:
+        time.sleep(0.05)
+os.environ["UPSTREAM_URL"] = f"http://127.0.0.1:{rp_port}"
+os.environ.pop("API_TOKEN", None)
+rp = stdio_client.Server(PF, ex, BUILD)
+rp.initialize()
+r = rp.call("get_user", {"id": "1", "fields": "name,age"})
+check("rest-proxy: get_user with a query", r and r["result"].get("structuredContent") ==
+      {"name": "Ada", "age": 36}, r)
+r = rp.call("create_user", {"name": "Bob", "age": 41, "tags": ["x"]})
+check("rest-proxy: create_user sends typed JSON (age a number, admin its default)",
+      r and r["result"].get("structuredContent", {}).get("age") == 41 and
+      r["result"]["structuredContent"].get("admin") is False, r)
+r = rp.call("search_users", {"q": "bo"})
+check("rest-proxy: search_users (inferred param)",
+      r and [u["name"] for u in r["result"]["structuredContent"]["users"]] == ["Bob"], r)
+r = rp.call("delete_user", {"id": "2"})
+check("rest-proxy: delete_user without API_TOKEN is an isError naming it",
+      r and r["result"].get("isError") and "API_TOKEN" in json.dumps(r), r)
+rp.close()
+os.environ["API_TOKEN"] = "rp-secret"
+rp = stdio_client.Server(PF, ex, BUILD)
+rp.initialize()
+r = rp.call("delete_user", {"id": "2"})
+check("rest-proxy: delete_user with the token", r and r["result"].get("structuredContent") ==
+      {"deleted": True}, r)
+r = rp.call("get_user", {"id": "2"})
+check("rest-proxy: a 404 is an isError with the status",
+      r and r["result"].get("isError") and "HTTP 404" in json.dumps(r), r)
+rp.close()
+check("rest-proxy: the server exits cleanly", rp.p.returncode == 0, rp.p.returncode)
+rp_up.kill()
+rp_up.wait()
+
 bad = os.path.join(BUILD, "http-tools-bad.yaml")
 with open(bad, "w") as f:
     f.write("forge: {name: x, version: '1'}\ntools:\n  - type: http\n    name: h\n"
