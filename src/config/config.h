@@ -114,6 +114,7 @@ typedef struct pf_cfg_tool {
   const char *handler_path;   /* as written, e.g. handlers::greet::say_hello */
   const char *handler_symbol; /* last `::` segment: say_hello */
   bool blocking;              /* run on the thread pool */
+  bool blocking_set;          /* `blocking` was written (else: default) */
 
   /* cli */
   const char *command;

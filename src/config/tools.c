@@ -433,6 +433,7 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
     if (k[T_HANDLER].present)
       pf__cfg_handler(c, &k[T_HANDLER], &t->handler_path, &t->handler_symbol);
     t->blocking = pf__cfg_bool(c, &k[T_BLOCKING], false);
+    t->blocking_set = k[T_BLOCKING].present;
     break;
   case PF_TOOL_CLI:
     t->command = pf__cfg_str(c, &k[T_COMMAND]);

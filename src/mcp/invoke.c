@@ -653,7 +653,7 @@ static void op_attempt(pf__op *op) {
   if (r->cancel_propagated || op_cancelled(op))
     atomic_store(&a->call.cancelled, true);
   uint32_t timeout = t->cfg->policy.timeout_ms;
-  bool timed = timeout && !t->own_timeout && (t->start || t->cfg->blocking);
+  bool timed = timeout && !t->own_timeout && (t->start || t->blocking);
   if (t->start) {
     a->loop_kind = true;
     a->starting = true;
@@ -669,7 +669,7 @@ static void op_attempt(pf__op *op) {
     }
     if (atomic_load(&a->call.cancelled))
       attempt_cancel(a); /* cancelled before it started: its hook runs now */
-  } else if (t->cfg->blocking) {
+  } else if (t->blocking) {
     a->on_pool = true;
     if (uv_queue_work(r->wake.loop, &a->work, pool_work, pool_done) != 0) {
       pf_result_error(&a->call, "Tool '%s' failed: cannot queue the handler", t->name);

@@ -78,6 +78,8 @@ typedef struct pf__tool {
   /* resilience (src/runtime/middleware.h) */
   bool policied;          /* calls go through the policy path (retry, breaker, ...) */
   bool own_timeout;       /* the kind enforces timeout_ms itself (cli, http) */
+  bool blocking;          /* native: runs on the thread pool (`blocking: true`, or by
+                             default when the state store is redis) */
   struct pf__breaker *breaker;   /* or NULL */
   struct pf__bulkhead *bulkhead; /* or NULL */
   const struct pf__tool *fallback;

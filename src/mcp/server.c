@@ -353,6 +353,12 @@ static int build_policy(pf_server *srv, pf__tool *t) {
   const pf_cfg_tool *c = t->cfg;
   const pf_cfg_policy *p = &c->policy;
   t->own_timeout = c->kind == PF_TOOL_CLI || c->kind == PF_TOOL_HTTP;
+  /* With the redis store, a native handler may wait for Redis: unless the
+   * tool says `blocking: false`, it runs on the thread pool, so that no
+   * event loop ever waits for Redis. */
+  bool redis = srv->cfg->state.present && srv->cfg->state.backend &&
+               strcmp(srv->cfg->state.backend, "redis") == 0;
+  t->blocking = c->kind == PF_TOOL_NATIVE && (c->blocking || (redis && !c->blocking_set));
   if (c->fallback) {
     long fi = pf__registry_find(&srv->tool_reg, c->fallback, strlen(c->fallback));
     t->fallback = fi >= 0 ? &srv->tools[fi] : NULL;

@@ -147,7 +147,7 @@ void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, 
     return;
   }
   pf_buf_free(&msg);
-  if (t->start || t->cfg->blocking || t->policied) {
+  if (t->start || t->blocking || t->policied) {
     pf__invoke_request(s, t, id, args, token, out, sc->ctx);
     return;
   }

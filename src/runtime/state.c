@@ -260,8 +260,8 @@ static pf_state *state_of(pf_call *call) {
   /* A redis call waits a round trip: on the event loop that stalls every
    * other client. Non-blocking native calls have no async record. */
   if (st->ops == &pf__state_redis_ops && !call->async && !atomic_exchange(&st->warned_loop, true))
-    pf_warn("tool '%s' uses redis state on the event loop; mark it `blocking: true` so that "
-            "the loop never waits for Redis",
+    pf_warn("tool '%s' uses redis state on the event loop (it says `blocking: false`); remove "
+            "that, or make it `blocking: true`, so that the loop never waits for Redis",
             call->name ? call->name : "?");
   return st;
 }

@@ -262,6 +262,26 @@ if shutil.which("redis-server"):
     check("redis: A exits cleanly", a.close() == 0, a.stderr)
     check("redis: B exits cleanly", b.close() == 0, b.stderr)
     check("redis: the outage was logged", "unavailable" in a.stderr, a.stderr)
+    # with redis, a native tool that does not say `blocking:` runs on the thread pool; one that
+    # says `blocking: false` runs inline on the loop and gets the one-time warning
+    with open(cfg) as f:
+        text = f.read()
+    inc = text.index("name: increment")
+    text = text[:inc] + text[inc:].replace("    blocking: true\n", "", 1)
+    g = text.index("name: get")
+    text = text[:g] + text[g:].replace("    blocking: true\n", "    blocking: false\n", 1)
+    cfg2 = os.path.join(tmp, "redis-default-blocking.yaml")
+    with open(cfg2, "w") as f:
+        f.write(text)
+    c = Server(cfg2)
+    c.initialize()
+    check("redis: a tool without `blocking` works", c.text("increment", {"name": "pool"})
+          == ("1", False))
+    check("redis: a `blocking: false` tool works", c.text("get", {"name": "pool"}) == ("1", False))
+    c.close()
+    check("redis: only the `blocking: false` tool waited on the event loop (warning names it)",
+          "tool 'get' uses redis state on the event loop" in c.stderr and
+          "tool 'increment'" not in c.stderr, c.stderr)
     stop_redis(red)
     # unreachable at start: serves, fails calls clearly
     cfg = config("redis-down", f"  backend: redis\n  url: redis://127.0.0.1:{free_port()}")
