@@ -84,7 +84,7 @@ typedef struct pf_tmpl_diag {
  * NULL) for a failure at byte `offset` of text: offset, 1-based line and
  * column, and the formatted message. */
 void pf_tmpl_diag_vset(pf_tmpl_diag *d, const char *text, size_t offset, const char *fmt,
-                       va_list ap);
+                       va_list ap) __attribute__((format(printf, 4, 0)));
 /* 1-based line and column (in bytes) of byte `offset` of text. */
 void pf_tmpl_line_col(const char *text, size_t offset, unsigned *line, unsigned *col);
 /* Grows the array *p (elements of elsize bytes, capacity *cap) so that
