@@ -942,7 +942,8 @@ bool pf_expr_eval(const pf_expr *e, const pf_tmpl_ctx *ctx) {
       break;
     case OP_STR:
       st[sp] = (val){V_STR, o->b, {0}};
-      st[sp++].x.s = e->strs.data + o->a;
+      /* an expression whose only string is '' has no string bytes */
+      st[sp++].x.s = e->strs.data ? e->strs.data + o->a : "";
       break;
     case OP_PATH: st[sp++] = from_json(resolve(e, o, ctx)); break;
     case OP_NOT: *top = vbool(!truthy(top)); break;

@@ -292,6 +292,10 @@ static void test_strings(void **state) {
   YES("'a\\'b' == \"a'b\"", NULL);
   YES("\"a\\\"b\" == 'a\"b'", NULL);
   YES("'' == \"\" && 'x' != 'X' && 'a b' == \"a b\"", NULL);
+  /* only empty strings: no string bytes at all (found by fuzz/expr) */
+  NO("''", NULL);
+  YES("'' == ''", NULL);
+  YES("!''", NULL);
 }
 
 static void test_string_escapes(void **state) {
