@@ -50,7 +50,10 @@
 extern "C" {
 #endif
 
-#define PF_ABI_VERSION 1
+/* 1: arguments, results, progress, logging, resources, cancellation.
+ * 2: adds pf_client_supports/request/notify, pf_stream_close,
+ *    pf_progress_token, pf_set_enabled and pf_state_*. */
+#define PF_ABI_VERSION 2
 
 #define PF_ABI_DECLARE()                                                                           \
   extern __attribute__((visibility("default"))) int pf_abi_version;                                \

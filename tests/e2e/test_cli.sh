@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # E2E: the pforge command's --version and --help.
 set -u
-PF=${1:?usage: test_cli.sh path/to/pforge}
+PF=${1:?usage: test_cli.sh path/to/pforge [path/to/libabi_future.so]}
+FUTURE=${2:-}
 pass=0 fail=0
 check() { # name, condition result
   if [ "$2" -eq 0 ]; then pass=$((pass + 1)); echo "ok - $1"; else fail=$((fail + 1)); echo "not ok - $1"; fi
@@ -15,5 +16,14 @@ out=$("$PF" --help); rc=$?
 err=$("$PF" frobnicate 2>&1 >/dev/null); rc=$?
 [ $rc -eq 2 ] && [[ "$err" == *"unknown command 'frobnicate'"* ]]; check "unknown command is an error on stderr" $?
 out=$("$PF" bogus 2>/dev/null); [ -z "$out" ]; check "errors print nothing on stdout" $?
+if [ -n "$FUTURE" ]; then
+  tmp=$(mktemp -d)
+  printf 'forge: {name: f, version: "1", library: %s}\ntools:\n  - {type: native, name: t, description: d, handler: {path: future_tool}}\n' \
+    "$FUTURE" >"$tmp/f.yaml"
+  err=$("$PF" serve "$tmp/f.yaml" </dev/null 2>&1 >/dev/null); rc=$?
+  [ $rc -eq 1 ] && [[ "$err" == *"forge.library"* ]] && [[ "$err" == *"ABI"* ]]
+  check "a library built for a newer ABI is refused at start-up" $?
+  rm -rf "$tmp"
+fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
