@@ -90,7 +90,7 @@ struct pf__async {
   pf_call call;
   uv_work_t work;
   int rc;
-  bool on_pool, loop_kind, starting, completed, cancel_called, cancel_done;
+  bool starting, completed, cancel_done;
   void (*cancel_fn)(void *ud);
   void *cancel_ud;
 };
@@ -178,16 +178,14 @@ static void cancel_under(pf__req *r, pf__async *parent);
  * cancel hook may complete it at once: callers never hold a pointer into
  * the request's lists across this. */
 static void attempt_cancel(pf__async *a) {
-  if (a->cancel_done)
-    return;
-  a->cancel_done = true;
   atomic_store(&a->call.cancelled, true);
+  if (a->cancel_done || a->starting)
+    return; /* a starting attempt is cancelled once its start returns */
+  a->cancel_done = true;
   pf__req *r = a->req;
   r->refs++;
-  if (a->loop_kind && !a->cancel_called && a->cancel_fn && !a->starting) {
-    a->cancel_called = true;
+  if (a->cancel_fn) /* only loop kinds register one */
     a->cancel_fn(a->cancel_ud);
-  }
   cancel_under(r, a);
   req_unref(r);
 }
@@ -198,7 +196,8 @@ static void attempt_cancel(pf__async *a) {
 static void cancel_under(pf__req *r, pf__async *parent) {
   for (;;) {
     pf__async *x = r->live;
-    while (x && (x->cancel_done || (parent && !(x->op && x->op->parent == parent))))
+    while (x && (x->cancel_done || x->starting ||
+                 (parent && !(x->op && x->op->parent == parent))))
       x = x->next;
     if (x) {
       attempt_cancel(x);
@@ -655,7 +654,6 @@ static void op_attempt(pf__op *op) {
   uint32_t timeout = t->cfg->policy.timeout_ms;
   bool timed = timeout && !t->own_timeout && (t->start || t->blocking);
   if (t->start) {
-    a->loop_kind = true;
     a->starting = true;
     int rc = t->start(&a->call, r->wake.loop);
     a->starting = false;
@@ -670,7 +668,6 @@ static void op_attempt(pf__op *op) {
     if (atomic_load(&a->call.cancelled))
       attempt_cancel(a); /* cancelled before it started: its hook runs now */
   } else if (t->blocking) {
-    a->on_pool = true;
     if (uv_queue_work(r->wake.loop, &a->work, pool_work, pool_done) != 0) {
       pf_result_error(&a->call, "Tool '%s' failed: cannot queue the handler", t->name);
       attempt_end(a, 0);

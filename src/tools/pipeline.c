@@ -31,7 +31,7 @@ typedef struct prun {
   const pf__pipeline *p;
   size_t next;            /* the step to run next */
   const pf_json **vals;   /* per step: its value (NULL: not run / failed) */
-  const char **errs;      /* per step: its error text, or NULL */
+  const pf_json **errs;   /* per step: its error text (a string), or NULL */
   size_t last;            /* the last step run, or SIZE_MAX */
   pf_buf last_content, last_structured; /* its result */
   int last_nblocks;
@@ -254,17 +254,8 @@ static const pf_json *lookup(void *ud, const char *name, size_t len) {
     if (vl == len && memcmp(v, name, len) == 0)
       return r->vals[i];
     if (r->errs[i] && len == vl + 6 && memcmp(name, v, vl) == 0 &&
-        memcmp(name + vl, "_error", 6) == 0) {
-      /* a string node for the error text */
-      pf_buf b = PF_BUF_INIT;
-      pf_json_writer w;
-      pf_jw_init(&w, &b);
-      pf_jw_strz(&w, r->errs[i]);
-      const pf_json *e =
-          b.failed ? NULL : pf_json_parse_copy(b.data, b.len, r->call->arena, NULL, NULL);
-      pf_buf_free(&b);
-      return e;
-    }
+        memcmp(name + vl, "_error", 6) == 0)
+      return r->errs[i];
   }
   /* the pipeline's params' schema defaults */
   return pf_validator_default(r->call->tool->input, name, len);
@@ -295,6 +286,17 @@ static void result_text(const pf_call *c, pf_buf *out, pf_arena *arena) {
 static void finish(prun *r);
 static void run_steps(prun *r);
 
+/* A JSON string node (in arena) holding text[0..len), or NULL. */
+static const pf_json *str_node(pf_arena *arena, const char *text, size_t len) {
+  pf_json_writer w;
+  pf_buf q = PF_BUF_INIT;
+  pf_jw_init(&w, &q);
+  pf_jw_str(&w, text ? text : "", len);
+  const pf_json *v = q.failed ? NULL : pf_json_parse_copy(q.data, q.len, arena, NULL, NULL);
+  pf_buf_free(&q);
+  return v;
+}
+
 static void step_done(void *ud, pf_call *c) {
   prun *r = ud;
   size_t i = r->next++;
@@ -305,7 +307,13 @@ static void step_done(void *ud, pf_call *c) {
   } else if (c->is_error) {
     pf_buf t = PF_BUF_INIT;
     result_text(c, &t, arena);
-    r->errs[i] = pf_arena_strndup(arena, t.data ? t.data : "", t.len);
+    r->errs[i] = str_node(arena, t.data, t.len);
+    if (!s->cont) {
+      pf_result_error(r->call, "Pipeline '%s' failed at step %zu ('%s'): %.*s", r->call->name,
+                      i + 1, s->tool->name, (int)(t.len > 4000 ? 4000 : t.len),
+                      t.data ? t.data : "");
+      r->done = true;
+    }
     pf_buf_free(&t);
   } else if (s->var) {
     if (c->has_structured && c->structured->len) {
@@ -314,14 +322,8 @@ static void step_done(void *ud, pf_call *c) {
       pf_buf t = PF_BUF_INIT;
       result_text(c, &t, arena);
       const pf_json *v = t.len ? pf_json_parse_copy(t.data, t.len, arena, NULL, NULL) : NULL;
-      if (!v) {
-        pf_json_writer w;
-        pf_buf q = PF_BUF_INIT;
-        pf_jw_init(&w, &q);
-        pf_jw_str(&w, t.data ? t.data : "", t.len);
-        v = q.failed ? NULL : pf_json_parse_copy(q.data, q.len, arena, NULL, NULL);
-        pf_buf_free(&q);
-      }
+      if (!v)
+        v = str_node(arena, t.data, t.len);
       pf_buf_free(&t);
       r->vals[i] = v;
     }
@@ -336,14 +338,6 @@ static void step_done(void *ud, pf_call *c) {
     pf_buf_append(&r->last_structured, c->structured->data, c->structured->len);
   r->last_nblocks = c->nblocks;
   r->last_error = c->is_error;
-  if (c->is_error && !s->cont && !r->cancelled) {
-    pf_buf t = PF_BUF_INIT;
-    result_text(c, &t, arena);
-    pf_result_error(r->call, "Pipeline '%s' failed at step %zu ('%s'): %.*s", r->call->name, i + 1,
-                    s->tool->name, (int)(t.len > 4000 ? 4000 : t.len), t.data ? t.data : "");
-    pf_buf_free(&t);
-    r->done = true;
-  }
   if (r->in_step) {
     r->step_sync = true; /* run_steps goes on */
     return;
@@ -457,7 +451,7 @@ static int pipeline_start(pf_call *c, uv_loop_t *loop) {
   const pf__pipeline *p = c->tool->kind_data;
   prun *r = pf_call_alloc(c, sizeof *r);
   const pf_json **vals = pf_call_alloc(c, (p->n + 1) * sizeof *vals);
-  const char **errs = pf_call_alloc(c, (p->n + 1) * sizeof *errs);
+  const pf_json **errs = pf_call_alloc(c, (p->n + 1) * sizeof *errs);
   if (!r || !vals || !errs)
     return pf_result_error(c, "Pipeline '%s' failed: out of memory", c->name), -PF_ENOMEM;
   memset(r, 0, sizeof *r);
