@@ -16,12 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <libfyaml.h>
-
 #include <pforge/buf.h>
 #include <pforge/json.h>
 
 #include "config/config.h"
+#include "config/yaml.h"
 
 typedef struct pf__cfg_diag pf__cfg_diag;
 
@@ -63,7 +62,7 @@ typedef struct pf__cfg_key {
 /* A value found in a map (or a list item). `node` is NULL for an empty
  * YAML value (`key:` with nothing after it). */
 typedef struct pf__cfg_val {
-  struct fy_node *node;
+  pf__ynode *node;
   pf_cfg_loc loc;     /* the value's position (the key's when it has none) */
   pf_cfg_loc key_loc; /* the key's position */
   const char *path;   /* full key path: tools[1].params.a */
@@ -98,8 +97,8 @@ void pf__cfg_type_error(pf__cfg_ctx *c, const pf__cfg_val *v, const char *expect
 
 /* Position of a node: its own for scalars, its first key or item for
  * collections, `fallback` when it has none (empty value, `{}`, `[]`). */
-pf_cfg_loc pf__cfg_loc(pf__cfg_ctx *c, struct fy_node *n, pf_cfg_loc fallback);
-pf__ykind pf__cfg_kind(struct fy_node *n);
+pf_cfg_loc pf__cfg_loc(pf__cfg_ctx *c, const pf__ynode *n, pf_cfg_loc fallback);
+pf__ykind pf__cfg_kind(const pf__ynode *n);
 pf__ykind pf__cfg_kind_text(const char *s, size_t n);
 /* "a map", "a list", "a string", "an integer", "a number", "a boolean", "null". */
 const char *pf__cfg_kind_name(pf__ykind k);
@@ -121,10 +120,10 @@ bool pf__cfg_map(pf__cfg_ctx *c, const pf__cfg_val *in, const pf__cfg_key *keys,
                  pf__cfg_val *out, size_t nslots, pf__cfg_explain_fn explain, void *ud);
 
 /* The i-th item of list `in` as a value. */
-pf__cfg_val pf__cfg_item(pf__cfg_ctx *c, const pf__cfg_val *in, struct fy_node *item, size_t i);
-/* The value of entry `key` (a scalar node) of a map, for name -> spec maps. */
-pf__cfg_val pf__cfg_entry(pf__cfg_ctx *c, const pf__cfg_val *in, struct fy_node *key,
-                          struct fy_node *value);
+pf__cfg_val pf__cfg_item(pf__cfg_ctx *c, const pf__cfg_val *in, pf__ynode *item, size_t i);
+/* The entry of map `in` whose key node is `key` (a scalar), for name -> spec
+ * maps. */
+pf__cfg_val pf__cfg_entry(pf__cfg_ctx *c, const pf__cfg_val *in, const pf__ynode *key);
 size_t pf__cfg_count(const pf__cfg_val *v); /* items of a list or pairs of a map */
 /* A zeroed array for v's items (at least one element), its count in *count;
  * NULL (and the context marked out of memory) on failure. */
@@ -146,11 +145,26 @@ bool pf__cfg_strmap(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_kv **out, size_
 /* The node as compact JSON text (model arena), or NULL after reporting. */
 const char *pf__cfg_json(pf__cfg_ctx *c, const pf__cfg_val *v);
 /* Writes the node as JSON into w; false after reporting a problem. */
-bool pf__cfg_write_json(pf__cfg_ctx *c, pf_json_writer *w, struct fy_node *n, const char *path,
+bool pf__cfg_write_json(pf__cfg_ctx *c, pf_json_writer *w, pf__ynode *n, const char *path,
                         pf_cfg_loc loc);
 
 /* ${VAR} / ${VAR:-default} / $${ expansion into the model arena. */
 char *pf__cfg_expand(pf__cfg_ctx *c, const char *s, size_t n, pf_cfg_loc loc, const char *path);
+
+/* A set of names (in the scratch arena) for duplicate checks and lookups
+ * by name over many entries: open addressing, names are not copied. */
+typedef struct pf__cfg_names {
+  const char **names;
+  size_t *idx;
+  size_t mask;
+} pf__cfg_names;
+/* Room for n names; false (context marked out of memory) on failure. */
+bool pf__cfg_names_init(pf__cfg_ctx *c, pf__cfg_names *s, size_t n);
+/* Adds name with index i, or returns the index already filed under it
+ * (SIZE_MAX when it was new). */
+size_t pf__cfg_names_put(pf__cfg_names *s, const char *name, size_t i);
+/* The index filed under name, or SIZE_MAX. */
+size_t pf__cfg_names_get(const pf__cfg_names *s, const char *name);
 
 /* Blocks shared by several levels. */
 const char *pf__cfg_icons(pf__cfg_ctx *c, const pf__cfg_val *v);

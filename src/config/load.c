@@ -35,11 +35,9 @@ const char *pf__cfg_icons(pf__cfg_ctx *c, const pf__cfg_val *v) {
   pf_json_writer w;
   pf_jw_init(&w, &b);
   pf_jw_arr_begin(&w);
-  void *it = NULL;
-  struct fy_node *item;
   size_t i = 0;
   bool ok = true;
-  while ((item = fy_node_sequence_iterate(v->node, &it))) {
+  for (pf__ynode *item = pf__y_items(v->node); item; item = item->next) {
     pf__cfg_val iv = pf__cfg_item(c, v, item, i++);
     pf__cfg_val k[IC__N];
     if (!pf__cfg_map(c, &iv, icon_keys, PF__NELEM(icon_keys), k, IC__N, NULL, NULL)) {
@@ -351,10 +349,8 @@ static void http_list(pf__cfg_ctx *c, const pf__cfg_val *v, bool (*valid)(const 
   const char **arr = pf__cfg_alloc_items(c, v, sizeof *arr, &cnt);
   if (!arr)
     return;
-  void *it = NULL;
-  struct fy_node *item;
   size_t i = 0, m = 0;
-  while ((item = fy_node_sequence_iterate(v->node, &it))) {
+  for (pf__ynode *item = pf__y_items(v->node); item; item = item->next) {
     pf__cfg_val iv = pf__cfg_item(c, v, item, i++);
     const char *s = pf__cfg_str(c, &iv);
     if (!s)
@@ -532,7 +528,7 @@ static const pf__cfg_key root_keys[] = {
     {ROOT_STATE, "state", NULL, PF__T_MAP, false},
 };
 
-static void parse_root(pf__cfg_ctx *c, struct fy_node *root) {
+static void parse_root(pf__cfg_ctx *c, pf__ynode *root) {
   pf_cfg_loc start = {c->file, 1, 1};
   pf__cfg_val rv = {.node = root, .loc = pf__cfg_loc(c, root, start), .path = "", .present = true};
   rv.key_loc = rv.loc;
@@ -555,64 +551,39 @@ static void parse_root(pf__cfg_ctx *c, struct fy_node *root) {
 
 /* ---- YAML ---- */
 
-static void swallow(struct fy_diag *d, void *user, const char *buf, size_t len) {
-  (void)d, (void)user, (void)buf, (void)len; /* never print libfyaml's text */
+static void yaml_error(void *ud, uint32_t line, uint32_t col, const char *msg) {
+  pf__cfg_ctx *c = ud;
+  pf__cfg_err(c, (pf_cfg_loc){c->file, line, col}, "(yaml)", "%s", msg);
+}
+
+/* libfyaml: every YAML file, with its diagnostics for syntax errors. */
+static void parse_yaml_full(pf__cfg_ctx *c, const char *text, size_t len) {
+  uint32_t line, col;
+  if (pf__yaml_utf8_error(text, len, &line, &col)) {
+    pf__cfg_err(c, (pf_cfg_loc){c->file, line, col}, "(yaml)",
+                "invalid UTF-8 (a YAML file must be UTF-8 text)");
+    return;
+  }
+  pf__yaml_doc d;
+  if (!pf__yaml_full(c->scratch, text, len, &d, yaml_error, c, &c->oom) || c->oom)
+    return;
+  if (d.empty) {
+    pf__cfg_err(c, (pf_cfg_loc){c->file, 1, 1}, "",
+                "the file is empty (expected a map with a 'forge' key)");
+  } else if (d.has_extra) {
+    pf_cfg_loc at = pf__cfg_loc(c, d.extra, (pf_cfg_loc){c->file, 1, 1});
+    pf__cfg_err(c, at, "(yaml)", "only one YAML document is allowed ('---' starts another)");
+  } else {
+    parse_root(c, d.root);
+  }
 }
 
 static void parse_yaml(pf__cfg_ctx *c, const char *text, size_t len) {
-  struct fy_diag_cfg dc;
-  fy_diag_cfg_default(&dc);
-  dc.fp = NULL;
-  dc.output_fn = swallow;
-  dc.colorize = false;
-  struct fy_diag *diag = fy_diag_create(&dc);
-  if (!diag) {
-    c->oom = true;
-    return;
-  }
-  fy_diag_set_collect_errors(diag, true);
-  struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT |
-                                     FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE,
-                            .diag = diag};
-  struct fy_parser *p = fy_parser_create(&pc);
-  if (!p || fy_parser_set_string(p, text, len) != 0) {
-    if (p)
-      fy_parser_destroy(p);
-    fy_diag_destroy(diag);
-    c->oom = true;
-    return;
-  }
-  struct fy_document *doc = fy_parse_load_document(p);
-  struct fy_document *extra = doc ? fy_parse_load_document(p) : NULL;
-  bool syntax = false;
-  void *it = NULL;
-  struct fy_diag_error *e;
-  while ((e = fy_diag_errors_iterate(diag, &it))) {
-    if (e->type < FYET_ERROR)
-      continue;
-    syntax = true;
-    pf_cfg_loc loc = {c->file, e->line > 0 ? (uint32_t)e->line : 1,
-                      e->column > 0 ? (uint32_t)e->column : 1};
-    pf__cfg_err(c, loc, "(yaml)", "%s", e->msg ? e->msg : "syntax error");
-  }
-  if (!syntax) {
-    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
-    if (!root) {
-      pf__cfg_err(c, (pf_cfg_loc){c->file, 1, 1}, "",
-                  "the file is empty (expected a map with a 'forge' key)");
-    } else if (extra) {
-      pf_cfg_loc at = pf__cfg_loc(c, fy_document_root(extra), (pf_cfg_loc){c->file, 1, 1});
-      pf__cfg_err(c, at, "(yaml)", "only one YAML document is allowed ('---' starts another)");
-    } else {
-      parse_root(c, root);
-    }
-  }
-  if (extra)
-    fy_parse_document_destroy(p, extra);
-  if (doc)
-    fy_parse_document_destroy(p, doc);
-  fy_parser_destroy(p);
-  fy_diag_destroy(diag);
+  pf__ynode *root = pf__yaml_fast(c->scratch, text, len, &c->oom);
+  if (root)
+    parse_root(c, root);
+  else if (!c->oom)
+    parse_yaml_full(c, text, len);
 }
 
 /* ---- entry points ---- */

@@ -211,10 +211,8 @@ static void parse_complex(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_param *p)
     } else {
       members = pf_arena_calloc(c->scratch, cnt, sizeof *members);
       bool ok = members != NULL;
-      void *it = NULL;
-      struct fy_node *item;
       size_t i = 0;
-      while (members && (item = fy_node_sequence_iterate(e->node, &it))) {
+      for (pf__ynode *item = pf__y_items(e->node); members && item; item = item->next) {
         pf__cfg_val iv = pf__cfg_item(c, e, item, i++);
         const pf_json *j = NULL;
         if (typed_json(c, &iv, p->type, "enum value", &j))
@@ -280,11 +278,9 @@ void pf__cfg_params(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_param **out, si
   pf_cfg_param *ps = pf__cfg_alloc_items(c, v, sizeof *ps, &cnt);
   if (!ps)
     return;
-  void *it = NULL;
-  struct fy_node_pair *pair;
   size_t i = 0;
-  while ((pair = fy_node_mapping_iterate(v->node, &it))) {
-    pf__cfg_val e = pf__cfg_entry(c, v, fy_node_pair_key(pair), fy_node_pair_value(pair));
+  for (const pf__ynode *kn = pf__y_keys(v->node); kn; kn = kn->next) {
+    pf__cfg_val e = pf__cfg_entry(c, v, kn);
     if (!*e.key) {
       pf__cfg_err(c, e.key_loc, v->path, "a parameter name must not be empty");
       continue;

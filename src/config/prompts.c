@@ -116,16 +116,13 @@ static void parse_args(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_prompt *p) {
     return;
   }
   size_t i = 0;
-  void *it = NULL;
   if (pf__cfg_kind(v->node) == PF__Y_MAP) {
-    struct fy_node_pair *pair;
-    while ((pair = fy_node_mapping_iterate(v->node, &it))) {
-      pf__cfg_val e = pf__cfg_entry(c, v, fy_node_pair_key(pair), fy_node_pair_value(pair));
+    for (const pf__ynode *kn = pf__y_keys(v->node); kn; kn = kn->next) {
+      pf__cfg_val e = pf__cfg_entry(c, v, kn);
       parse_arg(c, &e, e.key, &p->args[i++]);
     }
   } else {
-    struct fy_node *item;
-    while ((item = fy_node_sequence_iterate(v->node, &it))) {
+    for (pf__ynode *item = pf__y_items(v->node); item; item = item->next) {
       pf__cfg_val e = pf__cfg_item(c, v, item, i);
       pf_cfg_prompt_arg *a = &p->args[i++];
       parse_arg(c, &e, NULL, a);
@@ -194,9 +191,7 @@ static void parse_prompt(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_prompt *p)
       c->oom = true;
       return;
     }
-    void *it = NULL;
-    struct fy_node *item;
-    while ((item = fy_node_sequence_iterate(k[PR_MESSAGES].node, &it))) {
+    for (pf__ynode *item = pf__y_items(k[PR_MESSAGES].node); item; item = item->next) {
       pf__cfg_val mv = pf__cfg_item(c, &k[PR_MESSAGES], item, p->nmessages);
       parse_message(c, &mv, &p->messages[p->nmessages++]);
     }
@@ -220,10 +215,8 @@ void pf__cfg_prompts(pf__cfg_ctx *c, const pf__cfg_val *v) {
   cfg->prompts = pf__cfg_alloc_items(c, v, sizeof *cfg->prompts, &cnt);
   if (!cfg->prompts)
     return;
-  void *it = NULL;
-  struct fy_node *item;
   size_t i = 0;
-  while ((item = fy_node_sequence_iterate(v->node, &it))) {
+  for (pf__ynode *item = pf__y_items(v->node); item; item = item->next) {
     pf__cfg_val pv = pf__cfg_item(c, v, item, i);
     pf_cfg_prompt *p = &cfg->prompts[i++];
     parse_prompt(c, &pv, p);

@@ -178,10 +178,8 @@ static void parse_resource(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_resource
   }
 
   if (k[R_SUPPORTS].present) {
-    void *it = NULL;
-    struct fy_node *item;
     size_t i = 0;
-    while ((item = fy_node_sequence_iterate(k[R_SUPPORTS].node, &it))) {
+    for (pf__ynode *item = pf__y_items(k[R_SUPPORTS].node); item; item = item->next) {
       pf__cfg_val iv = pf__cfg_item(c, &k[R_SUPPORTS], item, i++);
       if (pf__cfg_enum(c, &iv, ops, 3, false) == 2)
         r->subscribe = true;
@@ -199,10 +197,8 @@ static void parse_resource(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_resource
       c->oom = true;
       return;
     }
-    void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(cv->node, &it))) {
-      pf__cfg_val e = pf__cfg_entry(c, cv, fy_node_pair_key(p), fy_node_pair_value(p));
+    for (const pf__ynode *kn = pf__y_keys(cv->node); kn; kn = kn->next) {
+      pf__cfg_val e = pf__cfg_entry(c, cv, kn);
       if (!has_var(vars, lens, nvars, e.key, strlen(e.key))) {
         pf__cfg_err(c, e.key_loc, cv->path, "'%s' is not a variable of the uri template", e.key);
         continue;
@@ -229,10 +225,8 @@ void pf__cfg_resources(pf__cfg_ctx *c, const pf__cfg_val *v) {
   cfg->resources = pf__cfg_alloc_items(c, v, sizeof *cfg->resources, &cnt);
   if (!cfg->resources)
     return;
-  void *it = NULL;
-  struct fy_node *item;
   size_t i = 0;
-  while ((item = fy_node_sequence_iterate(v->node, &it))) {
+  for (pf__ynode *item = pf__y_items(v->node); item; item = item->next) {
     pf__cfg_val rv = pf__cfg_item(c, v, item, i);
     pf_cfg_resource *r = &cfg->resources[i++];
     parse_resource(c, &rv, r);

@@ -3,6 +3,7 @@
 #include "config/internal.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -261,10 +262,8 @@ static void parse_steps(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
     c->oom = true;
     return;
   }
-  void *it = NULL;
-  struct fy_node *item;
   size_t i = 0;
-  while ((item = fy_node_sequence_iterate(v->node, &it))) {
+  for (pf__ynode *item = pf__y_items(v->node); item; item = item->next) {
     pf__cfg_val sv = pf__cfg_item(c, v, item, i);
     pf_cfg_pipeline_step *s = &t->steps[i++];
     s->loc = sv.loc;
@@ -362,10 +361,13 @@ static bool valid_tool_name(const char *s) {
   return true;
 }
 
-static int prescan_kind(struct fy_node *n) {
-  struct fy_node *tn = fy_node_mapping_lookup_by_string(n, "type", 4);
-  size_t len;
-  const char *s = tn && fy_node_get_type(tn) == FYNT_SCALAR ? fy_node_get_scalar(tn, &len) : NULL;
+static int prescan_kind(const pf__ynode *n) {
+  const pf__ynode *tn = NULL;
+  for (const pf__ynode *k = pf__y_keys(n); k && !tn; k = k->next)
+    if (k->type == PF__YN_SCALAR && k->len == 4 && memcmp(k->text, "type", 4) == 0)
+      tn = k->value;
+  size_t len = tn ? tn->len : 0;
+  const char *s = tn && tn->type == PF__YN_SCALAR ? tn->text : NULL;
   for (int k = 0; s && k < 4; k++)
     if (strlen(kind_names[k]) == len && memcmp(kind_names[k], s, len) == 0)
       return k;
@@ -496,13 +498,6 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
   }
 }
 
-static const pf_cfg_tool *find_tool(const pf_config *cfg, size_t upto, const char *name) {
-  for (size_t i = 0; i < upto; i++)
-    if (cfg->tools[i].name && strcmp(cfg->tools[i].name, name) == 0)
-      return &cfg->tools[i];
-  return NULL;
-}
-
 static void unknown_tool(pf__cfg_ctx *c, const char *name, pf_cfg_loc loc, const char *path) {
   const pf_config *cfg = c->cfg;
   const char **names = pf_arena_calloc(c->scratch, cfg->ntools + 1, sizeof *names);
@@ -527,17 +522,11 @@ static const char *edge(const pf_cfg_tool *t, size_t e, pf_cfg_loc *loc) {
   return e == t->nsteps ? t->fallback : NULL;
 }
 
-static size_t tool_index(const pf_config *cfg, const char *name) {
-  for (size_t i = 0; name && i < cfg->ntools; i++)
-    if (cfg->tools[i].name && strcmp(cfg->tools[i].name, name) == 0)
-      return i;
-  return SIZE_MAX;
-}
 
 /* An iterative depth-first search; a back edge closes a cycle, reported
  * once at the edge's location with the whole chain. Direct self-references
  * are reported above. */
-static void check_cycles(pf__cfg_ctx *c) {
+static void check_cycles(pf__cfg_ctx *c, const pf__cfg_names *names) {
   const pf_config *cfg = c->cfg;
   size_t n = cfg->ntools;
   if (n == 0)
@@ -567,7 +556,7 @@ static void check_cycles(pf__cfg_ctx *c) {
       }
       size_t e = next[u]++;
       const char *to = edge(t, e, &loc);
-      size_t v = tool_index(cfg, to);
+      size_t v = pf__cfg_names_get(names, to);
       if (v == SIZE_MAX || v == u)
         continue;
       if (color[v] == 0) {
@@ -608,17 +597,19 @@ void pf__cfg_tools(pf__cfg_ctx *c, const pf__cfg_val *v) {
   cfg->tools = pf__cfg_alloc_items(c, v, sizeof *cfg->tools, &cnt);
   if (!cfg->tools)
     return;
-  void *it = NULL;
-  struct fy_node *item;
+  pf__cfg_names names;
+  if (!pf__cfg_names_init(c, &names, cnt))
+    return;
   size_t i = 0;
-  while ((item = fy_node_sequence_iterate(v->node, &it))) {
+  for (pf__ynode *item = pf__y_items(v->node); item; item = item->next) {
     pf__cfg_val tv = pf__cfg_item(c, v, item, i);
     pf_cfg_tool *t = &cfg->tools[i++];
     parse_tool(c, &tv, t);
-    const pf_cfg_tool *first = t->name ? find_tool(cfg, i - 1, t->name) : NULL;
-    if (first)
+    size_t first = pf__cfg_names_put(&names, t->name, i - 1);
+    if (first != SIZE_MAX)
       pf__cfg_err(c, t->loc, pf__cfg_path_key(c, tv.path, "name"),
-                  "duplicate tool name '%s' (first defined at line %u)", t->name, first->loc.line);
+                  "duplicate tool name '%s' (first defined at line %u)", t->name,
+                  cfg->tools[first].loc.line);
   }
   cfg->ntools = i;
 
@@ -635,16 +626,16 @@ void pf__cfg_tools(pf__cfg_ctx *c, const pf__cfg_val *v) {
           "tool");
       if (t->name && strcmp(s->tool, t->name) == 0)
         pf__cfg_err(c, s->loc, path, "a pipeline cannot call itself");
-      else if (!find_tool(cfg, cfg->ntools, s->tool))
+      else if (pf__cfg_names_get(&names, s->tool) == SIZE_MAX)
         unknown_tool(c, s->tool, s->loc, path);
     }
     if (t->fallback) {
       const char *path = pf__cfg_path_key(c, pf__cfg_path_idx(c, "tools", ti), "fallback");
       if (t->name && strcmp(t->fallback, t->name) == 0)
         pf__cfg_err(c, t->fallback_loc, path, "a tool cannot be its own fallback");
-      else if (!find_tool(cfg, cfg->ntools, t->fallback))
+      else if (pf__cfg_names_get(&names, t->fallback) == SIZE_MAX)
         unknown_tool(c, t->fallback, t->fallback_loc, path);
     }
   }
-  check_cycles(c);
+  check_cycles(c, &names);
 }

@@ -56,28 +56,12 @@ const char *pf__cfg_diag_text(const pf__cfg_diag *d, uint32_t *line, uint32_t *c
   return d->text;
 }
 
-pf_cfg_loc pf__cfg_loc(pf__cfg_ctx *c, struct fy_node *n, pf_cfg_loc fallback) {
-  while (n) {
-    if (fy_node_get_type(n) == FYNT_SCALAR) {
-      struct fy_token *t = fy_node_get_scalar_token(n);
-      const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-      if (!m)
-        return fallback;
-      /* libfyaml marks a quoted scalar after its opening quote; point at
-       * the quote, where the value starts for a reader. */
-      enum fy_node_style st = fy_node_get_style(n);
-      int quote = (st == FYNS_SINGLE_QUOTED || st == FYNS_DOUBLE_QUOTED) && m->column > 0;
-      return (pf_cfg_loc){c->file, (uint32_t)m->line + 1, (uint32_t)(m->column + 1 - quote)};
-    }
-    void *it = NULL;
-    if (fy_node_get_type(n) == FYNT_MAPPING) {
-      struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
-      n = p ? fy_node_pair_key(p) : NULL;
-    } else {
-      n = fy_node_sequence_iterate(n, &it);
-    }
-  }
-  return fallback;
+pf_cfg_loc pf__cfg_loc(pf__cfg_ctx *c, const pf__ynode *n, pf_cfg_loc fallback) {
+  while (n && n->type != PF__YN_SCALAR)
+    n = n->child;
+  if (!n || n->line == 0)
+    return fallback;
+  return (pf_cfg_loc){c->file, n->line, n->col};
 }
 
 static bool all_digits(const char *s, size_t n, int base) {
@@ -159,25 +143,8 @@ static double yaml_number(const char *s) {
   return strtod(s, NULL);
 }
 
-static bool is_str_tag(struct fy_node *n) {
-  size_t len;
-  const char *tag = fy_node_get_tag(n, &len);
-  return tag && len == 21 && memcmp(tag, "tag:yaml.org,2002:str", 21) == 0;
-}
-
-pf__ykind pf__cfg_kind(struct fy_node *n) {
-  if (!n)
-    return PF__Y_NULL;
-  switch (fy_node_get_type(n)) {
-  case FYNT_MAPPING: return PF__Y_MAP;
-  case FYNT_SEQUENCE: return PF__Y_LIST;
-  default: break;
-  }
-  if (fy_node_get_style(n) != FYNS_PLAIN || is_str_tag(n))
-    return PF__Y_STR;
-  size_t len;
-  const char *s = fy_node_get_scalar(n, &len);
-  return pf__cfg_kind_text(s ? s : "", s ? len : 0);
+pf__ykind pf__cfg_kind(const pf__ynode *n) {
+  return n ? (pf__ykind)n->kind : PF__Y_NULL;
 }
 
 const char *pf__cfg_kind_name(pf__ykind k) {
@@ -224,6 +191,51 @@ char *pf__cfg_strdup(pf__cfg_ctx *c, const char *s, size_t n) {
   if (!p)
     c->oom = true;
   return p;
+}
+
+/* ---- name sets ---- */
+
+bool pf__cfg_names_init(pf__cfg_ctx *c, pf__cfg_names *s, size_t n) {
+  size_t cap = 8;
+  while (cap < 2 * n)
+    cap *= 2;
+  s->mask = cap - 1;
+  s->names = pf_arena_calloc(c->scratch, cap, sizeof *s->names);
+  s->idx = pf_arena_calloc(c->scratch, cap, sizeof *s->idx);
+  if (!s->names || !s->idx) {
+    c->oom = true;
+    s->names = NULL;
+    return false;
+  }
+  return true;
+}
+
+static size_t name_slot(const pf__cfg_names *s, const char *name) {
+  uint64_t h = 1469598103934665603u; /* FNV-1a */
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    h = (h ^ *p) * 1099511628211u;
+  size_t i = (size_t)h & s->mask;
+  while (s->names[i] && strcmp(s->names[i], name) != 0)
+    i = (i + 1) & s->mask;
+  return i;
+}
+
+size_t pf__cfg_names_put(pf__cfg_names *s, const char *name, size_t i) {
+  if (!s->names || !name)
+    return SIZE_MAX;
+  size_t at = name_slot(s, name);
+  if (s->names[at])
+    return s->idx[at];
+  s->names[at] = name;
+  s->idx[at] = i;
+  return SIZE_MAX;
+}
+
+size_t pf__cfg_names_get(const pf__cfg_names *s, const char *name) {
+  if (!s->names || !name)
+    return SIZE_MAX;
+  size_t at = name_slot(s, name);
+  return s->names[at] ? s->idx[at] : SIZE_MAX;
 }
 
 /* Optimal string alignment distance (transpositions count 1), capped:
@@ -331,26 +343,19 @@ bool pf__cfg_map(pf__cfg_ctx *c, const pf__cfg_val *in, const pf__cfg_key *keys,
     pf__cfg_type_error(c, in, "a map");
     return false;
   }
-  void *it = NULL;
-  struct fy_node_pair *p;
-  while (in->node && (p = fy_node_mapping_iterate(in->node, &it))) {
-    struct fy_node *kn = fy_node_pair_key(p), *vn = fy_node_pair_value(p);
+  for (const pf__ynode *kn = pf__y_keys(in->node); kn; kn = kn->next) {
+    pf__ynode *vn = kn->value;
     pf_cfg_loc kloc = pf__cfg_loc(c, kn, in->loc);
     if (pf__cfg_kind(kn) == PF__Y_MAP || pf__cfg_kind(kn) == PF__Y_LIST) {
       pf__cfg_err(c, kloc, in->path, "keys must be strings, got %s",
                   pf__cfg_kind_name(pf__cfg_kind(kn)));
       continue;
     }
-    size_t klen;
-    const char *ks = fy_node_get_scalar(kn, &klen);
-    char *key = pf_arena_strndup(c->scratch, ks ? ks : "", ks ? klen : 0);
-    if (!key) {
-      c->oom = true;
-      return false;
-    }
+    const char *key = kn->text;
     const pf__cfg_key *row = NULL;
     for (size_t i = 0; i < nkeys && !row; i++)
-      if (strcmp(keys[i].name, key) == 0 || (keys[i].alias && strcmp(keys[i].alias, key) == 0))
+      if ((keys[i].name[0] == key[0] && strcmp(keys[i].name, key) == 0) ||
+          (keys[i].alias && keys[i].alias[0] == key[0] && strcmp(keys[i].alias, key) == 0))
         row = &keys[i];
     if (!row) {
       const char *why = explain ? explain(c, key, ud) : NULL;
@@ -396,7 +401,7 @@ bool pf__cfg_map(pf__cfg_ctx *c, const pf__cfg_val *in, const pf__cfg_key *keys,
   return true;
 }
 
-pf__cfg_val pf__cfg_item(pf__cfg_ctx *c, const pf__cfg_val *in, struct fy_node *item, size_t i) {
+pf__cfg_val pf__cfg_item(pf__cfg_ctx *c, const pf__cfg_val *in, pf__ynode *item, size_t i) {
   pf__cfg_val v = {0};
   v.node = item;
   v.key_loc = in->loc;
@@ -407,17 +412,11 @@ pf__cfg_val pf__cfg_item(pf__cfg_ctx *c, const pf__cfg_val *in, struct fy_node *
   return v;
 }
 
-pf__cfg_val pf__cfg_entry(pf__cfg_ctx *c, const pf__cfg_val *in, struct fy_node *key,
-                          struct fy_node *value) {
+pf__cfg_val pf__cfg_entry(pf__cfg_ctx *c, const pf__cfg_val *in, const pf__ynode *key) {
   pf__cfg_val v = {0};
-  size_t n;
-  const char *ks = fy_node_get_scalar(key, &n);
-  v.key = pf_arena_strndup(c->scratch, ks ? ks : "", ks ? n : 0);
-  if (!v.key) {
-    c->oom = true;
-    v.key = "";
-  }
-  v.node = value;
+  v.key = key->text;
+  v.node = key->value;
+  pf__ynode *value = key->value;
   v.key_loc = pf__cfg_loc(c, key, in->loc);
   v.loc = pf__cfg_loc(c, value, v.key_loc);
   v.path = pf__cfg_path_key(c, in->path, v.key);
@@ -426,13 +425,9 @@ pf__cfg_val pf__cfg_entry(pf__cfg_ctx *c, const pf__cfg_val *in, struct fy_node 
 }
 
 size_t pf__cfg_count(const pf__cfg_val *v) {
-  if (!v->present || !v->node)
+  if (!v->present || !v->node || v->node->type == PF__YN_SCALAR)
     return 0;
-  if (fy_node_get_type(v->node) == FYNT_MAPPING)
-    return (size_t)fy_node_mapping_item_count(v->node);
-  if (fy_node_get_type(v->node) == FYNT_SEQUENCE)
-    return (size_t)fy_node_sequence_item_count(v->node);
-  return 0;
+  return v->node->count;
 }
 
 void *pf__cfg_alloc_items(pf__cfg_ctx *c, const pf__cfg_val *v, size_t size, size_t *count) {
@@ -510,13 +505,11 @@ const char *pf__cfg_scalar(pf__cfg_ctx *c, const pf__cfg_val *v, pf__ykind *kind
     pf__cfg_type_error(c, v, "a scalar");
     return NULL;
   }
-  size_t n = 0;
-  const char *s = v->node ? fy_node_get_scalar(v->node, &n) : NULL;
-  if (!s)
-    s = "", n = 0;
+  const char *s = v->node ? v->node->text : "";
+  size_t n = v->node ? v->node->len : 0;
   char *r = pf__cfg_expand(c, s, n, v->loc, v->path);
   /* An expanded plain scalar is typed by what it expanded to. */
-  bool plain = v->node && fy_node_get_style(v->node) == FYNS_PLAIN && !is_str_tag(v->node);
+  bool plain = v->node && v->node->plain;
   if (r && plain && memchr(s, '$', n))
     k = pf__cfg_kind_text(r, strlen(r));
   if (kind)
@@ -629,11 +622,9 @@ bool pf__cfg_strlist(pf__cfg_ctx *c, const pf__cfg_val *v, const char ***out, si
     c->oom = true;
     return false;
   }
-  void *it = NULL;
-  struct fy_node *item;
   size_t i = 0;
   bool ok = true;
-  while ((item = fy_node_sequence_iterate(v->node, &it))) {
+  for (pf__ynode *item = pf__y_items(v->node); item; item = item->next) {
     pf__cfg_val iv = pf__cfg_item(c, v, item, i);
     const char *s = pf__cfg_str(c, &iv);
     if (!s)
@@ -663,12 +654,10 @@ bool pf__cfg_strmap(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_kv **out, size_
     c->oom = true;
     return false;
   }
-  void *it = NULL;
-  struct fy_node_pair *p;
   size_t i = 0;
   bool ok = true;
-  while ((p = fy_node_mapping_iterate(v->node, &it))) {
-    pf__cfg_val e = pf__cfg_entry(c, v, fy_node_pair_key(p), fy_node_pair_value(p));
+  for (const pf__ynode *kn = pf__y_keys(v->node); kn; kn = kn->next) {
+    pf__cfg_val e = pf__cfg_entry(c, v, kn);
     const char *s = pf__cfg_str(c, &e);
     if (!s) {
       ok = false;
@@ -686,16 +675,13 @@ bool pf__cfg_strmap(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_kv **out, size_
 
 /* ---- YAML -> JSON ---- */
 
-bool pf__cfg_write_json(pf__cfg_ctx *c, pf_json_writer *w, struct fy_node *n, const char *path,
+bool pf__cfg_write_json(pf__cfg_ctx *c, pf_json_writer *w, pf__ynode *n, const char *path,
                         pf_cfg_loc loc) {
   pf__ykind k = pf__cfg_kind(n);
   bool ok = true;
   if (k == PF__Y_MAP) {
     pf_jw_obj_begin(w);
-    void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(n, &it))) {
-      struct fy_node *kn = fy_node_pair_key(p);
+    for (const pf__ynode *kn = pf__y_keys(n); kn; kn = kn->next) {
       pf_cfg_loc kloc = pf__cfg_loc(c, kn, loc);
       pf__ykind kk = pf__cfg_kind(kn);
       if (kk == PF__Y_MAP || kk == PF__Y_LIST) {
@@ -703,14 +689,9 @@ bool pf__cfg_write_json(pf__cfg_ctx *c, pf_json_writer *w, struct fy_node *n, co
         ok = false;
         continue;
       }
-      size_t kl = 0;
-      const char *ks = kn ? fy_node_get_scalar(kn, &kl) : NULL;
-      if (!ks)
-        ks = "", kl = 0;
-      pf_jw_key(w, ks, kl);
-      char *key = pf_arena_strndup(c->scratch, ks, kl);
-      const char *sub = pf__cfg_path_key(c, path, key ? key : "?");
-      if (!pf__cfg_write_json(c, w, fy_node_pair_value(p), sub, kloc))
+      pf_jw_key(w, kn->text, kn->len);
+      const char *sub = pf__cfg_path_key(c, path, kn->text);
+      if (!pf__cfg_write_json(c, w, kn->value, sub, kloc))
         ok = false;
     }
     pf_jw_obj_end(w);
@@ -718,10 +699,8 @@ bool pf__cfg_write_json(pf__cfg_ctx *c, pf_json_writer *w, struct fy_node *n, co
   }
   if (k == PF__Y_LIST) {
     pf_jw_arr_begin(w);
-    void *it = NULL;
-    struct fy_node *item;
     size_t i = 0;
-    while ((item = fy_node_sequence_iterate(n, &it))) {
+    for (pf__ynode *item = pf__y_items(n); item; item = item->next) {
       const char *sub = pf__cfg_path_idx(c, path, i++);
       if (!pf__cfg_write_json(c, w, item, sub, pf__cfg_loc(c, item, loc)))
         ok = false;

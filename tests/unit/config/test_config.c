@@ -696,6 +696,9 @@ static const struct {
     {"tabs.yaml", "tabs.yaml:2:1: (yaml): tab character may not be used as indentation\n"},
     {"indentation.yaml", "indentation.yaml:3:2: (yaml): invalid indentation in mapping\n"},
     {"duplicate-key.yaml", "duplicate-key.yaml:2:1: (yaml): duplicate key\n"},
+    /* libfyaml loops forever on this one (a directive with bad bytes) */
+    {"not-utf8.yaml", "not-utf8.yaml:2:13: (yaml): invalid UTF-8 (a YAML file must be UTF-8 "
+                      "text)\n"},
     {"multiple-documents.yaml", "multiple-documents.yaml:3:1: (yaml): only one YAML document is "
                                 "allowed ('---' starts another)\n"},
     {"empty.yaml",
