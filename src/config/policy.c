@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/round.h"
+
 /* Defaults of a policy block that is given (src/runtime/middleware.h
  * documents the behaviour). */
 #define RETRY_ATTEMPTS 3
@@ -61,7 +63,7 @@ bool pf__cfg_duration(pf__cfg_ctx *c, const pf__cfg_val *v, uint32_t lo, uint32_
                 INT32_MAX);
     return false;
   }
-  *out = (uint32_t)llround(ms);
+  *out = (uint32_t)pf__round(ms);
   return true;
 }
 

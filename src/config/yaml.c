@@ -413,6 +413,10 @@ static pf__ynode *quoted(yr *r) {
       return yr_fail(r);
     if (*q == quote) {
       if (quote == '\'' && q + 1 < r->end && q[1] == '\'') {
+        /* two escaped quotes in a row: libfyaml (0.8) reads them wrongly,
+         * leave them to it so both readers agree */
+        if (q + 3 < r->end && q[2] == '\'' && q[3] == '\'')
+          return yr_fail(r);
         q += 2;
         continue;
       }

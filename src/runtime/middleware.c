@@ -3,6 +3,8 @@
 
 #include <math.h>
 
+#include "base/round.h"
+
 pf__outcome pf__outcome_of(int rc, bool is_error, int upstream_status) {
   if (rc == -PF_ETIMEDOUT)
     return PF__FAIL_TIMEOUT;
@@ -31,7 +33,7 @@ uint32_t pf__retry_delay(const pf_cfg_policy *p, uint32_t attempt, double r) {
   if (d > p->retry_max_delay_ms)
     d = p->retry_max_delay_ms;
   d += d * p->retry_jitter * r;
-  return d >= (double)UINT32_MAX ? UINT32_MAX : (uint32_t)llround(d);
+  return d >= (double)UINT32_MAX ? UINT32_MAX : (uint32_t)pf__round(d);
 }
 
 /* ---- circuit breaker ---- */

@@ -14,6 +14,7 @@
 #include <pforge/arena.h>
 #include <pforge/error.h>
 
+#include "base/round.h"
 #include "base/alloc.h"
 
 /* ------------------------------------------------------------------ */
@@ -1195,7 +1196,7 @@ static int check_number(vctx *c, const vnode *n, const pf_json *val, const vpath
       /* Decimal multiples (0.1) are not exact in binary: allow a relative
        * error of a few ulps in the quotient. */
       double q = d / n->multiple;
-      ok = isfinite(q) && fabs(q - nearbyint(q)) <= 1e-9 * fmax(1.0, fabs(q));
+      ok = isfinite(q) && fabs(q - pf__round(q)) <= 1e-9 * (fabs(q) > 1.0 ? fabs(q) : 1.0);
     }
     if (!ok)
       return fail_bound(c, p, val, " is not a multiple of ", n->multiple);

@@ -17,8 +17,8 @@
  * error excerpts); they are never logged.
  */
 #include "tools/http.h"
+#include "tools/curl_dl.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +51,7 @@ static int http_start(pf_call *c, uv_loop_t *loop);
 static int curl_users;
 static pthread_key_t share_key; /* the thread's CURLSH, freed at thread exit */
 
-static void share_free(void *p) { curl_share_cleanup(p); }
+static void share_free(void *p) { pf__curl.curl_share_cleanup(p); }
 
 /* The calling thread's share, created on first use; NULL if that fails
  * (transfers then work without it). */
@@ -59,14 +59,14 @@ static CURLSH *thread_share(void) {
   CURLSH *sh = pthread_getspecific(share_key);
   if (sh)
     return sh;
-  sh = curl_share_init();
+  sh = pf__curl.curl_share_init();
   if (!sh)
     return NULL;
-  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-  curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  pf__curl.curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  pf__curl.curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  pf__curl.curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   if (pthread_setspecific(share_key, sh) != 0) {
-    curl_share_cleanup(sh);
+    pf__curl.curl_share_cleanup(sh);
     return NULL;
   }
   return sh;
@@ -167,12 +167,15 @@ static int infer_params(pf_cfg_tool *cfg, const pf__http *k, pf_arena *arena) {
 
 int pf__http_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err) {
   if (curl_users == 0) {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    int lrc = pf__curl_load(err);
+    if (lrc)
+      return lrc;
+    if (pf__curl.curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
       pf_buf_puts(err, "cannot initialize libcurl");
       return -PF_ECONFIG;
     }
     if (pthread_key_create(&share_key, share_free) != 0) {
-      curl_global_cleanup();
+      pf__curl.curl_global_cleanup();
       return -PF_ENOMEM;
     }
   }
@@ -247,9 +250,9 @@ void pf__http_free(pf__tool *t) {
     CURLSH *sh = pthread_getspecific(share_key);
     pthread_setspecific(share_key, NULL);
     if (sh)
-      curl_share_cleanup(sh);
+      pf__curl.curl_share_cleanup(sh);
     pthread_key_delete(share_key);
-    curl_global_cleanup();
+    pf__curl.curl_global_cleanup();
   }
 }
 
@@ -307,7 +310,7 @@ static void ml_maybe_destroy(mloop *ml) {
   ml->dying = true;
   if (tls_ml == ml)
     tls_ml = NULL;
-  curl_multi_cleanup(ml->multi); /* may report sockets removed: closed below */
+  pf__curl.curl_multi_cleanup(ml->multi); /* may report sockets removed: closed below */
   ml->multi = NULL;
   while (ml->socks)
     sock_close(ml->socks);
@@ -326,14 +329,14 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if (events & UV_WRITABLE)
     flags |= CURL_CSELECT_OUT;
   int running;
-  curl_multi_socket_action(ml->multi, s->fd, flags, &running);
+  pf__curl.curl_multi_socket_action(ml->multi, s->fd, flags, &running);
   check_done(ml);
 }
 
 static void on_timer(uv_timer_t *h) {
   mloop *ml = h->data;
   int running;
-  curl_multi_socket_action(ml->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  pf__curl.curl_multi_socket_action(ml->multi, CURL_SOCKET_TIMEOUT, 0, &running);
   check_done(ml);
 }
 
@@ -344,7 +347,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
   if (what == CURL_POLL_REMOVE) {
     if (s) {
       if (!ml->dying)
-        curl_multi_assign(ml->multi, fd, NULL);
+        pf__curl.curl_multi_assign(ml->multi, fd, NULL);
       sock_close(s);
     }
     return 0;
@@ -364,7 +367,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     s->next = ml->socks;
     ml->socks = s;
     ml->nhandles++;
-    curl_multi_assign(ml->multi, fd, s);
+    pf__curl.curl_multi_assign(ml->multi, fd, s);
   }
   int events = 0;
   if (what & CURL_POLL_IN)
@@ -395,19 +398,19 @@ static mloop *ml_get(uv_loop_t *loop) {
     return NULL;
   memset(ml, 0, sizeof *ml);
   ml->loop = loop;
-  ml->multi = curl_multi_init();
+  ml->multi = pf__curl.curl_multi_init();
   if (!ml->multi || uv_timer_init(loop, &ml->timer) != 0) {
     if (ml->multi)
-      curl_multi_cleanup(ml->multi);
+      pf__curl.curl_multi_cleanup(ml->multi);
     pf__free(ml);
     return NULL;
   }
   ml->timer.data = ml;
   ml->nhandles = 1;
-  curl_multi_setopt(ml->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-  curl_multi_setopt(ml->multi, CURLMOPT_SOCKETDATA, ml);
-  curl_multi_setopt(ml->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-  curl_multi_setopt(ml->multi, CURLMOPT_TIMERDATA, ml);
+  pf__curl.curl_multi_setopt(ml->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+  pf__curl.curl_multi_setopt(ml->multi, CURLMOPT_SOCKETDATA, ml);
+  pf__curl.curl_multi_setopt(ml->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+  pf__curl.curl_multi_setopt(ml->multi, CURLMOPT_TIMERDATA, ml);
   tls_ml = ml;
   return ml;
 }
@@ -484,7 +487,7 @@ static int transfer_error(xfer *x, CURLcode res) {
     pf_buf_printf(&m, ": too many redirects (max_redirects: %u)", x->cfg->max_redirects);
     rc = -PF_EIO;
   } else {
-    const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(res);
+    const char *why = x->errbuf[0] ? x->errbuf : pf__curl.curl_easy_strerror(res);
     pf_buf_puts(&m, " failed: ");
     put_redacted(x, &m, why, strlen(why));
     rc = -PF_EIO;
@@ -533,20 +536,20 @@ static void finish(xfer *x, CURLcode res) {
   if (!pf_cancelled(c)) {
     long status = 0;
     if (res == CURLE_OK) {
-      curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+      pf__curl.curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
       c->upstream_status = (int)status;
       response_result(x, status);
     } else {
-      if (curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status)
+      if (pf__curl.curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status)
         c->upstream_status = (int)status;
       rc = transfer_error(x, res);
     }
     pf_debug("http tool '%s': %s %s: %s, HTTP %ld", c->name, x->method, x->shown_url,
-             curl_easy_strerror(res), status);
+             pf__curl.curl_easy_strerror(res), status);
   }
-  curl_easy_cleanup(x->easy);
+  pf__curl.curl_easy_cleanup(x->easy);
   x->easy = NULL;
-  curl_slist_free_all(x->hdrs);
+  pf__curl.curl_slist_free_all(x->hdrs);
   x->hdrs = NULL;
   pf_buf_free(&x->resp);
   ml->ntransfers--;
@@ -556,14 +559,14 @@ static void finish(xfer *x, CURLcode res) {
 static void check_done(mloop *ml) {
   CURLMsg *msg;
   int left;
-  while (ml->multi && (msg = curl_multi_info_read(ml->multi, &left))) {
+  while (ml->multi && (msg = pf__curl.curl_multi_info_read(ml->multi, &left))) {
     if (msg->msg != CURLMSG_DONE)
       continue;
     CURL *easy = msg->easy_handle;
     CURLcode res = msg->data.result;
     xfer *x = NULL;
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
-    curl_multi_remove_handle(ml->multi, easy);
+    pf__curl.curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+    pf__curl.curl_multi_remove_handle(ml->multi, easy);
     finish(x, res);
   }
   ml_maybe_destroy(ml);
@@ -574,7 +577,7 @@ static void on_cancel(void *ud) {
   if (x->done)
     return;
   mloop *ml = x->ml;
-  curl_multi_remove_handle(ml->multi, x->easy);
+  pf__curl.curl_multi_remove_handle(ml->multi, x->easy);
   finish(x, CURLE_ABORTED_BY_CALLBACK);
   ml_maybe_destroy(ml);
 }
@@ -655,7 +658,7 @@ static int add_header(xfer *x, const char *name, const char *value, size_t vlen)
   pf_buf h = PF_BUF_INIT;
   pf_buf_printf(&h, "%s: ", name);
   pf_buf_append(&h, value, vlen);
-  struct curl_slist *l = h.failed ? NULL : curl_slist_append(x->hdrs, pf_buf_cstr(&h));
+  struct curl_slist *l = h.failed ? NULL : pf__curl.curl_slist_append(x->hdrs, pf_buf_cstr(&h));
   pf_buf_free(&h);
   if (!l)
     return -PF_ENOMEM;
@@ -682,35 +685,35 @@ static void add_secret(xfer *x, const char *s) {
 static void set_opts(xfer *x, const pf_cfg_tool *cfg, const char *url, const char *body,
                      size_t blen) {
   CURL *e = x->easy;
-  curl_easy_setopt(e, CURLOPT_URL, url);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_of(cfg));
-  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
+  pf__curl.curl_easy_setopt(e, CURLOPT_URL, url);
+  pf__curl.curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
+  pf__curl.curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  pf__curl.curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+  pf__curl.curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  pf__curl.curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+  pf__curl.curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_of(cfg));
+  pf__curl.curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85 */
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  pf__curl.curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  pf__curl.curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  pf__curl.curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  pf__curl.curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, cfg->follow_redirects ? 1L : 0L);
-  curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)cfg->max_redirects);
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "pforge/" PF_VERSION);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+  pf__curl.curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, cfg->follow_redirects ? 1L : 0L);
+  pf__curl.curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)cfg->max_redirects);
+  pf__curl.curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  pf__curl.curl_easy_setopt(e, CURLOPT_USERAGENT, "pforge/" PF_VERSION);
+  pf__curl.curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
   if (strcmp(x->method, "GET") == 0) {
-    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    pf__curl.curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     return;
   }
   if (strcmp(x->method, "POST") != 0)
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, x->method);
+    pf__curl.curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, x->method);
   if (body || strcmp(x->method, "DELETE") != 0) {
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "");
+    pf__curl.curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+    pf__curl.curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "");
   }
 }
 
@@ -872,7 +875,7 @@ static int http_start(pf_call *c, uv_loop_t *loop) {
     rc = build_body(x, k, &body, &blen);
   if (rc == 0) {
     x->ml = ml_get(loop);
-    x->easy = x->ml ? curl_easy_init() : NULL;
+    x->easy = x->ml ? pf__curl.curl_easy_init() : NULL;
     if (!x->easy)
       rc = -PF_EIO;
   }
@@ -880,13 +883,13 @@ static int http_start(pf_call *c, uv_loop_t *loop) {
     set_opts(x, cfg, url, body, blen);
     CURLSH *sh = thread_share();
     if (sh)
-      curl_easy_setopt(x->easy, CURLOPT_SHARE, sh);
+      pf__curl.curl_easy_setopt(x->easy, CURLOPT_SHARE, sh);
     if (password) {
-      curl_easy_setopt(x->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-      curl_easy_setopt(x->easy, CURLOPT_USERNAME, cfg->auth_username ? cfg->auth_username : "");
-      curl_easy_setopt(x->easy, CURLOPT_PASSWORD, password);
+      pf__curl.curl_easy_setopt(x->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+      pf__curl.curl_easy_setopt(x->easy, CURLOPT_USERNAME, cfg->auth_username ? cfg->auth_username : "");
+      pf__curl.curl_easy_setopt(x->easy, CURLOPT_PASSWORD, password);
     }
-    if (curl_multi_add_handle(x->ml->multi, x->easy) != CURLM_OK)
+    if (pf__curl.curl_multi_add_handle(x->ml->multi, x->easy) != CURLM_OK)
       rc = -PF_EIO;
   }
   if (rc == 0) {
@@ -894,8 +897,8 @@ static int http_start(pf_call *c, uv_loop_t *loop) {
     pf__async_on_cancel(c->async, on_cancel, x);
     return 0; /* curl asked for a 0 ms timer: the transfer starts then, not within start */
   }
-  curl_easy_cleanup(x->easy); /* NULL is fine */
-  curl_slist_free_all(x->hdrs);
+  pf__curl.curl_easy_cleanup(x->easy); /* NULL is fine */
+  pf__curl.curl_slist_free_all(x->hdrs);
   if (x->ml)
     ml_maybe_destroy(x->ml);
   if (rc == -PF_ENOMEM)
