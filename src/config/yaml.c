@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dlfcn.h>
 #include <libfyaml.h>
+#include <pthread.h>
 
 #include "config/internal.h"
 #include "json/internal.h"
@@ -24,34 +26,88 @@ static pf__ynode *node_new(pf_arena *a, int type, bool *oom) {
   return n;
 }
 
+/* ---- libfyaml, loaded at run time ----
+ *
+ * The fast reader below handles the configs people write; libfyaml is only
+ * needed for the rest, so it is loaded (dlopen) the first time a file needs
+ * it: a server that never uses it does not map it (~150 KB of RSS) nor pay
+ * its relocations at start-up. */
+
+#define FY_FUNCS(X)                                                                                \
+  X(fy_diag_cfg_default)                                                                           \
+  X(fy_diag_create)                                                                                \
+  X(fy_diag_destroy)                                                                               \
+  X(fy_diag_set_collect_errors)                                                                    \
+  X(fy_diag_errors_iterate)                                                                        \
+  X(fy_parser_create)                                                                              \
+  X(fy_parser_set_string)                                                                          \
+  X(fy_parser_destroy)                                                                             \
+  X(fy_parse_load_document)                                                                        \
+  X(fy_parse_document_destroy)                                                                     \
+  X(fy_document_root)                                                                              \
+  X(fy_node_get_type)                                                                              \
+  X(fy_node_get_style)                                                                             \
+  X(fy_node_get_scalar)                                                                            \
+  X(fy_node_get_tag)                                                                               \
+  X(fy_node_get_scalar_token)                                                                      \
+  X(fy_token_start_mark)                                                                           \
+  X(fy_node_mapping_iterate)                                                                       \
+  X(fy_node_pair_key)                                                                              \
+  X(fy_node_pair_value)                                                                            \
+  X(fy_node_sequence_iterate)
+
+static struct {
+#define FY_FIELD(f) __typeof__(f) *f;
+  FY_FUNCS(FY_FIELD)
+#undef FY_FIELD
+} fy;
+static pthread_once_t fy_once = PTHREAD_ONCE_INIT;
+static char fy_error[256]; /* why loading failed; "" when it worked */
+
+static void fy_load(void) {
+  void *h = dlopen("libfyaml.so.0", RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char *why = dlerror();
+    snprintf(fy_error, sizeof fy_error, "%s", why ? why : "libfyaml.so.0 not found");
+    return;
+  }
+#define FY_SYM(f)                                                                                  \
+  if (!fy_error[0] && !(*(void **)&fy.f = dlsym(h, #f)))                                           \
+    snprintf(fy_error, sizeof fy_error, "libfyaml.so.0 has no %s", #f);
+  FY_FUNCS(FY_SYM)
+#undef FY_SYM
+  if (fy_error[0])
+    dlclose(h);
+}
+
 /* ---- libfyaml document -> tree ---- */
 
 static bool is_str_tag(struct fy_node *n) {
   size_t len;
-  const char *tag = fy_node_get_tag(n, &len);
+  const char *tag = fy.fy_node_get_tag(n, &len);
   return tag && len == 21 && memcmp(tag, "tag:yaml.org,2002:str", 21) == 0;
 }
 
 pf__ynode *pf__yaml_from_fy(pf_arena *a, struct fy_node *fn, bool *oom) {
   if (!fn)
     return NULL;
-  if (fy_node_get_type(fn) == FYNT_SCALAR) {
+  if (fy.fy_node_get_type(fn) == FYNT_SCALAR) {
     pf__ynode *n = node_new(a, PF__YN_SCALAR, oom);
     if (!n)
       return NULL;
     size_t len = 0;
-    const char *s = fy_node_get_scalar(fn, &len);
+    const char *s = fy.fy_node_get_scalar(fn, &len);
     n->text = pf_arena_strndup(a, s ? s : "", s ? len : 0);
     if (!n->text) {
       *oom = true;
       return NULL;
     }
     n->len = (uint32_t)len;
-    enum fy_node_style st = fy_node_get_style(fn);
+    enum fy_node_style st = fy.fy_node_get_style(fn);
     n->plain = st == FYNS_PLAIN && !is_str_tag(fn);
     n->kind = (uint8_t)(n->plain ? pf__cfg_kind_text(n->text, n->len) : PF__Y_STR);
-    struct fy_token *t = fy_node_get_scalar_token(fn);
-    const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+    struct fy_token *t = fy.fy_node_get_scalar_token(fn);
+    const struct fy_mark *m = t ? fy.fy_token_start_mark(t) : NULL;
     if (m) {
       /* libfyaml marks a quoted scalar after its opening quote; point at
        * the quote, where the value starts for a reader. */
@@ -61,7 +117,7 @@ pf__ynode *pf__yaml_from_fy(pf_arena *a, struct fy_node *fn, bool *oom) {
     }
     return n;
   }
-  bool map = fy_node_get_type(fn) == FYNT_MAPPING;
+  bool map = fy.fy_node_get_type(fn) == FYNT_MAPPING;
   pf__ynode *n = node_new(a, map ? PF__YN_MAP : PF__YN_LIST, oom);
   if (!n)
     return NULL;
@@ -69,8 +125,8 @@ pf__ynode *pf__yaml_from_fy(pf_arena *a, struct fy_node *fn, bool *oom) {
   void *it = NULL;
   if (map) {
     struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(fn, &it))) {
-      pf__ynode *k = pf__yaml_from_fy(a, fy_node_pair_key(p), oom);
+    while ((p = fy.fy_node_mapping_iterate(fn, &it))) {
+      pf__ynode *k = pf__yaml_from_fy(a, fy.fy_node_pair_key(p), oom);
       if (*oom)
         return NULL;
       if (!k) { /* an empty key (`: v`): null, with no position of its own */
@@ -79,7 +135,7 @@ pf__ynode *pf__yaml_from_fy(pf_arena *a, struct fy_node *fn, bool *oom) {
         k->text = "";
         k->kind = PF__Y_NULL;
       }
-      k->value = pf__yaml_from_fy(a, fy_node_pair_value(p), oom);
+      k->value = pf__yaml_from_fy(a, fy.fy_node_pair_value(p), oom);
       if (*oom)
         return NULL;
       *tail = k;
@@ -88,7 +144,7 @@ pf__ynode *pf__yaml_from_fy(pf_arena *a, struct fy_node *fn, bool *oom) {
     }
   } else {
     struct fy_node *item;
-    while ((item = fy_node_sequence_iterate(fn, &it))) {
+    while ((item = fy.fy_node_sequence_iterate(fn, &it))) {
       pf__ynode *i = pf__yaml_from_fy(a, item, oom);
       if (*oom)
         return NULL;
@@ -109,34 +165,44 @@ static void swallow(struct fy_diag *d, void *user, const char *buf, size_t len) 
 bool pf__yaml_full(pf_arena *a, const char *text, size_t len, pf__yaml_doc *out,
                    pf__yaml_err_fn err, void *ud, bool *oom) {
   memset(out, 0, sizeof *out);
+  pthread_once(&fy_once, fy_load);
+  if (fy_error[0]) {
+    char msg[400];
+    snprintf(msg, sizeof msg,
+             "this file needs the full YAML reader (libfyaml), which cannot be loaded: %s",
+             fy_error);
+    if (err)
+      err(ud, 1, 1, msg);
+    return false;
+  }
   struct fy_diag_cfg dc;
-  fy_diag_cfg_default(&dc);
+  fy.fy_diag_cfg_default(&dc);
   dc.fp = NULL;
   dc.output_fn = swallow;
   dc.colorize = false;
-  struct fy_diag *diag = fy_diag_create(&dc);
+  struct fy_diag *diag = fy.fy_diag_create(&dc);
   if (!diag) {
     *oom = true;
     return false;
   }
-  fy_diag_set_collect_errors(diag, true);
+  fy.fy_diag_set_collect_errors(diag, true);
   struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT |
                                      FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE,
                             .diag = diag};
-  struct fy_parser *p = fy_parser_create(&pc);
-  if (!p || fy_parser_set_string(p, text, len) != 0) {
+  struct fy_parser *p = fy.fy_parser_create(&pc);
+  if (!p || fy.fy_parser_set_string(p, text, len) != 0) {
     if (p)
-      fy_parser_destroy(p);
-    fy_diag_destroy(diag);
+      fy.fy_parser_destroy(p);
+    fy.fy_diag_destroy(diag);
     *oom = true;
     return false;
   }
-  struct fy_document *doc = fy_parse_load_document(p);
-  struct fy_document *extra = doc ? fy_parse_load_document(p) : NULL;
+  struct fy_document *doc = fy.fy_parse_load_document(p);
+  struct fy_document *extra = doc ? fy.fy_parse_load_document(p) : NULL;
   bool syntax = false;
   void *it = NULL;
   struct fy_diag_error *e;
-  while ((e = fy_diag_errors_iterate(diag, &it))) {
+  while ((e = fy.fy_diag_errors_iterate(diag, &it))) {
     if (e->type < FYET_ERROR)
       continue;
     syntax = true;
@@ -145,19 +211,19 @@ bool pf__yaml_full(pf_arena *a, const char *text, size_t len, pf__yaml_doc *out,
           e->msg ? e->msg : "syntax error");
   }
   if (!syntax) {
-    struct fy_node *root = doc ? fy_document_root(doc) : NULL;
+    struct fy_node *root = doc ? fy.fy_document_root(doc) : NULL;
     out->empty = !root;
     out->root = pf__yaml_from_fy(a, root, oom);
     out->has_extra = extra != NULL;
     if (extra)
-      out->extra = pf__yaml_from_fy(a, fy_document_root(extra), oom);
+      out->extra = pf__yaml_from_fy(a, fy.fy_document_root(extra), oom);
   }
   if (extra)
-    fy_parse_document_destroy(p, extra);
+    fy.fy_parse_document_destroy(p, extra);
   if (doc)
-    fy_parse_document_destroy(p, doc);
-  fy_parser_destroy(p);
-  fy_diag_destroy(diag);
+    fy.fy_parse_document_destroy(p, doc);
+  fy.fy_parser_destroy(p);
+  fy.fy_diag_destroy(diag);
   return !syntax && !*oom;
 }
 
