@@ -384,7 +384,61 @@ static int build_policy(pf_server *srv, pf__tool *t) {
   return 0;
 }
 
+/* Validators by schema text while the tools are built: tools with the same
+ * schema (common: many tools taking {"query": string}) share one, and all
+ * of them take their memory from the config's arena. */
+typedef struct vcache {
+  const char **text;
+  size_t *len;
+  pf_validator **v;
+  size_t mask;
+} vcache;
+
+static pf_validator *vcache_compile(vcache *vc, pf_arena *a, const char *text, size_t len,
+                                    pf_buf *err) {
+  uint64_t h = 1469598103934665603u; /* FNV-1a */
+  for (size_t k = 0; k < len; k++)
+    h = (h ^ (unsigned char)text[k]) * 1099511628211u;
+  size_t i = vc->text ? (size_t)h & vc->mask : 0;
+  while (vc->text && vc->text[i]) {
+    if (vc->len[i] == len && memcmp(vc->text[i], text, len) == 0)
+      return pf_validator_ref(vc->v[i]);
+    i = (i + 1) & vc->mask;
+  }
+  pf_validator *v = pf_validator_compile_in(text, len, a, err);
+  if (v && vc->text) {
+    vc->text[i] = text; /* text outlives the build (config arena) */
+    vc->len[i] = len;
+    vc->v[i] = v;
+  }
+  return v;
+}
+
+static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc);
+
 static int build_tools(pf_server *srv, pf_buf *diag) {
+  vcache vc = {0};
+  size_t cap = 16;
+  while (cap < 4 * srv->cfg->ntools)
+    cap *= 2;
+  vc.text = pf__malloc(cap * sizeof *vc.text);
+  vc.len = pf__malloc(cap * sizeof *vc.len);
+  vc.v = pf__malloc(cap * sizeof *vc.v);
+  if (vc.text && vc.len && vc.v) {
+    memset(vc.text, 0, cap * sizeof *vc.text);
+    vc.mask = cap - 1;
+  } else {
+    pf__free(vc.text); /* no sharing, still correct */
+    vc.text = NULL;
+  }
+  int rc = build_tools_with(srv, diag, &vc);
+  pf__free(vc.text);
+  pf__free(vc.len);
+  pf__free(vc.v);
+  return rc;
+}
+
+static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc) {
   pf_config *cfg = srv->cfg;
   int rc = 0;
   srv->ntools = cfg->ntools;
@@ -456,7 +510,12 @@ static int build_tools(pf_server *srv, pf_buf *diag) {
       return -PF_ENOMEM;
     }
     t->input_schema = pf_arena_strndup(cfg->arena, schema.data, schema.len);
-    t->input = pf_validator_compile(schema.data, schema.len, &err);
+    if (!t->input_schema) {
+      pf_buf_free(&schema);
+      pf_buf_free(&err);
+      return -PF_ENOMEM;
+    }
+    t->input = vcache_compile(vc, cfg->arena, t->input_schema, schema.len, &err);
     if (!t->input) {
       diagf(diag, &c->loc, "tools[%zu] '%s': input schema: %s", i, c->name, pf_buf_cstr(&err));
       rc = -PF_ECONFIG;
@@ -464,7 +523,8 @@ static int build_tools(pf_server *srv, pf_buf *diag) {
     pf_buf_free(&schema);
     if (c->output_schema_json) {
       pf_buf_reset(&err);
-      t->output = pf_validator_compile(c->output_schema_json, strlen(c->output_schema_json), &err);
+      t->output = vcache_compile(vc, cfg->arena, c->output_schema_json,
+                                 strlen(c->output_schema_json), &err);
       if (!t->output) {
         diagf(diag, &c->loc, "tools[%zu] '%s': output schema: %s", i, c->name, pf_buf_cstr(&err));
         rc = -PF_ECONFIG;

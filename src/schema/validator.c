@@ -113,6 +113,8 @@ typedef struct code_cell {
 
 struct pf_validator {
   pf_arena *arena; /* the schema text, its parse, every node */
+  bool own_arena;  /* false: the caller's (pf_validator_compile_in) */
+  unsigned refs;   /* pf_validator_ref */
   vnode *root;
   pcre2_general_context *gctx;
   pcre2_compile_context *cctx;
@@ -868,6 +870,16 @@ static int link_refs(cctx *c) {
 }
 
 pf_validator *pf_validator_compile(const char *schema_json, size_t len, pf_buf *err) {
+  return pf_validator_compile_in(schema_json, len, NULL, err);
+}
+
+pf_validator *pf_validator_ref(pf_validator *v) {
+  v->refs++;
+  return v;
+}
+
+pf_validator *pf_validator_compile_in(const char *schema_json, size_t len, pf_arena *arena,
+                                      pf_buf *err) {
   if (!schema_json) {
     schema_json = "";
     len = 0;
@@ -880,9 +892,15 @@ pf_validator *pf_validator_compile(const char *schema_json, size_t len, pf_buf *
   }
   memset(v, 0, sizeof *v);
   atomic_flag_clear(&v->md_busy);
-  size_t block = len * 8;
-  block = block < 256 ? 256 : block > 65536 ? 65536 : block;
-  v->arena = pf_arena_create(block);
+  v->refs = 1;
+  if (arena) {
+    v->arena = arena;
+  } else {
+    size_t block = len * 8;
+    block = block < 256 ? 256 : block > 65536 ? 65536 : block;
+    v->arena = pf_arena_create(block);
+    v->own_arena = true;
+  }
   /* the PCRE2 contexts are created with the first pattern (most schemas
    * have none: ~200 bytes saved per tool) */
   if (!v->arena) {
@@ -925,14 +943,15 @@ pf_validator *pf_validator_compile(const char *schema_json, size_t len, pf_buf *
 }
 
 void pf_validator_free(pf_validator *v) {
-  if (!v)
+  if (!v || --v->refs > 0)
     return;
   for (code_cell *cell = v->codes; cell; cell = cell->next)
     pcre2_code_free(cell->re);
   pcre2_match_data_free(v->md);
   pcre2_compile_context_free(v->cctx);
   pcre2_general_context_free(v->gctx);
-  pf_arena_destroy(v->arena);
+  if (v->own_arena)
+    pf_arena_destroy(v->arena);
   pf__free(v);
 }
 

@@ -690,9 +690,35 @@ static void test_speed(void **state) {
   pf_validator_free(v);
 }
 
+/* Validators in a caller's arena, shared through references: each
+ * reference is released once, the validator works until the last. */
+static void test_shared_in_arena(void **state) {
+  (void)state;
+  pf_arena *a = pf_arena_create(0);
+  const char *schema = "{\"type\":\"object\",\"properties\":{\"s\":{\"type\":\"string\","
+                       "\"pattern\":\"^[a-z]+$\"}},\"required\":[\"s\"]}";
+  pf_buf err = PF_BUF_INIT;
+  pf_validator *v = pf_validator_compile_in(schema, strlen(schema), a, &err);
+  assert_non_null(v);
+  assert_int_equal(err.len, 0);
+  pf_validator *w = pf_validator_ref(v);
+  assert_ptr_equal(v, w);
+  expect_v(w, "{\"s\":\"abc\"}", NULL);
+  pf_validator_free(v);
+  expect_v(w, "{\"s\":\"ABC\"}", "argument 's': \"ABC\" does not match the pattern ^[a-z]+$");
+  expect_v(w, "{}", "missing required argument 's'");
+  pf_validator_free(w);
+  /* a schema error leaves nothing to free but the arena */
+  assert_null(pf_validator_compile_in("{\"type\":3}", 10, a, &err));
+  assert_true(err.len > 0);
+  pf_buf_free(&err);
+  pf_arena_destroy(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_calculator),
+      cmocka_unit_test(test_shared_in_arena),
       cmocka_unit_test(test_hello_defaults),
       cmocka_unit_test(test_defaults_various),
       cmocka_unit_test(test_type),
