@@ -836,11 +836,11 @@ static int key_cmp(const void *x, const void *y) {
 }
 
 static bool dup_keys(yr *r, const pf__ynode *map) {
-  if (map->count < 2)
-    return false;
   for (const pf__ynode *k = map->child; k; k = k->next)
     if (k->type != PF__YN_SCALAR || (k->plain && k->len == 2 && memcmp(k->text, "<<", 2) == 0))
       return true; /* merge keys are libfyaml's */
+  if (map->count < 2)
+    return false;
   if (map->count <= 8) {
     for (const pf__ynode *a = map->child; a; a = a->next)
       for (const pf__ynode *b = a->next; b; b = b->next)

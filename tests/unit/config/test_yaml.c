@@ -104,6 +104,8 @@ static void test_declined(void **state) {
       "a: b\na: c\n",
       "a: {b: 1, b: 2}\n",
       "<<: {a: 1}\nb: 2\n",
+      "<<: t\n",
+      "a: {<<: x}\n",
       "? a\n: b\n",
       "a: b: c\n",
       "key : v\n",
