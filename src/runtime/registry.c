@@ -16,26 +16,27 @@ static int by_count_desc(const void *a, const void *b) {
 
 int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *lens, size_t n) {
   memset(r, 0, sizeof *r);
-  r->keys = keys;
-  r->lens = lens;
   if (n == 0)
     return 0;
   if (n > UINT32_MAX / 4)
     return -PF_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (lens[i] > UINT32_MAX)
+      return -PF_EINVAL;
   r->nkeys = (uint32_t)n;
   r->nslots = (uint32_t)(n + n / 4 + 1);   /* load factor 0.8 */
   r->nbuckets = (uint32_t)(n / 4 + 1);     /* ~4 keys per bucket */
   r->disp = pf__malloc(r->nbuckets * sizeof *r->disp);
-  r->slot_idx = pf__malloc(r->nslots * sizeof *r->slot_idx);
+  r->slots = pf__malloc(r->nslots * sizeof *r->slots);
   bucket *bk = pf__malloc(r->nbuckets * sizeof *bk);
   uint32_t *order = pf__malloc(n * sizeof *order);
   uint32_t *kb = pf__malloc(n * sizeof *kb);
   uint32_t *tmp = pf__malloc(n * sizeof *tmp);
   uint64_t *hs = NULL;
   int rc = -PF_ENOMEM;
-  if (!r->disp || !r->slot_idx || !bk || !order || !kb || !tmp)
+  if (!r->disp || !r->slots || !bk || !order || !kb || !tmp)
     goto out;
-  memset(r->slot_idx, 0, r->nslots * sizeof *r->slot_idx);
+  memset(r->slots, 0, r->nslots * sizeof *r->slots);
   for (uint32_t b = 0; b < r->nbuckets; b++)
     bk[b] = (bucket){b, 0, 0};
   /* one hash per key, kept for the displacement search */
@@ -43,7 +44,9 @@ int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *l
   if (!hs)
     goto out;
   for (uint32_t i = 0; i < n; i++) {
-    hs[i] = pf__hash(keys[i], lens[i], 0);
+    uint64_t w0, w1;
+    pf__reg_words(keys[i], lens[i], &w0, &w1);
+    hs[i] = pf__reg_hash(keys[i], lens[i], w0, w1);
     kb[i] = pf__registry_bucket(hs[i], r->nbuckets);
     bk[kb[i]].count++;
   }
@@ -85,8 +88,8 @@ int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *l
       uint32_t k;
       for (k = 0; k < b->count; k++) {
         uint32_t key = order[b->first + k];
-        uint32_t s = pf__registry_slot(hs[key], d, r->nslots);
-        if (r->slot_idx[s])
+        uint32_t s = pf__registry_slot(hs[key], d * 0x9e3779b97f4a7c15ull, r->nslots);
+        if (r->slots[s].idx1)
           break;
         uint32_t j;
         for (j = 0; j < k && slots[j] != s; j++)
@@ -96,9 +99,15 @@ int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *l
         slots[k] = s;
       }
       if (k == b->count) {
-        for (k = 0; k < b->count; k++)
-          r->slot_idx[slots[k]] = order[b->first + k] + 1;
-        r->disp[b->id] = d;
+        for (k = 0; k < b->count; k++) {
+          uint32_t key = order[b->first + k];
+          pf__reg_slot *sl = &r->slots[slots[k]];
+          pf__reg_words(keys[key], lens[key], &sl->w0, &sl->w1);
+          sl->key = keys[key];
+          sl->len = (uint32_t)lens[key];
+          sl->idx1 = key + 1;
+        }
+        r->disp[b->id] = d * 0x9e3779b97f4a7c15ull;
         break;
       }
     }
@@ -117,8 +126,8 @@ out:
 
 void pf__registry_free(pf__registry *r) {
   pf__free(r->disp);
-  pf__free(r->slot_idx);
+  pf__free(r->slots);
   r->disp = NULL;
-  r->slot_idx = NULL;
+  r->slots = NULL;
   r->nkeys = 0;
 }

@@ -14,12 +14,20 @@
 
 #include "base/hash.h"
 
+/* One slot of the table: the key's length and first/last 8 bytes inline, so
+ * a lookup of a key up to 16 bytes (most tool and method names) reads one
+ * slot and compares two words, with no call to memcmp. */
+typedef struct pf__reg_slot {
+  uint64_t w0, w1; /* pf__reg_words() of the key */
+  const char *key; /* for keys longer than 16 bytes */
+  uint32_t len;
+  uint32_t idx1; /* index + 1; 0: empty */
+} pf__reg_slot;
+
 typedef struct pf__registry {
   uint32_t nkeys, nslots, nbuckets;
-  uint32_t *disp;     /* per bucket: displacement seed */
-  uint32_t *slot_idx; /* per slot: index + 1 of the key there (0 = empty) */
-  const char *const *keys;
-  const size_t *lens;
+  uint64_t *disp;      /* per bucket: displacement (seed * odd constant) */
+  pf__reg_slot *slots; /* nslots */
 } pf__registry;
 
 /* Builds the table for keys[0..n) (distinct; borrowed: must outlive the
@@ -30,30 +38,56 @@ void pf__registry_free(pf__registry *r);
 /* Maps a 32-bit hash onto [0, n) with a multiply instead of a division. */
 static inline uint32_t pf__reduce(uint32_t h, uint32_t n) { return (uint32_t)(((uint64_t)h * n) >> 32); }
 
-/* The bucket and the slot of a key come from one hash of its bytes: the
- * high half picks the bucket, and the bucket's displacement re-mixes the
- * whole hash for the slot (no second pass over the key). */
+/* A key's first and last 8 bytes (overlapping below 16; below 8: its bytes
+ * packed, never read past the end). With the length they identify any key
+ * of up to 16 bytes. */
+static inline void pf__reg_words(const char *key, size_t len, uint64_t *w0, uint64_t *w1) {
+  const unsigned char *p = (const unsigned char *)key;
+  if (len >= 8) {
+    memcpy(w0, p, 8);
+    memcpy(w1, p + len - 8, 8);
+  } else if (len >= 4) {
+    uint32_t a, b;
+    memcpy(&a, p, 4);
+    memcpy(&b, p + len - 4, 4);
+    *w0 = (uint64_t)a | (uint64_t)b << 32;
+    *w1 = 0;
+  } else {
+    *w0 = len ? (uint64_t)p[0] | (uint64_t)p[len >> 1] << 8 | (uint64_t)p[len - 1] << 16 : 0;
+    *w1 = 0;
+  }
+}
+
+/* The key's hash: one multiply for keys up to 16 bytes. */
+static inline uint64_t pf__reg_hash(const char *key, size_t len, uint64_t w0, uint64_t w1) {
+  if (len > 16)
+    return pf__hash(key, len, 0);
+  return pf__mix(w0 ^ 0x2d358dccaa6c78a5ull, w1 ^ 0x8bb84b93962eacc9ull ^ ((uint64_t)len << 56));
+}
+
+/* The high half of the hash picks the bucket; the bucket's displacement
+ * re-mixes the whole hash for the slot (one more multiply). */
 static inline uint32_t pf__registry_bucket(uint64_t h, uint32_t nbuckets) {
   return pf__reduce((uint32_t)(h >> 32), nbuckets);
 }
-static inline uint32_t pf__registry_slot(uint64_t h, uint32_t disp, uint32_t nslots) {
-  return pf__reduce((uint32_t)pf__mix(h ^ ((uint64_t)disp * 0x9e3779b97f4a7c15ull), 0xd6e8feb86659fd93ull),
-                    nslots);
+static inline uint32_t pf__registry_slot(uint64_t h, uint64_t disp, uint32_t nslots) {
+  return pf__reduce((uint32_t)(((h ^ disp) * 0xd6e8feb86659fd93ull) >> 32), nslots);
 }
 
 /* Index of `key`, or -1. */
 static inline long pf__registry_find(const pf__registry *r, const char *key, size_t len) {
   if (!r->nkeys)
     return -1;
-  uint64_t h = pf__hash(key, len, 0);
-  uint32_t b = pf__registry_bucket(h, r->nbuckets);
-  uint32_t i = r->slot_idx[pf__registry_slot(h, r->disp[b], r->nslots)];
-  if (!i)
+  uint64_t w0, w1;
+  pf__reg_words(key, len, &w0, &w1);
+  uint64_t h = pf__reg_hash(key, len, w0, w1);
+  const pf__reg_slot *s =
+      &r->slots[pf__registry_slot(h, r->disp[pf__registry_bucket(h, r->nbuckets)], r->nslots)];
+  if (s->w0 != w0 || s->w1 != w1 || s->len != len || !s->idx1)
     return -1;
-  i--;
-  if (r->lens[i] != len || memcmp(r->keys[i], key, len) != 0)
+  if (len > 16 && memcmp(s->key + 8, key + 8, len - 16) != 0)
     return -1;
-  return (long)i;
+  return (long)s->idx1 - 1;
 }
 
 #endif

@@ -60,11 +60,42 @@ static void test_binary_keys(void **state) {
   pf__registry_free(&r);
 }
 
+/* Keys of every length from 0 to 40 (the inline words cover up to 16
+ * bytes, longer ones compare the middle too), and for each a miss that
+ * differs in exactly one byte at every position, or is one byte shorter. */
+static void test_lengths_and_near_misses(void **state) {
+  (void)state;
+  enum { N = 41 };
+  char buf[N][48];
+  const char *keys[N];
+  size_t lens[N];
+  for (size_t l = 0; l < N; l++) {
+    for (size_t j = 0; j < l; j++)
+      buf[l][j] = (char)('a' + (j * 7 + l) % 26);
+    buf[l][l] = '\0';
+    keys[l] = buf[l];
+    lens[l] = l;
+  }
+  pf__registry r;
+  assert_int_equal(pf__registry_build(&r, keys, lens, N), 0);
+  for (size_t l = 0; l < N; l++) {
+    assert_int_equal(pf__registry_find(&r, keys[l], l), (long)l);
+    char miss[48];
+    for (size_t j = 0; j < l; j++) {
+      memcpy(miss, keys[l], l);
+      miss[j] ^= 0x20;
+      assert_int_equal(pf__registry_find(&r, miss, l), -1);
+    }
+  }
+  pf__registry_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sizes),
       cmocka_unit_test(test_duplicates),
       cmocka_unit_test(test_binary_keys),
+      cmocka_unit_test(test_lengths_and_near_misses),
   };
   return cmocka_run_group_tests_name("runtime/registry", tests, NULL, NULL);
 }
