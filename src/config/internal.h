@@ -66,6 +66,7 @@ typedef struct pf__cfg_val {
   pf_cfg_loc loc;     /* the value's position (the key's when it has none) */
   pf_cfg_loc key_loc; /* the key's position */
   const char *path;   /* full key path: tools[1].params.a */
+  uint32_t path_len;  /* strlen(path) */
   const char *key;    /* the spelling used */
   bool present;       /* found, and of an acceptable structural type */
 } pf__cfg_val;

@@ -78,7 +78,7 @@ static bool all_digits(const char *s, size_t n, int base) {
 
 static bool eq_any(const char *s, size_t n, const char *const *words) {
   for (; *words; words++)
-    if (strlen(*words) == n && memcmp(s, *words, n) == 0)
+    if ((*words)[0] == s[0] && strlen(*words) == n && memcmp(s, *words, n) == 0)
       return true;
   return false;
 }
@@ -90,10 +90,19 @@ pf__ykind pf__cfg_kind_text(const char *s, size_t n) {
   static const char *const specials[] = {".inf",  ".Inf",  ".INF",  "+.inf", "+.Inf",
                                          "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
                                          ".NaN",  ".NAN",  NULL};
-  /* most scalars are names and descriptions: only a few first bytes can
-   * start a null, a boolean or a special float */
-  if (n == 0 || strchr("~nNtTfF.+-", s[0])) {
-    if (eq_any(s, n, nulls))
+  /* most scalars are names and descriptions: a null, a boolean or a
+   * special float is 0, 1, 4 or 5 bytes long and starts with one of a few
+   * bytes */
+  bool special = n == 0;
+  if (n == 1 || n == 4 || n == 5) {
+    switch (s[0]) {
+    case '~': case 'n': case 'N': case 't': case 'T': case 'f': case 'F': case '.': case '+':
+    case '-': special = true; break;
+    default: break;
+    }
+  }
+  if (special) {
+    if (n == 0 || eq_any(s, n, nulls))
       return PF__Y_NULL;
     if (eq_any(s, n, bools))
       return PF__Y_BOOL;
@@ -183,6 +192,50 @@ const char *pf__cfg_path_idx(pf__cfg_ctx *c, const char *parent, size_t i) {
     return "?";
   }
   snprintf(p, pn + 24, "%s[%zu]", parent ? parent : "", i);
+  return p;
+}
+
+/* in->path + "." + key, and in->path + "[i]": every value found gets its
+ * path (for messages), so these avoid strlen and printf. */
+static const char *path_join(pf__cfg_ctx *c, const pf__cfg_val *in, const char *key, size_t kn,
+                             uint32_t *len) {
+  size_t pn = in->path_len;
+  char *p = pf_arena_alloc(c->scratch, pn + kn + 2);
+  if (!p) {
+    c->oom = true;
+    *len = 1;
+    return "?";
+  }
+  if (pn) {
+    memcpy(p, in->path, pn);
+    p[pn++] = '.';
+  }
+  memcpy(p + pn, key, kn);
+  p[pn + kn] = '\0';
+  *len = (uint32_t)(pn + kn);
+  return p;
+}
+
+static const char *path_index(pf__cfg_ctx *c, const pf__cfg_val *in, size_t i, uint32_t *len) {
+  char digits[24];
+  size_t nd = 0;
+  do
+    digits[nd++] = (char)('0' + i % 10);
+  while ((i /= 10) > 0);
+  size_t pn = in->path_len;
+  char *p = pf_arena_alloc(c->scratch, pn + nd + 3);
+  if (!p) {
+    c->oom = true;
+    *len = 1;
+    return "?";
+  }
+  memcpy(p, in->path, pn);
+  p[pn++] = '[';
+  while (nd)
+    p[pn++] = digits[--nd];
+  p[pn++] = ']';
+  p[pn] = '\0';
+  *len = (uint32_t)pn;
   return p;
 }
 
@@ -387,7 +440,7 @@ bool pf__cfg_map(pf__cfg_ctx *c, const pf__cfg_val *in, const pf__cfg_key *keys,
     v->node = vn;
     v->key_loc = kloc;
     v->loc = pf__cfg_loc(c, vn, kloc);
-    v->path = pf__cfg_path_key(c, in->path, key);
+    v->path = path_join(c, in, key, kn->len, &v->path_len);
     v->key = key;
     if (!type_ok(row->type, pf__cfg_kind(vn))) {
       pf__cfg_type_error(c, v, type_expect(row->type));
@@ -406,7 +459,7 @@ pf__cfg_val pf__cfg_item(pf__cfg_ctx *c, const pf__cfg_val *in, pf__ynode *item,
   v.node = item;
   v.key_loc = in->loc;
   v.loc = pf__cfg_loc(c, item, in->loc);
-  v.path = pf__cfg_path_idx(c, in->path, i);
+  v.path = path_index(c, in, i, &v.path_len);
   v.key = NULL;
   v.present = true;
   return v;
@@ -419,7 +472,7 @@ pf__cfg_val pf__cfg_entry(pf__cfg_ctx *c, const pf__cfg_val *in, const pf__ynode
   pf__ynode *value = key->value;
   v.key_loc = pf__cfg_loc(c, key, in->loc);
   v.loc = pf__cfg_loc(c, value, v.key_loc);
-  v.path = pf__cfg_path_key(c, in->path, v.key);
+  v.path = path_join(c, in, v.key, key->len, &v.path_len);
   v.present = true;
   return v;
 }
@@ -708,7 +761,11 @@ bool pf__cfg_write_json(pf__cfg_ctx *c, pf_json_writer *w, pf__ynode *n, const c
     pf_jw_arr_end(w);
     return ok;
   }
-  pf__cfg_val v = {.node = n, .loc = pf__cfg_loc(c, n, loc), .path = path, .present = true};
+  pf__cfg_val v = {.node = n,
+                   .loc = pf__cfg_loc(c, n, loc),
+                   .path = path,
+                   .path_len = (uint32_t)strlen(path),
+                   .present = true};
   v.key_loc = v.loc;
   const char *s = pf__cfg_scalar(c, &v, &k);
   if (!s) {

@@ -296,6 +296,22 @@ static pf__ynode *yr_fail(yr *r) {
 static bool text_ok(const unsigned char *s, size_t n, bool *ascii) {
   *ascii = true;
   for (size_t i = 0; i < n;) {
+    /* 8 bytes at a time while all are printable ASCII or '\n' (exact
+     * per-byte tests: no carry crosses a byte) */
+    if (i + 8 <= n) {
+      const uint64_t low7 = 0x7f7f7f7f7f7f7f7fu, highs = 0x8080808080808080u;
+      const uint64_t ones = 0x0101010101010101u;
+      uint64_t w;
+      memcpy(&w, s + i, 8);
+      uint64_t ge20 = ((w & low7) + ones * 0x60) & highs; /* byte >= 0x20 */
+      uint64_t enl = w ^ (ones * '\n'), edel = w ^ (ones * 0x7f);
+      uint64_t not_nl = (((enl & low7) + low7) | enl) & highs;
+      uint64_t not_del = (((edel & low7) + low7) | edel) & highs;
+      if (!(w & highs) && not_del == highs && (ge20 | (~not_nl & highs)) == highs) {
+        i += 8;
+        continue;
+      }
+    }
     unsigned c = s[i];
     if (c < 0x80) {
       if ((c < 0x20 && c != '\n') || c == 0x7f)
@@ -360,12 +376,17 @@ static bool blank_at(const yr *r, const char *q) {
 }
 
 static pf__ynode *new_scalar(yr *r, const char *at, const char *text, size_t len, bool plain) {
-  pf__ynode *n = node_new(r->a, PF__YN_SCALAR, r->oom);
-  char *t = n ? pf_arena_strndup(r->a, text, len) : NULL;
-  if (!t) {
+  /* the node and its text in one allocation */
+  pf__ynode *n = pf_arena_alloc(r->a, sizeof *n + len + 1);
+  if (!n) {
     *r->oom = true;
     return yr_fail(r);
   }
+  memset(n, 0, sizeof *n);
+  n->type = PF__YN_SCALAR;
+  char *t = (char *)(n + 1);
+  memcpy(t, text, len);
+  t[len] = '\0';
   n->text = t;
   n->len = (uint32_t)len;
   n->plain = plain;

@@ -97,6 +97,9 @@ static void test_declined(void **state) {
       "a: \"two\n  lines\"\n",
       "a: [1,\n  2]\n",
       "a:\tb\n",
+      "a: b\n\013c: d\n",       /* VT right after a newline, in one 8-byte word */
+      "abcdefg: x\177yz\n",      /* DEL */
+      "a: bcdefgh\001ijklmno\n", /* a control byte mid-word */
       "a: b\r\n",
       "a: b\n---\nc: d\n",
       "a: b\n...\n",
@@ -136,6 +139,8 @@ static void test_declined(void **state) {
       fprintf(stderr, "snippet %zu accepted:\n%s\n", i, no[i]);
     assert_int_equal(got, 0);
   }
+  static const char nul[] = "abcdefgh: ijklmnop\0\n"; /* a NUL byte */
+  assert_int_equal(check(nul, sizeof nul - 1, "nul"), 0);
 }
 
 static char *slurp(const char *path, size_t *len) {
