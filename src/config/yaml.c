@@ -412,18 +412,24 @@ static pf__ynode *empty_scalar(yr *r) {
  * line), then over blank and comment-only lines. Returns false at the end
  * of the text; otherwise the cursor is on the first character with
  * content and *indent is its column - 1. */
+/* Moves *q past the end of the line holding `from` (counting the line);
+ * false, with the cursor at the end, when there is no next line. */
+static bool past_line(yr *r, const char *from, const char **q) {
+  const char *nl = memchr(from, '\n', (size_t)(r->end - from));
+  if (!nl) {
+    r->p = r->end;
+    return false;
+  }
+  *q = nl + 1;
+  r->line++;
+  r->bol = *q;
+  return true;
+}
+
 static bool next_line(yr *r, bool skip_current, uint32_t *indent) {
   const char *q = r->p;
-  if (skip_current) {
-    q = memchr(q, '\n', (size_t)(r->end - q));
-    if (!q) {
-      r->p = r->end;
-      return false;
-    }
-    q++;
-    r->line++;
-    r->bol = q;
-  }
+  if (skip_current && !past_line(r, q, &q))
+    return false;
   for (;;) {
     const char *c = q;
     while (c < r->end && *c == ' ')
@@ -440,14 +446,8 @@ static bool next_line(yr *r, bool skip_current, uint32_t *indent) {
       *indent = (uint32_t)(c - q);
       return true;
     }
-    q = memchr(c, '\n', (size_t)(r->end - c));
-    if (!q) {
-      r->p = r->end;
+    if (!past_line(r, c, &q))
       return false;
-    }
-    q++;
-    r->line++;
-    r->bol = q;
   }
 }
 
@@ -1051,10 +1051,8 @@ pf__ynode *pf__yaml_fast(pf_arena *a, const char *text, size_t len, bool *oom) {
       c++;
     if (c < r.end && *c != '\n' && *c != '#')
       break;
-    if (!(c = memchr(c, '\n', (size_t)(r.end - c))))
+    if (!past_line(&r, c, &c))
       return NULL; /* nothing but comments: libfyaml's message */
-    r.bol = ++c;
-    r.line++;
   }
   uint32_t indent;
   bool more;

@@ -143,21 +143,6 @@ static void test_declined(void **state) {
   assert_int_equal(check(nul, sizeof nul - 1, "nul"), 0);
 }
 
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  pf_buf b = PF_BUF_INIT;
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    pf_buf_append(&b, chunk, n);
-  fclose(f);
-  *len = b.len;
-  pf_buf_putc(&b, '\0');
-  return b.data;
-}
-
 /* Every pforge.yaml in the repository (valid or not) agrees where the fast
  * reader takes it; the examples must be taken. Mutations of each (a byte
  * deleted, duplicated or replaced) must agree too. */
@@ -174,7 +159,7 @@ static size_t scan_dir(const char *dir, size_t *accepted, unsigned *seed) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     size_t len;
-    char *text = slurp(path, &len);
+    char *text = pf_test_read_file(path, &len);
     assert_non_null(text);
     n++;
     *accepted += (size_t)check(text, len, path);
