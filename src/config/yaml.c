@@ -54,7 +54,8 @@ static pf__ynode *node_new(pf_arena *a, int type, bool *oom) {
   X(fy_node_mapping_iterate)                                                                       \
   X(fy_node_pair_key)                                                                              \
   X(fy_node_pair_value)                                                                            \
-  X(fy_node_sequence_iterate)
+  X(fy_node_sequence_iterate)                                                                      \
+  X(fy_node_resolve_alias)
 
 static struct {
 #define FY_FIELD(f) __typeof__(f) *f;
@@ -162,6 +163,65 @@ static void swallow(struct fy_diag *d, void *user, const char *buf, size_t len) 
   (void)d, (void)user, (void)buf, (void)len; /* never print libfyaml's text */
 }
 
+/* Aliases let a few lines expand to billions of nodes ("billion laughs"),
+ * which libfyaml's resolver would build. Before resolving a text that has
+ * aliases, its unresolved document is walked with aliases followed, up to
+ * this many nodes. */
+#define PF_YAML_MAX_EXPANDED 1000000u
+
+static size_t expanded(struct fy_node *n, size_t count, int depth) {
+  if (!n || count > PF_YAML_MAX_EXPANDED)
+    return count;
+  if (depth > 256) /* an alias loop: libfyaml's resolver reports it */
+    return count;
+  count++;
+  if (fy.fy_node_get_type(n) == FYNT_SCALAR) {
+    if (fy.fy_node_get_style(n) == FYNS_ALIAS)
+      count = expanded(fy.fy_node_resolve_alias(n), count, depth + 1);
+    return count;
+  }
+  void *it = NULL;
+  if (fy.fy_node_get_type(n) == FYNT_MAPPING) {
+    struct fy_node_pair *p;
+    while (count <= PF_YAML_MAX_EXPANDED && (p = fy.fy_node_mapping_iterate(n, &it))) {
+      count = expanded(fy.fy_node_pair_key(p), count, depth + 1);
+      count = expanded(fy.fy_node_pair_value(p), count, depth + 1);
+    }
+  } else {
+    struct fy_node *item;
+    while (count <= PF_YAML_MAX_EXPANDED && (item = fy.fy_node_sequence_iterate(n, &it)))
+      count = expanded(item, count, depth + 1);
+  }
+  return count;
+}
+
+/* Does text (which has a '*') expand beyond the limit? Errors here are
+ * left to the resolving parse, which reports them. */
+static bool alias_bomb(const char *text, size_t len) {
+  struct fy_diag_cfg dc;
+  fy.fy_diag_cfg_default(&dc);
+  dc.fp = NULL;
+  dc.output_fn = swallow;
+  dc.colorize = false;
+  struct fy_diag *diag = fy.fy_diag_create(&dc);
+  struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE,
+                            .diag = diag};
+  struct fy_parser *p = diag ? fy.fy_parser_create(&pc) : NULL;
+  bool bomb = false;
+  if (p && fy.fy_parser_set_string(p, text, len) == 0) {
+    struct fy_document *doc = fy.fy_parse_load_document(p);
+    if (doc) {
+      bomb = expanded(fy.fy_document_root(doc), 0, 0) > PF_YAML_MAX_EXPANDED;
+      fy.fy_parse_document_destroy(p, doc);
+    }
+  }
+  if (p)
+    fy.fy_parser_destroy(p);
+  if (diag)
+    fy.fy_diag_destroy(diag);
+  return bomb;
+}
+
 bool pf__yaml_full(pf_arena *a, const char *text, size_t len, pf__yaml_doc *out,
                    pf__yaml_err_fn err, void *ud, bool *oom) {
   memset(out, 0, sizeof *out);
@@ -173,6 +233,11 @@ bool pf__yaml_full(pf_arena *a, const char *text, size_t len, pf__yaml_doc *out,
              fy_error);
     if (err)
       err(ud, 1, 1, msg);
+    return false;
+  }
+  if (memchr(text, '*', len) && alias_bomb(text, len)) {
+    if (err)
+      err(ud, 1, 1, "aliases expand this document to more than 1000000 nodes");
     return false;
   }
   struct fy_diag_cfg dc;

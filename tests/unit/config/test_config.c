@@ -699,6 +699,9 @@ static const struct {
     /* libfyaml loops forever on this one (a directive with bad bytes) */
     {"not-utf8.yaml", "not-utf8.yaml:2:13: (yaml): invalid UTF-8 (a YAML file must be UTF-8 "
                       "text)\n"},
+    /* resolved, it would be 10^9 nodes: refused before libfyaml resolves it */
+    {"alias-bomb.yaml",
+     "alias-bomb.yaml:1:1: (yaml): aliases expand this document to more than 1000000 nodes\n"},
     {"multiple-documents.yaml", "multiple-documents.yaml:3:1: (yaml): only one YAML document is "
                                 "allowed ('---' starts another)\n"},
     {"empty.yaml",
