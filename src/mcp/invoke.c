@@ -78,7 +78,7 @@ struct pf__op {
   uv_timer_t *timer;      /* queue wait, timeout, retry delay; or NULL */
   pf__async *cur;         /* the attempt running */
   double last_progress;
-  uint64_t t0;
+  pf__stamp t0;           /* for the latency histogram */
 };
 
 struct pf__async {
@@ -499,7 +499,7 @@ static void op_finish(pf__op *op, pf__async *a) {
   op->phase = OP_DONE;
   op_timer_stop(op);
   release_slot(op);
-  pf__stats_record((pf__tool_stats *)&op->tool->stats, pf__now_ns() - op->t0,
+  pf__stats_record((pf__tool_stats *)&op->tool->stats, pf__stamp_ns(op->t0, pf__stamp_now()),
                    a ? a->call.is_error : true);
   if (a) {
     op->done(op, &a->call, op->ud);
@@ -523,7 +523,8 @@ static void op_finish(pf__op *op, pf__async *a) {
 static void fallback_done(pf__op *fb, pf_call *c, void *ud) {
   pf__op *op = ud;
   (void)fb;
-  pf__stats_record((pf__tool_stats *)&op->tool->stats, pf__now_ns() - op->t0, c->is_error);
+  pf__stats_record((pf__tool_stats *)&op->tool->stats, pf__stamp_ns(op->t0, pf__stamp_now()),
+                   c->is_error);
   op->done(op, c, op->ud);
   op->phase = OP_DONE;
   op_free(op);
@@ -805,7 +806,7 @@ static pf__op *op_new(pf__req *r, const pf__tool *t, const pf_json *args, const 
   op->done = done;
   op->ud = ud;
   op->last_progress = -1e300;
-  op->t0 = pf__now_ns();
+  op->t0 = pf__stamp_now();
   op->next_op = r->ops;
   r->ops = op;
   return op;

@@ -152,10 +152,10 @@ void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, 
     return;
   }
   /* The fast path: a native handler inline, no policy. */
-  uint64_t t0 = pf__now_ns();
+  pf__stamp t0 = pf__stamp_now();
   int rc = t->fn(&c);
   pf__tool_settle(&c, rc);
-  pf__stats_record((pf__tool_stats *)&t->stats, pf__now_ns() - t0, c.is_error);
+  pf__stats_record((pf__tool_stats *)&t->stats, pf__stamp_ns(t0, pf__stamp_now()), c.is_error);
   pf__tool_write_result(&c, id, NULL, out);
 }
 

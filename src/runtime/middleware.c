@@ -2,6 +2,11 @@
 #include "runtime/middleware.h"
 
 #include <math.h>
+#include <string.h>
+#include <time.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "base/round.h"
 
@@ -222,3 +227,64 @@ void pf__stats_record(pf__tool_stats *st, uint64_t latency_ns, bool error) {
   atomic_fetch_add_explicit(&st->lat_sum_us, us, memory_order_relaxed);
   atomic_fetch_add_explicit(&st->lat[i], 1, memory_order_relaxed);
 }
+
+/* ---- latency stamps ---- */
+
+pf__stamp pf__stamp_clock(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#if defined(__x86_64__)
+bool pf__stamp_tsc;
+static uint64_t tsc0, mono0;         /* the calibration's start */
+static _Atomic uint64_t ns_per_tick; /* a double's bits; 0 until calibrated */
+
+static uint64_t rdtsc(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (uint64_t)hi << 32 | lo;
+}
+
+/* The TSC is used only when the CPU says it is invariant (CPUID
+ * 0x80000007, EDX bit 8): same rate in every power state and on every
+ * core. */
+__attribute__((constructor)) static void stamp_init(void) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(0x80000000, &a, &b, &c, &d) || a < 0x80000007)
+    return;
+  if (!__get_cpuid(0x80000007, &a, &b, &c, &d) || !(d & (1u << 8)))
+    return;
+  mono0 = pf__stamp_clock();
+  tsc0 = rdtsc();
+  pf__stamp_tsc = true;
+}
+
+uint64_t pf__stamp_ns(pf__stamp from, pf__stamp to) {
+  if (to <= from)
+    return 0;
+  uint64_t ticks = to - from;
+  if (!pf__stamp_tsc)
+    return ticks;
+  /* The tick rate is measured against CLOCK_MONOTONIC since start-up: on
+   * each conversion for the first 50 ms, then fixed. */
+  double f;
+  uint64_t bits = atomic_load_explicit(&ns_per_tick, memory_order_relaxed);
+  if (bits) {
+    memcpy(&f, &bits, sizeof f);
+  } else {
+    uint64_t m = pf__stamp_clock(), t = rdtsc();
+    if (t <= tsc0 || m <= mono0)
+      return 0;
+    f = (double)(m - mono0) / (double)(t - tsc0);
+    if (m - mono0 >= 50000000u) {
+      memcpy(&bits, &f, sizeof bits);
+      atomic_store_explicit(&ns_per_tick, bits, memory_order_relaxed);
+    }
+  }
+  return (uint64_t)((double)ticks * f);
+}
+#else
+uint64_t pf__stamp_ns(pf__stamp from, pf__stamp to) { return to > from ? to - from : 0; }
+#endif

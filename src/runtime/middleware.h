@@ -148,4 +148,32 @@ typedef struct pf__tool_stats {
 /* Counts one answered call: its latency and whether it was an error. */
 void pf__stats_record(pf__tool_stats *st, uint64_t latency_ns, bool error);
 
+/* ---- latency stamps ----
+ *
+ * Every call is timed for its histogram, so the clock is on the hot path:
+ * clock_gettime(CLOCK_MONOTONIC) costs 15-65 ns (63 ns on the 2-core VM of
+ * docs/performance.md), the x86-64 time-stamp counter 7-25 ns. Stamps are
+ * TSC ticks where the TSC is invariant (constant rate, never stops), else
+ * CLOCK_MONOTONIC nanoseconds; pf__stamp_ns() converts a difference. */
+typedef uint64_t pf__stamp;
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+pf__stamp pf__stamp_clock(void);
+
+#if defined(__x86_64__)
+extern bool pf__stamp_tsc; /* set once at start-up */
+static inline pf__stamp pf__stamp_now(void) {
+  if (pf__stamp_tsc) {
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+  }
+  return pf__stamp_clock();
+}
+#else
+static inline pf__stamp pf__stamp_now(void) { return pf__stamp_clock(); }
+#endif
+/* Nanoseconds between two stamps (0 if `to` is earlier). */
+uint64_t pf__stamp_ns(pf__stamp from, pf__stamp to);
+
 #endif
