@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     pf__yaml_doc d;
     bool ok = pf__yaml_full(a, text, size, &d, NULL, NULL, &oom);
     char why[128] = "";
-    if (!ok || d.empty || d.has_extra || !pf__yaml_equal(fast, d.root, why, sizeof why)) {
+    if (!ok || !d.root || d.has_extra || !pf__yaml_equal(fast, d.root, why, sizeof why)) {
       fprintf(stderr, "fuzz_yaml: the fast reader disagrees with libfyaml (%s): %s\n%.*s\n",
               ok ? why : "libfyaml rejects it", d.has_extra ? "(two documents)" : "", (int)size,
               text);

@@ -558,16 +558,10 @@ static void yaml_error(void *ud, uint32_t line, uint32_t col, const char *msg) {
 
 /* libfyaml: every YAML file, with its diagnostics for syntax errors. */
 static void parse_yaml_full(pf__cfg_ctx *c, const char *text, size_t len) {
-  uint32_t line, col;
-  if (pf__yaml_utf8_error(text, len, &line, &col)) {
-    pf__cfg_err(c, (pf_cfg_loc){c->file, line, col}, "(yaml)",
-                "invalid UTF-8 (a YAML file must be UTF-8 text)");
-    return;
-  }
   pf__yaml_doc d;
   if (!pf__yaml_full(c->scratch, text, len, &d, yaml_error, c, &c->oom) || c->oom)
     return;
-  if (d.empty) {
+  if (!d.root) {
     pf__cfg_err(c, (pf_cfg_loc){c->file, 1, 1}, "",
                 "the file is empty (expected a map with a 'forge' key)");
   } else if (d.has_extra) {

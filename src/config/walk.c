@@ -12,6 +12,8 @@
 #include <strings.h>
 
 #include "base/alloc.h"
+#include "base/hash.h"
+#include "json/internal.h"
 
 struct pf__cfg_diag {
   pf__cfg_diag *next;
@@ -169,37 +171,11 @@ const char *pf__cfg_kind_name(pf__ykind k) {
   return "?";
 }
 
-const char *pf__cfg_path_key(pf__cfg_ctx *c, const char *parent, const char *key) {
-  size_t pn = parent ? strlen(parent) : 0, kn = strlen(key);
-  char *p = pf_arena_alloc(c->scratch, pn + kn + 2);
-  if (!p) {
-    c->oom = true;
-    return "?";
-  }
-  if (pn) {
-    memcpy(p, parent, pn);
-    p[pn++] = '.';
-  }
-  memcpy(p + pn, key, kn + 1);
-  return p;
-}
-
-const char *pf__cfg_path_idx(pf__cfg_ctx *c, const char *parent, size_t i) {
-  size_t pn = parent ? strlen(parent) : 0;
-  char *p = pf_arena_alloc(c->scratch, pn + 24);
-  if (!p) {
-    c->oom = true;
-    return "?";
-  }
-  snprintf(p, pn + 24, "%s[%zu]", parent ? parent : "", i);
-  return p;
-}
-
-/* in->path + "." + key, and in->path + "[i]": every value found gets its
- * path (for messages), so these avoid strlen and printf. */
-static const char *path_join(pf__cfg_ctx *c, const pf__cfg_val *in, const char *key, size_t kn,
-                             uint32_t *len) {
-  size_t pn = in->path_len;
+/* parent + "." + key (no dot after an empty parent) and parent + "[i]", in
+ * the scratch arena, *len their length. Every value found gets its path
+ * (for messages): the walker passes the lengths it knows. */
+static const char *path_join(pf__cfg_ctx *c, const char *parent, size_t pn, const char *key,
+                             size_t kn, uint32_t *len) {
   char *p = pf_arena_alloc(c->scratch, pn + kn + 2);
   if (!p) {
     c->oom = true;
@@ -207,7 +183,7 @@ static const char *path_join(pf__cfg_ctx *c, const pf__cfg_val *in, const char *
     return "?";
   }
   if (pn) {
-    memcpy(p, in->path, pn);
+    memcpy(p, parent, pn);
     p[pn++] = '.';
   }
   memcpy(p + pn, key, kn);
@@ -216,27 +192,31 @@ static const char *path_join(pf__cfg_ctx *c, const pf__cfg_val *in, const char *
   return p;
 }
 
-static const char *path_index(pf__cfg_ctx *c, const pf__cfg_val *in, size_t i, uint32_t *len) {
-  char digits[24];
-  size_t nd = 0;
-  do
-    digits[nd++] = (char)('0' + i % 10);
-  while ((i /= 10) > 0);
-  size_t pn = in->path_len;
-  char *p = pf_arena_alloc(c->scratch, pn + nd + 3);
+static const char *path_index(pf__cfg_ctx *c, const char *parent, size_t pn, size_t i,
+                              uint32_t *len) {
+  char *p = pf_arena_alloc(c->scratch, pn + 23);
   if (!p) {
     c->oom = true;
     *len = 1;
     return "?";
   }
-  memcpy(p, in->path, pn);
+  memcpy(p, parent, pn);
   p[pn++] = '[';
-  while (nd)
-    p[pn++] = digits[--nd];
+  pn += pf__json_fmt_u64(i, p + pn);
   p[pn++] = ']';
   p[pn] = '\0';
   *len = (uint32_t)pn;
   return p;
+}
+
+const char *pf__cfg_path_key(pf__cfg_ctx *c, const char *parent, const char *key) {
+  uint32_t len;
+  return path_join(c, parent, parent ? strlen(parent) : 0, key, strlen(key), &len);
+}
+
+const char *pf__cfg_path_idx(pf__cfg_ctx *c, const char *parent, size_t i) {
+  uint32_t len;
+  return path_index(c, parent, parent ? strlen(parent) : 0, i, &len);
 }
 
 char *pf__cfg_strdup(pf__cfg_ctx *c, const char *s, size_t n) {
@@ -264,10 +244,7 @@ bool pf__cfg_names_init(pf__cfg_ctx *c, pf__cfg_names *s, size_t n) {
 }
 
 static size_t name_slot(const pf__cfg_names *s, const char *name) {
-  uint64_t h = 1469598103934665603u; /* FNV-1a */
-  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-    h = (h ^ *p) * 1099511628211u;
-  size_t i = (size_t)h & s->mask;
+  size_t i = (size_t)pf__hash(name, strlen(name), 0) & s->mask;
   while (s->names[i] && strcmp(s->names[i], name) != 0)
     i = (i + 1) & s->mask;
   return i;
@@ -440,7 +417,7 @@ bool pf__cfg_map(pf__cfg_ctx *c, const pf__cfg_val *in, const pf__cfg_key *keys,
     v->node = vn;
     v->key_loc = kloc;
     v->loc = pf__cfg_loc(c, vn, kloc);
-    v->path = path_join(c, in, key, kn->len, &v->path_len);
+    v->path = path_join(c, in->path, in->path_len, key, kn->len, &v->path_len);
     v->key = key;
     if (!type_ok(row->type, pf__cfg_kind(vn))) {
       pf__cfg_type_error(c, v, type_expect(row->type));
@@ -459,7 +436,7 @@ pf__cfg_val pf__cfg_item(pf__cfg_ctx *c, const pf__cfg_val *in, pf__ynode *item,
   v.node = item;
   v.key_loc = in->loc;
   v.loc = pf__cfg_loc(c, item, in->loc);
-  v.path = path_index(c, in, i, &v.path_len);
+  v.path = path_index(c, in->path, in->path_len, i, &v.path_len);
   v.key = NULL;
   v.present = true;
   return v;
@@ -472,7 +449,7 @@ pf__cfg_val pf__cfg_entry(pf__cfg_ctx *c, const pf__cfg_val *in, const pf__ynode
   pf__ynode *value = key->value;
   v.key_loc = pf__cfg_loc(c, key, in->loc);
   v.loc = pf__cfg_loc(c, value, v.key_loc);
-  v.path = path_join(c, in, v.key, key->len, &v.path_len);
+  v.path = path_join(c, in->path, in->path_len, v.key, key->len, &v.path_len);
   v.present = true;
   return v;
 }

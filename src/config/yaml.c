@@ -2,6 +2,7 @@
  * comparison, and the fast reader (below). See config/yaml.h. */
 #include "config/yaml.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ static pf__ynode *node_new(pf_arena *a, int type, bool *oom) {
   X(fy_parse_load_document)                                                                        \
   X(fy_parse_document_destroy)                                                                     \
   X(fy_document_root)                                                                              \
+  X(fy_document_resolve)                                                                           \
   X(fy_node_get_type)                                                                              \
   X(fy_node_get_style)                                                                             \
   X(fy_node_get_scalar)                                                                            \
@@ -133,7 +135,6 @@ pf__ynode *pf__yaml_from_fy(pf_arena *a, struct fy_node *fn, bool *oom) {
       if (!k) { /* an empty key (`: v`): null, with no position of its own */
         if (!(k = node_new(a, PF__YN_SCALAR, oom)))
           return NULL;
-        k->text = "";
         k->kind = PF__Y_NULL;
       }
       k->value = pf__yaml_from_fy(a, fy.fy_node_pair_value(p), oom);
@@ -195,36 +196,31 @@ static size_t expanded(struct fy_node *n, size_t count, int depth) {
   return count;
 }
 
-/* Does text (which has a '*') expand beyond the limit? Errors here are
- * left to the resolving parse, which reports them. */
-static bool alias_bomb(const char *text, size_t len) {
+static bool utf8_error(const char *text, size_t len, uint32_t *line, uint32_t *col);
+
+static struct fy_diag *quiet_diag(void) {
   struct fy_diag_cfg dc;
   fy.fy_diag_cfg_default(&dc);
   dc.fp = NULL;
   dc.output_fn = swallow;
   dc.colorize = false;
   struct fy_diag *diag = fy.fy_diag_create(&dc);
-  struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE,
-                            .diag = diag};
-  struct fy_parser *p = diag ? fy.fy_parser_create(&pc) : NULL;
-  bool bomb = false;
-  if (p && fy.fy_parser_set_string(p, text, len) == 0) {
-    struct fy_document *doc = fy.fy_parse_load_document(p);
-    if (doc) {
-      bomb = expanded(fy.fy_document_root(doc), 0, 0) > PF_YAML_MAX_EXPANDED;
-      fy.fy_parse_document_destroy(p, doc);
-    }
-  }
-  if (p)
-    fy.fy_parser_destroy(p);
   if (diag)
-    fy.fy_diag_destroy(diag);
-  return bomb;
+    fy.fy_diag_set_collect_errors(diag, true);
+  return diag;
 }
 
 bool pf__yaml_full(pf_arena *a, const char *text, size_t len, pf__yaml_doc *out,
                    pf__yaml_err_fn err, void *ud, bool *oom) {
   memset(out, 0, sizeof *out);
+  /* libfyaml is only given UTF-8: it can loop forever on some malformed
+   * input (a directive line with invalid bytes) */
+  uint32_t line, col;
+  if (utf8_error(text, len, &line, &col)) {
+    if (err)
+      err(ud, line, col, "invalid UTF-8 (a YAML file must be UTF-8 text)");
+    return false;
+  }
   pthread_once(&fy_once, fy_load);
   if (fy_error[0]) {
     char msg[400];
@@ -235,39 +231,36 @@ bool pf__yaml_full(pf_arena *a, const char *text, size_t len, pf__yaml_doc *out,
       err(ud, 1, 1, msg);
     return false;
   }
-  if (memchr(text, '*', len) && alias_bomb(text, len)) {
-    if (err)
-      err(ud, 1, 1, "aliases expand this document to more than 1000000 nodes");
-    return false;
-  }
-  struct fy_diag_cfg dc;
-  fy.fy_diag_cfg_default(&dc);
-  dc.fp = NULL;
-  dc.output_fn = swallow;
-  dc.colorize = false;
-  struct fy_diag *diag = fy.fy_diag_create(&dc);
-  if (!diag) {
-    *oom = true;
-    return false;
-  }
-  fy.fy_diag_set_collect_errors(diag, true);
-  struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT |
-                                     FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE,
+  struct fy_diag *diag = quiet_diag();
+  /* read unresolved: aliases are counted before they are expanded */
+  struct fy_parse_cfg pc = {.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_NONE,
                             .diag = diag};
-  struct fy_parser *p = fy.fy_parser_create(&pc);
+  struct fy_parser *p = diag ? fy.fy_parser_create(&pc) : NULL;
   if (!p || fy.fy_parser_set_string(p, text, len) != 0) {
     if (p)
       fy.fy_parser_destroy(p);
-    fy.fy_diag_destroy(diag);
+    if (diag)
+      fy.fy_diag_destroy(diag);
     *oom = true;
     return false;
   }
   struct fy_document *doc = fy.fy_parse_load_document(p);
   struct fy_document *extra = doc ? fy.fy_parse_load_document(p) : NULL;
-  bool syntax = false;
+  bool bomb = doc && memchr(text, '*', len) &&
+              expanded(fy.fy_document_root(doc), 0, 0) > PF_YAML_MAX_EXPANDED;
+  if (bomb) {
+    if (err)
+      err(ud, 1, 1, "aliases expand this document to more than 1000000 nodes");
+  } else {
+    if (doc)
+      fy.fy_document_resolve(doc);
+    if (extra)
+      fy.fy_document_resolve(extra);
+  }
+  bool syntax = bomb;
   void *it = NULL;
   struct fy_diag_error *e;
-  while ((e = fy.fy_diag_errors_iterate(diag, &it))) {
+  while (!bomb && (e = fy.fy_diag_errors_iterate(diag, &it))) {
     if (e->type < FYET_ERROR)
       continue;
     syntax = true;
@@ -276,9 +269,7 @@ bool pf__yaml_full(pf_arena *a, const char *text, size_t len, pf__yaml_doc *out,
           e->msg ? e->msg : "syntax error");
   }
   if (!syntax) {
-    struct fy_node *root = doc ? fy.fy_document_root(doc) : NULL;
-    out->empty = !root;
-    out->root = pf__yaml_from_fy(a, root, oom);
+    out->root = pf__yaml_from_fy(a, doc ? fy.fy_document_root(doc) : NULL, oom);
     out->has_extra = extra != NULL;
     if (extra)
       out->extra = pf__yaml_from_fy(a, fy.fy_document_root(extra), oom);
@@ -399,7 +390,7 @@ static bool text_ok(const unsigned char *s, size_t n, bool *ascii) {
   return true;
 }
 
-bool pf__yaml_utf8_error(const char *text, size_t len, uint32_t *line, uint32_t *col) {
+static bool utf8_error(const char *text, size_t len, uint32_t *line, uint32_t *col) {
   const unsigned char *s = (const unsigned char *)text, *end = s + len;
   uint32_t ln = 1, chars = 0;
   for (const unsigned char *p = s; p < end;) {
@@ -440,7 +431,8 @@ static bool blank_at(const yr *r, const char *q) {
   return at_eol(r, q) || *q == ' ';
 }
 
-static pf__ynode *new_scalar(yr *r, const char *at, const char *text, size_t len, bool plain) {
+/* A scalar whose text is at[0..len) as written. */
+static pf__ynode *new_scalar(yr *r, const char *at, size_t len, bool plain) {
   /* the node and its text in one allocation */
   pf__ynode *n = pf_arena_alloc(r->a, sizeof *n + len + 1);
   if (!n) {
@@ -450,7 +442,7 @@ static pf__ynode *new_scalar(yr *r, const char *at, const char *text, size_t len
   memset(n, 0, sizeof *n);
   n->type = PF__YN_SCALAR;
   char *t = (char *)(n + 1);
-  memcpy(t, text, len);
+  memcpy(t, at, len);
   t[len] = '\0';
   n->text = t;
   n->len = (uint32_t)len;
@@ -467,16 +459,11 @@ static pf__ynode *empty_scalar(yr *r) {
   pf__ynode *n = node_new(r->a, PF__YN_SCALAR, r->oom);
   if (!n)
     return yr_fail(r);
-  n->text = "";
   n->plain = true;
   n->kind = PF__Y_NULL;
   return n;
 }
 
-/* Moves to the start of the next line (the cursor is anywhere in its
- * line), then over blank and comment-only lines. Returns false at the end
- * of the text; otherwise the cursor is on the first character with
- * content and *indent is its column - 1. */
 /* Moves *q past the end of the line holding `from` (counting the line);
  * false, with the cursor at the end, when there is no next line. */
 static bool past_line(yr *r, const char *from, const char **q) {
@@ -491,6 +478,10 @@ static bool past_line(yr *r, const char *from, const char **q) {
   return true;
 }
 
+/* Moves over the cursor's line when skip_current (else the cursor is at a
+ * line's start), then over blank and comment-only lines. Returns false at
+ * the end of the text; otherwise the cursor is on the first character with
+ * content and *indent is its column - 1. */
 static bool next_line(yr *r, bool skip_current, uint32_t *indent) {
   const char *q = r->p;
   if (skip_current && !past_line(r, q, &q))
@@ -525,33 +516,6 @@ static bool line_done(yr *r) {
   if (q < r->end && *q == '#' && q > r->p)
     return true;
   return at_eol(r, q);
-}
-
-static bool is_hex(int c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static size_t put_utf8(char *o, uint32_t cp) {
-  if (cp < 0x80) {
-    o[0] = (char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    o[0] = (char)(0xc0 | cp >> 6);
-    o[1] = (char)(0x80 | (cp & 0x3f));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    o[0] = (char)(0xe0 | cp >> 12);
-    o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-    o[2] = (char)(0x80 | (cp & 0x3f));
-    return 3;
-  }
-  o[0] = (char)(0xf0 | cp >> 18);
-  o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-  o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-  o[3] = (char)(0x80 | (cp & 0x3f));
-  return 4;
 }
 
 /* A quoted scalar on one line; the cursor is on its opening quote and ends
@@ -631,7 +595,7 @@ static pf__ynode *quoted(yr *r) {
         return yr_fail(r);
       cp = 0;
       for (int i = 0; i < hex; i++) {
-        if (!is_hex((unsigned char)s[i]))
+        if (!isxdigit((unsigned char)s[i]))
           return yr_fail(r);
         int d = (unsigned char)s[i];
         cp = cp << 4 | (uint32_t)(d <= '9' ? d - '0' : (d | 0x20) - 'a' + 10);
@@ -640,7 +604,7 @@ static pf__ynode *quoted(yr *r) {
       if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
         return yr_fail(r);
     }
-    o += put_utf8(buf + o, cp);
+    o += pf__utf8_put(buf + o, cp);
   }
   pf__ynode *n = node_new(r->a, PF__YN_SCALAR, r->oom);
   if (!n)
@@ -690,7 +654,7 @@ static pf__ynode *plain_block(yr *r, bool *is_key) {
   if (*is_key && e != q) /* `key :` */
     return yr_fail(r);
   r->p = q;
-  return new_scalar(r, at, at, (size_t)(e - at), true);
+  return new_scalar(r, at, (size_t)(e - at), true);
 }
 
 /* A literal (|) or folded (>) block scalar whose header is at the cursor;
@@ -836,7 +800,7 @@ static pf__ynode *plain_flow(yr *r) {
   while (e > at && e[-1] == ' ')
     e--;
   r->p = q;
-  return new_scalar(r, at, at, (size_t)(e - at), true);
+  return new_scalar(r, at, (size_t)(e - at), true);
 }
 
 static bool dup_keys(yr *r, const pf__ynode *map);
@@ -923,7 +887,7 @@ static int key_cmp(const void *x, const void *y) {
 
 static bool dup_keys(yr *r, const pf__ynode *map) {
   for (const pf__ynode *k = map->child; k; k = k->next)
-    if (k->type != PF__YN_SCALAR || (k->plain && k->len == 2 && memcmp(k->text, "<<", 2) == 0))
+    if (k->plain && k->len == 2 && memcmp(k->text, "<<", 2) == 0)
       return true; /* merge keys are libfyaml's */
   if (map->count < 2)
     return false;

@@ -33,7 +33,8 @@ enum { PF__YN_SCALAR, PF__YN_MAP, PF__YN_LIST };
 typedef struct pf__ynode pf__ynode;
 struct pf__ynode {
   pf__ynode *next;  /* the next item of a list, or the next key of a map */
-  pf__ynode *value; /* a map key's value; NULL for an empty value (`key:`) */
+  pf__ynode *value; /* a map key's value; `key:` alone gives an empty plain
+                       scalar with no position (or NULL) */
   pf__ynode *child; /* a collection's first item or first key */
   const char *text; /* a scalar's text, NUL-terminated (may hold NULs); "" else */
   uint32_t len;     /* a scalar's length in bytes */
@@ -59,20 +60,16 @@ static inline pf__ynode *pf__y_keys(const pf__ynode *n) {
  * is outside the subset above (or memory ran out; *oom tells). */
 pf__ynode *pf__yaml_fast(pf_arena *a, const char *text, size_t len, bool *oom);
 
-/* Is text[0..len) not UTF-8? Then the first bad byte's 1-based position
- * (column in characters). libfyaml is only given UTF-8 (it can loop on some
- * malformed input). */
-bool pf__yaml_utf8_error(const char *text, size_t len, uint32_t *line, uint32_t *col);
-
-/* libfyaml's reading of text[0..len): false after syntax errors (each
- * passed to err with its 1-based position) or when memory ran out (*oom).
- * Otherwise *out has the first document's tree (empty: no content) and
+/* libfyaml's reading of text[0..len): false after errors (each passed to
+ * err with its 1-based position: text that is not UTF-8, aliases expanding
+ * beyond 1,000,000 nodes, YAML syntax) or when memory ran out (*oom).
+ * Otherwise *out has the first document's tree (NULL: no content) and
  * whether a second document follows. */
 typedef void (*pf__yaml_err_fn)(void *ud, uint32_t line, uint32_t col, const char *msg);
 typedef struct pf__yaml_doc {
-  pf__ynode *root;  /* NULL when empty */
+  pf__ynode *root;  /* NULL when the document is empty */
   pf__ynode *extra; /* the second document's root, when has_extra */
-  bool empty, has_extra;
+  bool has_extra;
 } pf__yaml_doc;
 bool pf__yaml_full(pf_arena *a, const char *text, size_t len, pf__yaml_doc *out,
                    pf__yaml_err_fn err, void *ud, bool *oom);

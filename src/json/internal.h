@@ -75,6 +75,31 @@ static inline int pf__utf8_check(const unsigned char *p, const unsigned char *en
   return 4;
 }
 
+/* Writes code point cp (<= 0x10FFFF) as UTF-8 at o; returns its length
+ * (1..4). */
+static inline size_t pf__utf8_put(char *o, uint32_t cp) {
+  if (cp < 0x80) {
+    o[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    o[0] = (char)(0xC0 | cp >> 6);
+    o[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    o[0] = (char)(0xE0 | cp >> 12);
+    o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+    o[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  o[0] = (char)(0xF0 | cp >> 18);
+  o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+  o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+  o[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
 /* Correctly rounded decimal -> double for a validated JSON number text. */
 int pf__json_strtod(const char *text, size_t len, double *out);
 

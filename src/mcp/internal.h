@@ -43,9 +43,6 @@ void pf__invoke_request(pf__session *s, const pf__tool *t, const pf_json *id, co
                         const pf_json *token, pf_buf *out, pf__msgctx *ctx);
 void pf__async_cancel(pf__session *s, const pf_json *request_id);
 void pf__async_cancel_all(pf__session *s);
-/* Monotonic milliseconds / nanoseconds. */
-uint64_t pf__now_ns(void);
-
 /* Requests to the client (client.c). */
 void pf__outreq_cancel_all(pf__session *s);
 /* Wakes the handlers waiting for the client so they see a cancellation. */

@@ -10,6 +10,7 @@
 
 #include "base/alloc.h"
 #include "base/base64.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "mcp/internal.h"
 #include "runtime/state.h"
@@ -387,54 +388,43 @@ static int build_policy(pf_server *srv, pf__tool *t) {
 /* Validators by schema text while the tools are built: tools with the same
  * schema (common: many tools taking {"query": string}) share one, and all
  * of them take their memory from the config's arena. */
+typedef struct vcache_slot {
+  const char *text; /* NULL: empty; the text outlives the build (config arena) */
+  size_t len;
+  pf_validator *v;
+} vcache_slot;
 typedef struct vcache {
-  const char **text;
-  size_t *len;
-  pf_validator **v;
+  vcache_slot *slots; /* NULL: no sharing (still correct) */
   size_t mask;
 } vcache;
 
 static pf_validator *vcache_compile(vcache *vc, pf_arena *a, const char *text, size_t len,
                                     pf_buf *err) {
-  uint64_t h = 1469598103934665603u; /* FNV-1a */
-  for (size_t k = 0; k < len; k++)
-    h = (h ^ (unsigned char)text[k]) * 1099511628211u;
-  size_t i = vc->text ? (size_t)h & vc->mask : 0;
-  while (vc->text && vc->text[i]) {
-    if (vc->len[i] == len && memcmp(vc->text[i], text, len) == 0)
-      return pf_validator_ref(vc->v[i]);
-    i = (i + 1) & vc->mask;
+  vcache_slot *sl = NULL;
+  if (vc->slots) {
+    size_t i = (size_t)pf__hash(text, len, 0) & vc->mask;
+    for (; vc->slots[i].text; i = (i + 1) & vc->mask)
+      if (vc->slots[i].len == len && memcmp(vc->slots[i].text, text, len) == 0)
+        return pf_validator_ref(vc->slots[i].v);
+    sl = &vc->slots[i];
   }
   pf_validator *v = pf_validator_compile_in(text, len, a, err);
-  if (v && vc->text) {
-    vc->text[i] = text; /* text outlives the build (config arena) */
-    vc->len[i] = len;
-    vc->v[i] = v;
-  }
+  if (v && sl)
+    *sl = (vcache_slot){text, len, v};
   return v;
 }
 
 static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc);
 
 static int build_tools(pf_server *srv, pf_buf *diag) {
-  vcache vc = {0};
   size_t cap = 16;
   while (cap < 4 * srv->cfg->ntools)
     cap *= 2;
-  vc.text = pf__malloc(cap * sizeof *vc.text);
-  vc.len = pf__malloc(cap * sizeof *vc.len);
-  vc.v = pf__malloc(cap * sizeof *vc.v);
-  if (vc.text && vc.len && vc.v) {
-    memset(vc.text, 0, cap * sizeof *vc.text);
-    vc.mask = cap - 1;
-  } else {
-    pf__free(vc.text); /* no sharing, still correct */
-    vc.text = NULL;
-  }
+  vcache vc = {pf__malloc(cap * sizeof *vc.slots), cap - 1};
+  if (vc.slots)
+    memset(vc.slots, 0, cap * sizeof *vc.slots);
   int rc = build_tools_with(srv, diag, &vc);
-  pf__free(vc.text);
-  pf__free(vc.len);
-  pf__free(vc.v);
+  pf__free(vc.slots);
   return rc;
 }
 

@@ -2,7 +2,6 @@
  * pool), result assembly, output-schema checks, cancellation. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/alloc.h"
 #include "base/log.h"
@@ -157,10 +156,4 @@ void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, 
   pf__tool_settle(&c, rc);
   pf__stats_record((pf__tool_stats *)&t->stats, pf__stamp_ns(t0, pf__stamp_now()), c.is_error);
   pf__tool_write_result(&c, id, NULL, out);
-}
-
-uint64_t pf__now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

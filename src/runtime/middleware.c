@@ -230,7 +230,7 @@ void pf__stats_record(pf__tool_stats *st, uint64_t latency_ns, bool error) {
 
 /* ---- latency stamps ---- */
 
-pf__stamp pf__stamp_clock(void) {
+uint64_t pf__now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -241,12 +241,6 @@ bool pf__stamp_tsc;
 static uint64_t tsc0, mono0;         /* the calibration's start */
 static _Atomic uint64_t ns_per_tick; /* a double's bits; 0 until calibrated */
 
-static uint64_t rdtsc(void) {
-  uint32_t lo, hi;
-  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-  return (uint64_t)hi << 32 | lo;
-}
-
 /* The TSC is used only when the CPU says it is invariant (CPUID
  * 0x80000007, EDX bit 8): same rate in every power state and on every
  * core. */
@@ -256,8 +250,8 @@ __attribute__((constructor)) static void stamp_init(void) {
     return;
   if (!__get_cpuid(0x80000007, &a, &b, &c, &d) || !(d & (1u << 8)))
     return;
-  mono0 = pf__stamp_clock();
-  tsc0 = rdtsc();
+  mono0 = pf__now_ns();
+  tsc0 = pf__rdtsc();
   pf__stamp_tsc = true;
 }
 
@@ -274,7 +268,7 @@ uint64_t pf__stamp_ns(pf__stamp from, pf__stamp to) {
   if (bits) {
     memcpy(&f, &bits, sizeof f);
   } else {
-    uint64_t m = pf__stamp_clock(), t = rdtsc();
+    uint64_t m = pf__now_ns(), t = pf__rdtsc();
     if (t <= tsc0 || m <= mono0)
       return 0;
     f = (double)(m - mono0) / (double)(t - tsc0);

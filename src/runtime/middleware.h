@@ -157,21 +157,19 @@ void pf__stats_record(pf__tool_stats *st, uint64_t latency_ns, bool error);
  * CLOCK_MONOTONIC nanoseconds; pf__stamp_ns() converts a difference. */
 typedef uint64_t pf__stamp;
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-pf__stamp pf__stamp_clock(void);
+/* CLOCK_MONOTONIC in nanoseconds (also the clock of breakers and metrics). */
+uint64_t pf__now_ns(void);
 
 #if defined(__x86_64__)
 extern bool pf__stamp_tsc; /* set once at start-up */
-static inline pf__stamp pf__stamp_now(void) {
-  if (pf__stamp_tsc) {
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t)hi << 32 | lo;
-  }
-  return pf__stamp_clock();
+static inline uint64_t pf__rdtsc(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (uint64_t)hi << 32 | lo;
 }
+static inline pf__stamp pf__stamp_now(void) { return pf__stamp_tsc ? pf__rdtsc() : pf__now_ns(); }
 #else
-static inline pf__stamp pf__stamp_now(void) { return pf__stamp_clock(); }
+static inline pf__stamp pf__stamp_now(void) { return pf__now_ns(); }
 #endif
 /* Nanoseconds between two stamps (0 if `to` is earlier). */
 uint64_t pf__stamp_ns(pf__stamp from, pf__stamp to);

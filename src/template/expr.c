@@ -183,27 +183,7 @@ static long hex4(const compiler *c, size_t i) {
 
 static void put_utf8(pf_buf *b, uint32_t cp) {
   char u[4];
-  size_t n;
-  if (cp < 0x80) {
-    u[0] = (char)cp;
-    n = 1;
-  } else if (cp < 0x800) {
-    u[0] = (char)(0xC0 | cp >> 6);
-    u[1] = (char)(0x80 | (cp & 0x3F));
-    n = 2;
-  } else if (cp < 0x10000) {
-    u[0] = (char)(0xE0 | cp >> 12);
-    u[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-    u[2] = (char)(0x80 | (cp & 0x3F));
-    n = 3;
-  } else {
-    u[0] = (char)(0xF0 | cp >> 18);
-    u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-    u[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-    u[3] = (char)(0x80 | (cp & 0x3F));
-    n = 4;
-  }
-  pf_buf_append(b, u, n);
+  pf_buf_append(b, u, pf__utf8_put(u, cp));
 }
 
 /* A string literal whose quote is at c->pos, decoded into the table. */
