@@ -1,6 +1,6 @@
 /* In-process MCP benchmarks: the real code paths the server runs, timed.
  *
- *   build/bench/mcp [--quick]
+ *   build/bench/mcp [--quick] [--only SUBSTR] [SRCDIR]
  *
  * Prints median ns/op over repetitions and heap allocations per op:
  *   - registry lookup (tool name -> tool) for 10, 100, 1,000, 10,000 tools,
@@ -46,6 +46,7 @@ void *realloc(void *p, size_t n) {
 void free(void *p) { __libc_free(p); }
 
 static int quick;
+static const char *only; /* --only SUBSTR: run only the benchmarks whose name contains it */
 
 static double now_ns(void) {
   struct timespec t;
@@ -64,6 +65,8 @@ typedef void (*op_fn)(void *ctx, size_t i);
 static void measure(const char *name, op_fn fn, void *ctx, size_t iters, const char *note) {
   int reps = quick ? 3 : 15;
   double t[32];
+  if (only && !strstr(name, only))
+    return;
   for (size_t i = 0; i < iters / 10 + 1; i++) /* warm-up */
     fn(ctx, i);
   for (int r = 0; r < reps; r++) {
@@ -332,6 +335,8 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0)
       quick = 1;
+    else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+      only = argv[++i];
     else
       srcdir = argv[i];
   }

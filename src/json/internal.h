@@ -103,6 +103,12 @@ static inline size_t pf__utf8_put(char *o, uint32_t cp) {
 /* Correctly rounded decimal -> double for a validated JSON number text. */
 int pf__json_strtod(const char *text, size_t len, double *out);
 
+/* The JSON string escape of s (without quotes) written at o, which must
+ * have room for 6 * len + PF__ESCAPE_SLACK bytes; returns the end. The same
+ * output as pf_json_escape(), for a caller that reserved once. */
+#define PF__ESCAPE_SLACK 32
+char *pf__json_escape_to(char *o, const char *s, size_t len);
+
 /* Decimal digits of v into out (at most 20 bytes, no NUL); returns count. */
 size_t pf__json_fmt_u64(uint64_t v, char *out);
 

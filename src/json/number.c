@@ -47,23 +47,37 @@ static const char digits2[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+/* Number of decimal digits of v (1..20). */
+static inline size_t count_digits(uint64_t v) {
+  size_t n = 1;
+  for (;;) {
+    if (v < 10)
+      return n;
+    if (v < 100)
+      return n + 1;
+    if (v < 1000)
+      return n + 2;
+    if (v < 10000)
+      return n + 3;
+    v /= 10000;
+    n += 4;
+  }
+}
+
+/* Written in place from the last digit back, two at a time: no copy. */
 size_t pf__json_fmt_u64(uint64_t v, char *out) {
-  char tmp[20];
-  char *p = tmp + sizeof tmp;
+  size_t n = count_digits(v);
+  char *p = out + n;
   while (v >= 100) {
     unsigned r = (unsigned)(v % 100);
     v /= 100;
     p -= 2;
     memcpy(p, digits2 + 2 * r, 2);
   }
-  if (v >= 10) {
-    p -= 2;
-    memcpy(p, digits2 + 2 * v, 2);
-  } else {
-    *--p = (char)('0' + v);
-  }
-  size_t n = (size_t)(tmp + sizeof tmp - p);
-  memcpy(out, p, n);
+  if (v >= 10)
+    memcpy(p - 2, digits2 + 2 * v, 2);
+  else
+    p[-1] = (char)('0' + v);
   return n;
 }
 
@@ -171,7 +185,7 @@ static size_t short_decimal(double v, char *out) {
     double scaled = av * p10[k];
     if (scaled >= 9007199254740992.0)
       return 0;
-    double lo = floor(scaled), hi = lo + 1, m;
+    double lo = (double)(uint64_t)scaled, hi = lo + 1, m; /* floor: 0 <= scaled < 2^53 */
     if (scaled - lo <= hi - scaled)
       m = lo / p10[k] == av ? lo : hi / p10[k] == av ? hi : -1;
     else
@@ -182,19 +196,21 @@ static size_t short_decimal(double v, char *out) {
     size_t nd = pf__json_fmt_u64((uint64_t)m, digits), o = 0;
     if (v < 0)
       out[o++] = '-';
+    /* at most 17 digits: byte loops, no calls */
     if (nd <= (size_t)k) {
       out[o++] = '0';
       out[o++] = '.';
       for (size_t z = nd; z < (size_t)k; z++)
         out[o++] = '0';
-      memcpy(out + o, digits, nd);
-      o += nd;
+      for (size_t i = 0; i < nd; i++)
+        out[o++] = digits[i];
     } else {
-      memcpy(out + o, digits, nd - (size_t)k);
-      o += nd - (size_t)k;
+      size_t i = 0;
+      for (; i < nd - (size_t)k; i++)
+        out[o++] = digits[i];
       out[o++] = '.';
-      memcpy(out + o, digits + nd - k, (size_t)k);
-      o += (size_t)k;
+      for (; i < nd; i++)
+        out[o++] = digits[i];
     }
     out[o] = '\0';
     return o;

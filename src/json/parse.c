@@ -509,6 +509,7 @@ const pf_json *pf_json_parse(char *text, size_t len, pf_arena *arena, const pf_j
   pf_json *nodes = ps.nodes;
   uint32_t n = 0, depth = 0;
   pf_json *node;
+  pf_json *top = NULL; /* the innermost open container: &nodes[stack[depth - 1]] */
 
 #define NEED_NODES(k)                                                                              \
   do {                                                                                             \
@@ -516,6 +517,7 @@ const pf_json *pf_json_parse(char *text, size_t len, pf_arena *arena, const pf_j
       if (grow(&ps, n + (k)))                                                                      \
         goto oom;                                                                                  \
       nodes = ps.nodes;                                                                            \
+      top = depth ? &nodes[stack[depth - 1]] : NULL;                                               \
     }                                                                                              \
   } while (0)
 
@@ -541,30 +543,32 @@ value:
     node->type = PF_JSON_OBJECT;
     node->len = 0;
     node->v.u = 0; /* Bloom filter of keys until closed */
-    stack[depth++] = n++;
     p++;
     SKIP_WS();
     if (p < end && *p == '}') {
       p++;
       node->v.u = 1;
-      depth--;
+      n++;
       goto after;
     }
+    stack[depth++] = n++;
+    top = node;
     goto member;
   case '[':
     if (UNLIKELY(depth >= max_depth))
       goto too_deep;
     node->type = PF_JSON_ARRAY;
     node->len = 0;
-    stack[depth++] = n++;
     p++;
     SKIP_WS();
     if (p < end && *p == ']') {
       p++;
       node->v.u = 1;
-      depth--;
+      n++;
       goto after;
     }
+    stack[depth++] = n++;
+    top = node;
     goto value;
   case 't':
     if (UNLIKELY(end - p < 4 || memcmp(p, "true", 4) != 0))
@@ -614,12 +618,13 @@ member: /* p is at the first non-space byte where a key must start */
          p == end ? "unexpected end of input: expected an object key" : "expected a string key");
     return NULL;
   }
+member_quoted: /* *p == '"' */
   NEED_NODES(2);
   p = parse_string(&ps, (u8 *)p + 1, &nodes[n]);
   if (!p)
     return NULL;
   if (dup_reject) {
-    pf_json *obj = &nodes[stack[depth - 1]];
+    pf_json *obj = top;
     if (obj->len < DUP_BLOOM_MAX) {
       /* While an object is open its v.u is a 64-bit Bloom filter of its
        * keys; only a hit costs a scan of the keys before this one. */
@@ -646,7 +651,6 @@ after:
   if (UNLIKELY(depth == 0))
     goto done;
   {
-    pf_json *top = &nodes[stack[depth - 1]];
     top->len++;
     if (UNLIKELY(p == end || *p <= ' ')) {
       SKIP_WS();
@@ -660,16 +664,18 @@ after:
     u8 c = *p++;
     if (top->type == PF_JSON_OBJECT) {
       if (c == ',') {
-        if (UNLIKELY(p == end || *p != '"'))
-          SKIP_WS();
+        if (LIKELY(p < end && *p == '"'))
+          goto member_quoted;
+        SKIP_WS();
         goto member;
       }
       if (LIKELY(c == '}')) {
-        top->v.u = (uint64_t)(n - stack[depth - 1]);
-        depth--;
-        if (dup_reject && top->len > DUP_BLOOM_MAX) {
+        pf_json *closed = top;
+        closed->v.u = (uint64_t)(n - stack[--depth]);
+        top = depth ? &nodes[stack[depth - 1]] : NULL;
+        if (dup_reject && closed->len > DUP_BLOOM_MAX) {
           int oom = 0;
-          const pf_json *d = find_dup(&ps, top, &oom);
+          const pf_json *d = find_dup(&ps, closed, &oom);
           if (oom)
             goto oom;
           if (d) {
@@ -686,8 +692,8 @@ after:
     if (c == ',')
       goto value;
     if (LIKELY(c == ']')) {
-      top->v.u = (uint64_t)(n - stack[depth - 1]);
-      depth--;
+      top->v.u = (uint64_t)(n - stack[--depth]);
+      top = depth ? &nodes[stack[depth - 1]] : NULL;
       goto after;
     }
     fail(&ps, p - 1, -PF_EJSON_SYNTAX, "expected ',' or ']' after array element");

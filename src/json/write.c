@@ -32,7 +32,95 @@ static const char hexd[16] = "0123456789abcdef";
  * copy loop store 16 bytes at a time and a multi-byte character straddle
  * the chunk limit. */
 #define CHUNK 4096
-#define SLACK 32
+#define SLACK PF__ESCAPE_SLACK
+
+/* Escapes [p, lim) into o, which has room for 6 bytes per input byte plus
+ * SLACK; a multi-byte character may run past lim, up to end. Returns the
+ * output's end and sets *pp to where the input stopped (>= lim). */
+static inline char *escape_run(char *o, const u8 **pp, const u8 *lim, const u8 *end) {
+  const u8 *p = *pp;
+  while (p < lim) {
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (lim - p >= 16) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+      /* store first, decide after: the reservation has room for it */
+      _mm_storeu_si128((__m128i *)(void *)o, v);
+      __m128i m = _mm_or_si128(
+          _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+          _mm_cmplt_epi8(v, space));
+      unsigned mask = (unsigned)_mm_movemask_epi8(m);
+      if (!mask) {
+        p += 16;
+        o += 16;
+        continue;
+      }
+      unsigned k = (unsigned)__builtin_ctz(mask);
+      p += k;
+      o += k;
+      goto special;
+    }
+#endif
+    while (p < lim && !needs_escape[*p])
+      *o++ = (char)*p++;
+    if (p >= lim)
+      break;
+#ifdef __SSE2__
+  special:;
+#endif
+    u8 c = *p;
+    if (c == '"' || c == '\\') {
+      o[0] = '\\';
+      o[1] = (char)c;
+      o += 2;
+      p++;
+    } else if (c < 0x20) {
+      o[0] = '\\';
+      switch (c) {
+      case '\n': o[1] = 'n'; o += 2; break;
+      case '\r': o[1] = 'r'; o += 2; break;
+      case '\t': o[1] = 't'; o += 2; break;
+      case '\b': o[1] = 'b'; o += 2; break;
+      case '\f': o[1] = 'f'; o += 2; break;
+      default:
+        memcpy(o + 1, "u00", 3);
+        o[4] = hexd[c >> 4];
+        o[5] = hexd[c & 15];
+        o += 6;
+      }
+      p++;
+    } else {
+      /* a run of non-ASCII: copy valid characters, replace each maximal
+       * invalid subpart with U+FFFD */
+      do {
+        int n = pf__utf8_check(p, end);
+        if (LIKELY(n > 0)) {
+          o[0] = (char)p[0];
+          o[1] = (char)p[1];
+          if (n > 2) {
+            o[2] = (char)p[2];
+            if (n > 3)
+              o[3] = (char)p[3];
+          }
+          o += n;
+          p += n;
+        } else {
+          memcpy(o, "\xEF\xBF\xBD", 3);
+          o += 3;
+          p += -n;
+        }
+      } while (p < lim && *p >= 0x80);
+    }
+  }
+  *pp = p;
+  return o;
+}
+
+char *pf__json_escape_to(char *o, const char *s, size_t len) {
+  const u8 *p = (const u8 *)s;
+  return escape_run(o, &p, p + len, p + len);
+}
 
 void pf_json_escape(pf_buf *out, const char *s, size_t len) {
   const u8 *p = (const u8 *)s, *end = p + len;
@@ -40,82 +128,7 @@ void pf_json_escape(pf_buf *out, const char *s, size_t len) {
     size_t take = (size_t)(end - p) < CHUNK ? (size_t)(end - p) : CHUNK;
     if (pf_buf_reserve(out, take * 6 + SLACK) != 0)
       return;
-    char *o = out->data + out->len;
-    const u8 *lim = p + take;
-    while (p < lim) {
-#ifdef __SSE2__
-      const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-      const __m128i space = _mm_set1_epi8(0x20);
-      while (lim - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* store first, decide after: the reservation has room for it */
-        _mm_storeu_si128((__m128i *)(void *)o, v);
-        __m128i m = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-            _mm_cmplt_epi8(v, space));
-        unsigned mask = (unsigned)_mm_movemask_epi8(m);
-        if (!mask) {
-          p += 16;
-          o += 16;
-          continue;
-        }
-        unsigned k = (unsigned)__builtin_ctz(mask);
-        p += k;
-        o += k;
-        goto special;
-      }
-#endif
-      while (p < lim && !needs_escape[*p])
-        *o++ = (char)*p++;
-      if (p >= lim)
-        break;
-#ifdef __SSE2__
-    special:;
-#endif
-      u8 c = *p;
-      if (c == '"' || c == '\\') {
-        o[0] = '\\';
-        o[1] = (char)c;
-        o += 2;
-        p++;
-      } else if (c < 0x20) {
-        o[0] = '\\';
-        switch (c) {
-        case '\n': o[1] = 'n'; o += 2; break;
-        case '\r': o[1] = 'r'; o += 2; break;
-        case '\t': o[1] = 't'; o += 2; break;
-        case '\b': o[1] = 'b'; o += 2; break;
-        case '\f': o[1] = 'f'; o += 2; break;
-        default:
-          memcpy(o + 1, "u00", 3);
-          o[4] = hexd[c >> 4];
-          o[5] = hexd[c & 15];
-          o += 6;
-        }
-        p++;
-      } else {
-        /* a run of non-ASCII: copy valid characters, replace each maximal
-         * invalid subpart with U+FFFD */
-        do {
-          int n = pf__utf8_check(p, end);
-          if (LIKELY(n > 0)) {
-            o[0] = (char)p[0];
-            o[1] = (char)p[1];
-            if (n > 2) {
-              o[2] = (char)p[2];
-              if (n > 3)
-                o[3] = (char)p[3];
-            }
-            o += n;
-            p += n;
-          } else {
-            memcpy(o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            p += -n;
-          }
-        } while (p < lim && *p >= 0x80);
-      }
-    }
+    char *o = escape_run(out->data + out->len, &p, p + take, end);
     out->len = (size_t)(o - out->data);
   }
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/base64.h"
+#include "json/internal.h"
 #include "mcp/mcp.h"
 #include "schema/validator.h"
 
@@ -118,6 +119,20 @@ int pf_result_text(pf_call *call, const char *text, size_t len) {
   /* the common case, with its constant part appended as is */
   static const char head[] = "{\"type\":\"text\",\"text\":\"";
   pf_buf *b = call->content;
+  if (len <= 4096) {
+    /* one reservation for the whole block */
+    if (pf_buf_reserve(b, 1 + sizeof head + 6 * len + PF__ESCAPE_SLACK + 2) != 0)
+      return done(call);
+    char *o = b->data + b->len;
+    if (call->nblocks++ > 0)
+      *o++ = ',';
+    memcpy(o, head, sizeof head - 1);
+    o = pf__json_escape_to(o + sizeof head - 1, text, len);
+    o[0] = '"';
+    o[1] = '}';
+    b->len = (size_t)(o + 2 - b->data);
+    return done(call);
+  }
   if (call->nblocks++ > 0)
     pf_buf_putc(b, ',');
   pf_buf_append(b, head, sizeof head - 1);

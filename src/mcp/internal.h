@@ -5,7 +5,8 @@
 #include "mcp/mcp.h"
 
 /* JSON-RPC output (each appends one line ending in '\n'). id NULL = null. */
-void pf__rpc_head(pf_buf *out, const pf_json *id);
+void pf__rpc_open(pf_buf *out, const pf_json *id); /* `{"jsonrpc":"2.0","id":<id>` */
+void pf__rpc_head(pf_buf *out, const pf_json *id); /* the same and a ',' */
 void pf__rpc_error(pf_buf *out, const pf_json *id, int code, const char *msg,
                    const char *data_json);
 void pf__rpc_errorf(pf_buf *out, const pf_json *id, int code, const char *fmt, ...)

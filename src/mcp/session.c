@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/base64.h"
 #include "base/log.h"
+#include "json/internal.h"
 #include "mcp/internal.h"
 #include "schema/validator.h"
 
@@ -16,17 +17,36 @@ const char *const pf__proto_names[PF_PROTO__COUNT] = {"2024-11-05", "2025-03-26"
 /* ------------------------------------------------------------------ */
 /* Output helpers                                                      */
 
-/* `{"jsonrpc":"2.0","id":<id>,` */
-void pf__rpc_head(pf_buf *out, const pf_json *id) {
+/* `{"jsonrpc":"2.0","id":<id>`: an integer id, the usual kind, is written
+ * straight into the one reservation. */
+void pf__rpc_open(pf_buf *out, const pf_json *id) {
   static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
-  pf_buf_append(out, head, sizeof head - 1);
-  if (!id) {
-    pf_buf_append(out, "null", 4);
+  if (pf_buf_reserve(out, sizeof head - 1 + 21) != 0)
+    return;
+  char *o = out->data + out->len;
+  memcpy(o, head, sizeof head - 1);
+  o += sizeof head - 1;
+  if (id && id->type == PF_JSON_INT) {
+    uint64_t u = (uint64_t)id->v.i;
+    if (id->v.i < 0) {
+      *o++ = '-';
+      u = (uint64_t)0 - u;
+    }
+    out->len = (size_t)(o - out->data) + pf__json_fmt_u64(u, o);
+  } else if (!id) {
+    memcpy(o, "null", 4);
+    out->len = (size_t)(o - out->data) + 4;
   } else {
+    out->len = (size_t)(o - out->data);
     pf_json_writer w;
     pf_jw_init(&w, out);
     pf_jw_value(&w, id);
   }
+}
+
+/* `{"jsonrpc":"2.0","id":<id>,` */
+void pf__rpc_head(pf_buf *out, const pf_json *id) {
+  pf__rpc_open(out, id);
   pf_buf_putc(out, ',');
 }
 
@@ -73,11 +93,9 @@ void pf__rpc_result_raw(pf_buf *out, const pf_json *id, const char *json, size_t
  * once, so the per-message arena and buffers belong to the thread. */
 static _Thread_local pf__scratch *tls_scratch;
 
-pf__scratch *pf__scratch_get(void) {
-  pf__scratch *sc = tls_scratch;
-  if (sc)
-    return sc;
-  sc = pf__malloc(sizeof *sc);
+/* The first use on a thread (apart, so the common path saves no registers). */
+static __attribute__((noinline, cold)) pf__scratch *scratch_make(void) {
+  pf__scratch *sc = pf__malloc(sizeof *sc);
   if (!sc)
     return NULL;
   memset(sc, 0, sizeof *sc);
@@ -88,6 +106,11 @@ pf__scratch *pf__scratch_get(void) {
   }
   tls_scratch = sc;
   return sc;
+}
+
+pf__scratch *pf__scratch_get(void) {
+  pf__scratch *sc = tls_scratch;
+  return __builtin_expect(sc != NULL, 1) ? sc : scratch_make();
 }
 
 void pf__scratch_release(void) {

@@ -56,26 +56,46 @@ void pf__tool_write_result(pf_call *c, const pf_json *id, const char *id_text, p
   if (structured && c->nblocks == 0)
     pf_result_text(c, c->structured->data, c->structured->len);
 
-  static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
-  pf_buf_append(out, head, sizeof head - 1);
   if (id_text) {
+    static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+    pf_buf_append(out, head, sizeof head - 1);
     pf_buf_puts(out, id_text);
   } else {
-    pf_json_writer w;
-    pf_jw_init(&w, out);
-    pf_jw_value(&w, id);
+    pf__rpc_open(out, id);
   }
+  /* the rest in one reservation */
   static const char mid[] = ",\"result\":{\"content\":[";
-  pf_buf_append(out, mid, sizeof mid - 1);
-  pf_buf_append(out, c->content->data, c->content->len);
-  pf_buf_putc(out, ']');
-  if (structured) {
-    pf_buf_append(out, ",\"structuredContent\":", 21);
-    pf_buf_append(out, c->structured->data, c->structured->len);
+  static const char sc[] = "],\"structuredContent\":";
+  static const char err[] = "],\"isError\":true}}\n";
+  size_t slen = structured ? c->structured->len : 0;
+  if (pf_buf_reserve(out, sizeof mid + c->content->len + sizeof sc + slen + sizeof err) != 0)
+    return;
+  char *o = out->data + out->len;
+  memcpy(o, mid, sizeof mid - 1);
+  o += sizeof mid - 1;
+  if (c->content->len) {
+    memcpy(o, c->content->data, c->content->len);
+    o += c->content->len;
   }
-  if (c->is_error)
-    pf_buf_append(out, ",\"isError\":true", 15);
-  pf_buf_append(out, "}}\n", 3);
+  if (structured) {
+    memcpy(o, sc, sizeof sc - 1);
+    o += sizeof sc - 1;
+    if (slen) {
+      memcpy(o, c->structured->data, slen);
+      o += slen;
+    }
+    *o++ = '}';
+    *o++ = '}';
+    *o++ = '\n';
+    /* a structured result is never an error */
+  } else if (c->is_error) {
+    memcpy(o, err, sizeof err - 1);
+    o += sizeof err - 1;
+  } else {
+    memcpy(o, "]}}\n", 4);
+    o += 4;
+  }
+  out->len = (size_t)(o - out->data);
 }
 
 /* After a handler returned rc. */
@@ -145,7 +165,8 @@ void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, 
     pf__tool_write_result(&c, id, NULL, out);
     return;
   }
-  pf_buf_free(&msg);
+  if (msg.data) /* a passing check writes nothing */
+    pf_buf_free(&msg);
   if (t->start || t->blocking || t->policied) {
     pf__invoke_request(s, t, id, args, token, out, sc->ctx);
     return;

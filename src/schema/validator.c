@@ -17,6 +17,9 @@
 #include "base/round.h"
 #include "base/alloc.h"
 
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
 /* ------------------------------------------------------------------ */
 /* The compiled form                                                   */
 
@@ -43,6 +46,9 @@ enum {
   F_MULT = 1u << 5,
   F_UNIQUE = 1u << 6,
   F_NUMERIC = F_MIN | F_MAX | F_XMIN | F_XMAX | F_MULT,
+  F_PRE = 1u << 7,      /* $ref, const or enum */
+  F_POST = 1u << 8,     /* allOf, anyOf, oneOf, not or if */
+  F_TYPEONLY = 1u << 9, /* nothing to check but `type` (set once compiled) */
 };
 
 typedef struct vnode vnode;
@@ -562,6 +568,7 @@ KW(ref) {
     return oom(c);
   *pr = (pending_ref){n, ref, len, c->pending};
   c->pending = pr;
+  n->flags |= F_PRE;
   return 0;
 }
 /* Sub-schemas that are only reachable through $ref are still checked for
@@ -653,6 +660,29 @@ static vprop *prop_lookup(const vnode *n, const char *name, size_t len, uint32_t
   }
 }
 
+static inline bool same_bytes(const char *a, const char *b, size_t n) {
+  if (n > 8)
+    return memcmp(a, b, n) == 0;
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i])
+      return false;
+  return true;
+}
+
+/* prop_lookup() for an argument name: a short scan when there are few
+ * properties (no hash to compute), the table otherwise. */
+static inline vprop *prop_find(const vnode *n, const char *name, size_t len) {
+  if (n->nprops <= 8) {
+    for (uint32_t i = 0; i < n->nprops; i++) {
+      vprop *pr = &n->props[i];
+      if (pr->len == len && same_bytes(pr->name, name, len))
+        return pr;
+    }
+    return NULL;
+  }
+  return prop_lookup(n, name, len, hash_bytes(name, len));
+}
+
 static void prop_insert(vnode *n, uint32_t idx) {
   uint32_t i = n->props[idx].hash & n->tmask;
   while (n->table[i])
@@ -737,6 +767,21 @@ static int finish_pattern_props(cctx *c, vnode *n, const kwctx *k, const vpath *
   return 0;
 }
 
+/* Flags that let check() skip what a node does not have: most argument
+ * schemas are a bare `type`, and most nodes have no combinator. */
+static void classify(vnode *n) {
+  if (n->const_v || n->enum_v)
+    n->flags |= F_PRE;
+  if (n->nall || n->nany || n->none || n->not_ || n->if_)
+    n->flags |= F_POST;
+  bool bare = !(n->flags & (F_FALSE | F_NUMERIC | F_UNIQUE | F_PRE | F_POST)) && n->min_len < 0 &&
+              n->max_len < 0 && !n->pattern && n->min_items < 0 && n->max_items < 0 && !n->items &&
+              !n->nprefix && !n->contains && !n->table && !n->additional && !n->npatprops &&
+              !n->prop_names && n->min_props < 0 && n->max_props < 0;
+  if (bare)
+    n->flags |= F_TYPEONLY;
+}
+
 static int compile_node(cctx *c, const pf_json *s, const vpath *p, vnode **out) {
   vnode *n = pf_arena_calloc(c->v->arena, 1, sizeof *n);
   if (!n)
@@ -750,6 +795,7 @@ static int compile_node(cctx *c, const pf_json *s, const vpath *p, vnode **out) 
   if (t == PF_JSON_BOOL) {
     if (!pf_json_bool_or(s, true))
       n->flags |= F_FALSE;
+    classify(n);
     return 0;
   }
   if (t != PF_JSON_OBJECT)
@@ -771,6 +817,8 @@ static int compile_node(cctx *c, const pf_json *s, const vpath *p, vnode **out) 
   int rc = finish_object(c, n, &k, p);
   if (!rc)
     rc = finish_pattern_props(c, n, &k, p);
+  if (!rc)
+    classify(n);
   return rc;
 }
 
@@ -1046,15 +1094,16 @@ fail_bound(vctx *c, const vpath *p, const pf_json *val, const char *text, double
   return -PF_EINVAL;
 }
 
-static uint32_t value_type(const pf_json *val) {
+static inline uint32_t value_type(const pf_json *val) {
   switch (pf_json_typeof(val)) {
   case PF_JSON_NULL: return T_NULL;
   case PF_JSON_BOOL: return T_BOOL;
   case PF_JSON_INT:
   case PF_JSON_UINT: return T_INT;
   case PF_JSON_REAL: {
+    /* every double from 2^53 up is integral (the parser refuses overflow) */
     double d = pf_json_num_or(val, 0);
-    return d == floor(d) ? T_INT : T_NUM;
+    return fabs(d) >= 9007199254740992.0 || d == (double)(int64_t)d ? T_INT : T_NUM;
   }
   case PF_JSON_STRING: return T_STR;
   case PF_JSON_ARRAY: return T_ARR;
@@ -1278,6 +1327,13 @@ static int check_array(vctx *c, const vnode *n, const pf_json *val, const vpath 
   return 0;
 }
 
+/* check(), with a bare `type` node tested here instead of in a call. */
+static inline int check_sub(vctx *c, const vnode *n, const pf_json *val, const vpath *p) {
+  if (LIKELY(n->flags & F_TYPEONLY))
+    return !n->types || (n->types & value_type(val)) ? 0 : fail_type(c, n, val, p);
+  return check(c, n, val, p);
+}
+
 static int __attribute__((cold))
 fail_missing(vctx *c, const vpath *p, const char *name, size_t len) {
   if (!c->msg)
@@ -1315,13 +1371,13 @@ static int check_object(vctx *c, const vnode *n, const pf_json *val, const vpath
       }
       bool declared = false;
       if (n->table) {
-        vprop *pr = prop_lookup(n, k, klen, hash_bytes(k, klen));
+        vprop *pr = prop_find(n, k, klen);
         if (pr) {
           if (pr->req >= 0 && pr->req < 64)
             seen |= (uint64_t)1 << pr->req;
           if (pr->schema) {
             declared = true;
-            int rc = check(c, pr->schema, mv, &kp);
+            int rc = check_sub(c, pr->schema, mv, &kp);
             if (rc)
               return rc;
           }
@@ -1397,6 +1453,8 @@ static int __attribute__((cold)) fail_combinator(vctx *c, const vnode *first, co
 }
 
 static int check(vctx *c, const vnode *n, const pf_json *val, const vpath *p) {
+  if (LIKELY(n->flags & F_TYPEONLY))
+    return !n->types || (n->types & value_type(val)) ? 0 : fail_type(c, n, val, p);
   if (n->flags & F_FALSE)
     return fail(c, p, "no value is allowed here");
   if (++c->depth > PF_VALIDATOR_MAX_DEPTH) {
@@ -1404,13 +1462,15 @@ static int check(vctx *c, const vnode *n, const pf_json *val, const vpath *p) {
     return fail(c, p, "the schema nests too deeply (a recursive $ref?)");
   }
   int rc = 0;
-  if (n->ref && (rc = check(c, n->ref, val, p)) != 0)
+  if (UNLIKELY(n->flags & F_PRE) && n->ref && (rc = check(c, n->ref, val, p)) != 0)
     goto out;
   uint32_t vt = value_type(val);
   if (n->types && !(n->types & vt)) {
     rc = fail_type(c, n, val, p);
     goto out;
   }
+  if (!(n->flags & F_PRE))
+    goto body;
   if (n->const_v && !pf_json_equal(val, n->const_v)) {
     rc = fail_const(c, n, val, p);
     goto out;
@@ -1426,6 +1486,7 @@ static int check(vctx *c, const vnode *n, const pf_json *val, const vpath *p) {
       goto out;
     }
   }
+body:
   switch (vt) {
   case T_INT:
   case T_NUM:
@@ -1440,7 +1501,7 @@ static int check(vctx *c, const vnode *n, const pf_json *val, const vpath *p) {
   case T_OBJ: rc = check_object(c, n, val, p); break;
   default: break;
   }
-  if (rc)
+  if (rc || !(n->flags & F_POST))
     goto out;
 
   for (uint32_t i = 0; i < n->nall; i++)

@@ -7,6 +7,8 @@
 
 #include <pforge/json.h>
 
+#include "json/internal.h"
+
 static pf_buf out;
 static pf_json_writer w;
 
@@ -239,6 +241,30 @@ static void test_no_alloc_steady_state(void **state) {
   pf_test_alloc_remove();
 }
 
+/* pf__json_fmt_u64 writes in place after counting digits: every digit
+ * count, at and around each power of ten, against printf. */
+static void test_fmt_u64_digit_counts(void **state) {
+  (void)state;
+  uint64_t p = 1;
+  for (int e = 0; e <= 19; e++, p *= 10) {
+    uint64_t vals[] = {p - 1, p, p + 1, p * 5 + 3};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+      if (e == 19 && i == 3)
+        continue; /* 5e19 + 3 overflows */
+      char got[24], want[24];
+      memset(got, 'x', sizeof got);
+      size_t n = pf__json_fmt_u64(vals[i], got);
+      int wn = snprintf(want, sizeof want, "%llu", (unsigned long long)vals[i]);
+      assert_int_equal(n, (size_t)wn);
+      assert_memory_equal(got, want, n);
+      assert_int_equal(got[n], 'x'); /* nothing written past the digits */
+    }
+  }
+  char got[24];
+  assert_int_equal(pf__json_fmt_u64(UINT64_MAX, got), 20);
+  assert_memory_equal(got, "18446744073709551615", 20);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_structure, setup),
@@ -251,6 +277,7 @@ int main(void) {
       cmocka_unit_test_setup(test_value_roundtrip, setup),
       cmocka_unit_test_setup(test_oom_sticky, setup),
       cmocka_unit_test_setup(test_no_alloc_steady_state, setup),
+      cmocka_unit_test(test_fmt_u64_digit_counts),
   };
   return cmocka_run_group_tests_name("json/write", tests, NULL, teardown_all);
 }

@@ -165,6 +165,31 @@ static void test_type(void **state) {
          "arguments: expected string, integer or null, got number");
   expect("{\"properties\":{\"a\":{\"type\":\"number\"}}}", "{\"a\":\"x\"}",
          "argument 'a': expected number, got string");
+  /* reals: integral when whole, and always from 2^53 up */
+  expect("{\"type\":\"integer\"}", "1e300", NULL);
+  expect("{\"type\":\"integer\"}", "-1e20", NULL);
+  expect("{\"type\":\"integer\"}", "9007199254740993.0", NULL);
+  expect("{\"type\":\"integer\"}", "-0.5", "arguments: expected integer, got number");
+  expect("{\"type\":\"integer\"}", "4503599627370495.5", "arguments: expected integer, got number");
+  /* a bare `type` property (checked in line) next to ones with more keywords */
+  expect("{\"properties\":{\"a\":{\"type\":\"integer\",\"description\":\"d\"},"
+         "\"b\":{\"type\":\"integer\",\"minimum\":3},\"c\":true,\"d\":false},"
+         "\"required\":[\"a\"]}",
+         "{\"a\":1.5,\"b\":4,\"c\":[1]}", "argument 'a': expected integer, got number");
+  expect("{\"properties\":{\"a\":{\"type\":\"integer\"},\"b\":{\"type\":\"integer\",\"minimum\":3},"
+         "\"c\":true,\"d\":false}}",
+         "{\"a\":1,\"b\":2}", "argument 'b': 2 is less than the minimum 3");
+  expect("{\"properties\":{\"c\":true,\"d\":false}}", "{\"c\":{},\"d\":0}",
+         "argument 'd': no value is allowed here");
+  /* more than 8 properties: looked up through the hash table */
+  static const char many[] =
+      "{\"properties\":{\"p0\":{\"type\":\"string\"},\"p1\":{\"type\":\"string\"},"
+      "\"p2\":{\"type\":\"string\"},\"p3\":{\"type\":\"string\"},\"p4\":{\"type\":\"string\"},"
+      "\"p5\":{\"type\":\"string\"},\"p6\":{\"type\":\"string\"},\"p7\":{\"type\":\"string\"},"
+      "\"p8\":{\"type\":\"string\"},\"p9\":{\"type\":\"integer\"}},\"required\":[\"p9\"]}";
+  expect(many, "{\"p0\":\"x\",\"p9\":3,\"zz\":1}", NULL);
+  expect(many, "{\"p8\":\"x\",\"p9\":\"3\"}", "argument 'p9': expected integer, got string");
+  expect(many, "{\"p8\":\"x\"}", "missing required argument 'p9'");
 }
 
 static void test_enum_const(void **state) {
