@@ -80,6 +80,8 @@ typedef struct parser {
   pf_json *nodes;
   uint32_t cap;
   pf_json_error *err;
+  uint32_t n; /* nodes in use (between machine() calls) */
+  int sub;    /* inside pf__json_parse_msg: see machine() */
 } parser;
 
 static int fail(parser *ps, const u8 *at, int code, const char *msg) {
@@ -187,14 +189,18 @@ static __attribute__((noinline)) const u8 *parse_string_slow(parser *ps, u8 *sta
       goto unterminated;
     c = *p;
     if (LIKELY(c == '"')) {
-      *p = '\0';
+      if (!ps->sub)
+        *p = '\0';
       node->type = PF_JSON_STRING;
       node->len = (uint32_t)(p - start);
       node->v.s = (const char *)start;
       return p + 1;
     }
-    if (c == '\\')
+    if (c == '\\') {
+      if (ps->sub)
+        return NULL; /* unescaping would change the text: the full parser does it */
       break;
+    }
     if (c < 0x80)
       goto control;
     do { /* a run of multi-byte characters */
@@ -279,10 +285,11 @@ bad_utf8:
   return NULL;
 }
 
-static inline const u8 *parse_string(parser *ps, u8 *p, pf_json *node) {
+static inline const u8 *parse_string(parser *ps, u8 *p, pf_json *node, const int sub) {
   u8 *q = (u8 *)find_stop(p, ps->end);
   if (LIKELY(q < ps->end && *q == '"')) {
-    *q = '\0';
+    if (!sub)
+      *q = '\0';
     node->type = PF_JSON_STRING;
     node->len = (uint32_t)(q - p);
     node->v.s = (const char *)p;
@@ -473,50 +480,30 @@ static const pf_json *find_dup(parser *ps, const pf_json *obj, int *oom) {
   while (p < end && UNLIKELY(*p <= ' ') && WS(*p))                                                 \
   p++
 
-const pf_json *pf_json_parse(char *text, size_t len, pf_arena *arena, const pf_json_opts *opts,
-                             pf_json_error *err) {
-  uint32_t max_depth = opts && opts->max_depth ? opts->max_depth : PF_JSON_MAX_DEPTH_DEFAULT;
-  size_t max_size = opts && opts->max_size ? opts->max_size : PF_JSON_MAX_SIZE_DEFAULT;
-  int dup_reject = !opts || opts->dup_keys == PF_JSON_DUP_REJECT;
-  if (max_size > PF_JSON_MAX_SIZE_LIMIT)
-    max_size = PF_JSON_MAX_SIZE_LIMIT;
-
-  parser ps = {(u8 *)text, (const u8 *)text + len, arena, NULL, 0, err};
-  if (UNLIKELY(len > max_size)) {
-    fail(&ps, ps.buf + max_size, -PF_EJSON_SIZE, "JSON text exceeds the maximum size");
-    return NULL;
-  }
-  const u8 *p = ps.buf, *end = ps.end;
-
-  uint32_t stack_small[128];
-  uint32_t *stack = stack_small;
-  if (max_depth > 128) {
-    /* Allocated after the nodes would block in-place node growth, so the
-     * deep stack comes first. */
-    stack = pf_arena_alloc(arena, (size_t)max_depth * sizeof *stack);
-    if (!stack)
-      goto oom;
-  }
-  /* Node estimate: dense MCP messages (short keys, small numbers) need up
-   * to one node per 4-6 bytes; growing means copying the array, so start
-   * generously (unused capacity is never touched). Very large inputs start
-   * lower and grow. */
-  ps.cap = (uint32_t)(len <= ((size_t)1 << 20) ? len / 4 + 8 : len / 16 + ((size_t)1 << 16));
-  ps.nodes = pf_arena_alloc(arena, (size_t)ps.cap * sizeof(pf_json));
-  if (!ps.nodes)
-    goto oom;
-
-  pf_json *nodes = ps.nodes;
-  uint32_t n = 0, depth = 0;
+/* The parser proper: one JSON value at p (after optional whitespace) into
+ * ps->nodes from ps->n on; returns the position after it, or NULL after
+ * fail(). stack has room for max_depth entries.
+ *
+ * sub = 0: the whole text (pf_json_parse): only whitespace may follow.
+ * sub = 1: a value inside a message that pf__json_parse_msg() reads: it
+ * stops after the value, writes no NUL (the caller does, once its reading
+ * has succeeded) and gives up at the first escape instead of unescaping in
+ * place, so the text stays untouched until the caller keeps its reading. */
+static inline __attribute__((always_inline)) const u8 *machine(parser *ps, const u8 *p,
+                                                                uint32_t max_depth, int dup_reject,
+                                                                uint32_t *stack, const int sub) {
+  const u8 *end = ps->end;
+  pf_json *nodes = ps->nodes;
+  uint32_t n = ps->n, depth = 0;
   pf_json *node;
   pf_json *top = NULL; /* the innermost open container: &nodes[stack[depth - 1]] */
 
 #define NEED_NODES(k)                                                                              \
   do {                                                                                             \
-    if (UNLIKELY(n + (k) > ps.cap)) {                                                              \
-      if (grow(&ps, n + (k)))                                                                      \
+    if (UNLIKELY(n + (k) > ps->cap)) {                                                             \
+      if (grow(ps, n + (k)))                                                                       \
         goto oom;                                                                                  \
-      nodes = ps.nodes;                                                                            \
+      nodes = ps->nodes;                                                                           \
       top = depth ? &nodes[stack[depth - 1]] : NULL;                                               \
     }                                                                                              \
   } while (0)
@@ -524,7 +511,7 @@ const pf_json *pf_json_parse(char *text, size_t len, pf_arena *arena, const pf_j
 value:
   SKIP_WS();
   if (UNLIKELY(p == end)) {
-    fail(&ps, p, -PF_EJSON_SYNTAX, n ? "unexpected end of input: expected a value"
+    fail(ps, p, -PF_EJSON_SYNTAX, n ? "unexpected end of input: expected a value"
                                         : "empty input: expected a JSON value");
     return NULL;
   }
@@ -532,7 +519,7 @@ value:
   node = &nodes[n];
   switch (*p) {
   case '"':
-    p = parse_string(&ps, (u8 *)p + 1, node);
+    p = parse_string(ps, (u8 *)p + 1, node, sub);
     if (!p)
       return NULL;
     n++;
@@ -596,31 +583,31 @@ value:
     goto after;
   case '-': case '0': case '1': case '2': case '3': case '4':
   case '5': case '6': case '7': case '8': case '9':
-    p = parse_number(&ps, p, node);
+    p = parse_number(ps, p, node);
     if (!p)
       return NULL;
     n++;
     goto after;
   default:
     if (*p == ']' || *p == '}')
-      fail(&ps, p, -PF_EJSON_SYNTAX, "expected a value, found a closing bracket");
+      fail(ps, p, -PF_EJSON_SYNTAX, "expected a value, found a closing bracket");
     else if (*p >= 0x80)
-      fail(&ps, p, pf__utf8_check(p, end) > 0 ? -PF_EJSON_SYNTAX : -PF_EJSON_UTF8,
+      fail(ps, p, pf__utf8_check(p, end) > 0 ? -PF_EJSON_SYNTAX : -PF_EJSON_UTF8,
            "unexpected character: expected a value");
     else
-      fail(&ps, p, -PF_EJSON_SYNTAX, "unexpected character: expected a value");
+      fail(ps, p, -PF_EJSON_SYNTAX, "unexpected character: expected a value");
     return NULL;
   }
 
 member: /* p is at the first non-space byte where a key must start */
   if (UNLIKELY(p == end || *p != '"')) {
-    fail(&ps, p, -PF_EJSON_SYNTAX,
+    fail(ps, p, -PF_EJSON_SYNTAX,
          p == end ? "unexpected end of input: expected an object key" : "expected a string key");
     return NULL;
   }
 member_quoted: /* *p == '"' */
   NEED_NODES(2);
-  p = parse_string(&ps, (u8 *)p + 1, &nodes[n]);
+  p = parse_string(ps, (u8 *)p + 1, &nodes[n], sub);
   if (!p)
     return NULL;
   if (dup_reject) {
@@ -632,7 +619,7 @@ member_quoted: /* *p == '"' */
       const u8 *ks = (const u8 *)key->v.s;
       uint64_t bit = 1ull << ((ks[0] ^ (ks[(ptrdiff_t)key->len - 1] << 1) ^ (key->len << 3)) & 63u);
       if (UNLIKELY(obj->v.u & bit) && key_before(obj, key)) {
-        fail(&ps, (const u8 *)key->v.s - 1, -PF_EJSON_DUPKEY, "duplicate key in object");
+        fail(ps, (const u8 *)key->v.s - 1, -PF_EJSON_DUPKEY, "duplicate key in object");
         return NULL;
       }
       obj->v.u |= bit;
@@ -641,7 +628,7 @@ member_quoted: /* *p == '"' */
   n++;
   SKIP_WS();
   if (UNLIKELY(p == end || *p != ':')) {
-    fail(&ps, p, -PF_EJSON_SYNTAX, "expected ':' after object key");
+    fail(ps, p, -PF_EJSON_SYNTAX, "expected ':' after object key");
     return NULL;
   }
   p++;
@@ -655,7 +642,7 @@ after:
     if (UNLIKELY(p == end || *p <= ' ')) {
       SKIP_WS();
       if (UNLIKELY(p == end)) {
-        fail(&ps, p, -PF_EJSON_SYNTAX,
+        fail(ps, p, -PF_EJSON_SYNTAX,
              top->type == PF_JSON_OBJECT ? "unexpected end of input: unclosed object"
                                          : "unexpected end of input: unclosed array");
         return NULL;
@@ -675,18 +662,18 @@ after:
         top = depth ? &nodes[stack[depth - 1]] : NULL;
         if (dup_reject && closed->len > DUP_BLOOM_MAX) {
           int oom = 0;
-          const pf_json *d = find_dup(&ps, closed, &oom);
+          const pf_json *d = find_dup(ps, closed, &oom);
           if (oom)
             goto oom;
           if (d) {
             /* in situ strings point into the buffer: report the key's quote */
-            fail(&ps, (const u8 *)d->v.s - 1, -PF_EJSON_DUPKEY, "duplicate key in object");
+            fail(ps, (const u8 *)d->v.s - 1, -PF_EJSON_DUPKEY, "duplicate key in object");
             return NULL;
           }
         }
         goto after;
       }
-      fail(&ps, p - 1, -PF_EJSON_SYNTAX, "expected ',' or '}' after object member");
+      fail(ps, p - 1, -PF_EJSON_SYNTAX, "expected ',' or '}' after object member");
       return NULL;
     }
     if (c == ',')
@@ -696,27 +683,326 @@ after:
       top = depth ? &nodes[stack[depth - 1]] : NULL;
       goto after;
     }
-    fail(&ps, p - 1, -PF_EJSON_SYNTAX, "expected ',' or ']' after array element");
+    fail(ps, p - 1, -PF_EJSON_SYNTAX, "expected ',' or ']' after array element");
     return NULL;
   }
 
 done:
-  SKIP_WS();
-  if (UNLIKELY(p != end)) {
-    fail(&ps, p, -PF_EJSON_SYNTAX, "unexpected data after the JSON value");
-    return NULL;
+  if (!sub) {
+    SKIP_WS();
+    if (UNLIKELY(p != end)) {
+      fail(ps, p, -PF_EJSON_SYNTAX, "unexpected data after the JSON value");
+      return NULL;
+    }
   }
-  return nodes;
+  ps->n = n;
+  return p;
 
 bad_literal:
-  fail(&ps, p, -PF_EJSON_SYNTAX, "invalid literal: expected true, false or null");
+  fail(ps, p, -PF_EJSON_SYNTAX, "invalid literal: expected true, false or null");
   return NULL;
 too_deep:
-  fail(&ps, p, -PF_EJSON_DEPTH, "nesting exceeds the maximum depth");
+  fail(ps, p, -PF_EJSON_DEPTH, "nesting exceeds the maximum depth");
   return NULL;
 oom:
-  fail(&ps, p, -PF_ENOMEM, "out of memory");
+  fail(ps, p, -PF_ENOMEM, "out of memory");
   return NULL;
+}
+
+const pf_json *pf_json_parse(char *text, size_t len, pf_arena *arena, const pf_json_opts *opts,
+                             pf_json_error *err) {
+  uint32_t max_depth = opts && opts->max_depth ? opts->max_depth : PF_JSON_MAX_DEPTH_DEFAULT;
+  size_t max_size = opts && opts->max_size ? opts->max_size : PF_JSON_MAX_SIZE_DEFAULT;
+  int dup_reject = !opts || opts->dup_keys == PF_JSON_DUP_REJECT;
+  if (max_size > PF_JSON_MAX_SIZE_LIMIT)
+    max_size = PF_JSON_MAX_SIZE_LIMIT;
+
+  parser ps = {(u8 *)text, (const u8 *)text + len, arena, NULL, 0, err, 0, 0};
+  if (UNLIKELY(len > max_size)) {
+    fail(&ps, ps.buf + max_size, -PF_EJSON_SIZE, "JSON text exceeds the maximum size");
+    return NULL;
+  }
+  uint32_t stack_small[128];
+  uint32_t *stack = stack_small;
+  if (max_depth > 128) {
+    /* Allocated after the nodes would block in-place node growth, so the
+     * deep stack comes first. */
+    stack = pf_arena_alloc(arena, (size_t)max_depth * sizeof *stack);
+    if (!stack) {
+      fail(&ps, ps.buf, -PF_ENOMEM, "out of memory");
+      return NULL;
+    }
+  }
+  /* Node estimate: dense MCP messages (short keys, small numbers) need up
+   * to one node per 4-6 bytes; growing means copying the array, so start
+   * generously (unused capacity is never touched). Very large inputs start
+   * lower and grow. */
+  ps.cap = (uint32_t)(len <= ((size_t)1 << 20) ? len / 4 + 8 : len / 16 + ((size_t)1 << 16));
+  ps.nodes = pf_arena_alloc(arena, (size_t)ps.cap * sizeof(pf_json));
+  if (!ps.nodes) {
+    fail(&ps, ps.buf, -PF_ENOMEM, "out of memory");
+    return NULL;
+  }
+  return machine(&ps, ps.buf, max_depth, dup_reject, stack, 0) ? ps.nodes : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The fast path for MCP messages                                      */
+
+#define FAST_LEVELS 3      /* the message, its params, their arguments */
+#define FAST_GENERIC_MAX 16 /* member names per object that are not known ones */
+
+/* `"name":` at p, compared as a constant (so the compiler inlines it). */
+#define LIT(s) ((size_t)(end - p) >= sizeof s - 1 && memcmp(p, s, sizeof s - 1) == 0)
+
+/* The known member name at p (a '"') of a message (level 0) or of its
+ * params (level 1): its bit, with its length in *klen; 0 if none. Each
+ * known name has a bit, which also catches its repetition. */
+static inline uint32_t known_key(const u8 *p, const u8 *end, int level, uint32_t *klen) {
+  if (level == 0) {
+    switch (p[1]) {
+    case 'j': if (LIT("\"jsonrpc\":")) return *klen = 7, 1u << 0; break;
+    case 'i': if (LIT("\"id\":")) return *klen = 2, 1u << 1; break;
+    case 'm': if (LIT("\"method\":")) return *klen = 6, 1u << 2; break;
+    case 'p': if (LIT("\"params\":")) return *klen = 6, 1u << 3; break;
+    case 'r': if (LIT("\"result\":")) return *klen = 6, 1u << 4; break;
+    case 'e': if (LIT("\"error\":")) return *klen = 5, 1u << 5; break;
+    default: break;
+    }
+  } else if (level == 1) {
+    switch (p[1]) {
+    case 'n': if (LIT("\"name\":")) return *klen = 4, 1u << 0; break;
+    case 'a': if (LIT("\"arguments\":")) return *klen = 9, 1u << 1; break;
+    case '_': if (LIT("\"_meta\":")) return *klen = 5, 1u << 2; break;
+    case 'u': if (LIT("\"uri\":")) return *klen = 3, 1u << 3; break;
+    case 'c': if (LIT("\"cursor\":")) return *klen = 6, 1u << 4; break;
+    case 'l': if (LIT("\"level\":")) return *klen = 5, 1u << 5; break;
+    default: break;
+    }
+  }
+  return 0;
+}
+
+/* An object at p ('{') of a compact message, at nesting level 0 (the
+ * message), 1 (its params) or 2 (their arguments): members read directly,
+ * without the state machine. Values other than plain strings, integers and
+ * objects up to level 2 go through machine() in sub mode. Returns the
+ * position after the object, or NULL to give up (the caller then parses the
+ * text with the full parser, which reports any error). Writes nothing into
+ * the text. */
+/* Where the NULs go once the fast path has succeeded: the closing quotes of
+ * the strings it read itself, and the node ranges machine() produced. */
+typedef struct fastnul {
+  u8 *quote[48];
+  uint32_t nquote;
+  uint32_t range[8][2];
+  uint32_t nrange;
+  bool all; /* too many to note: walk every node */
+} fastnul;
+
+static inline void note_quote(fastnul *z, const u8 *q) {
+  if (LIKELY(z->nquote < sizeof z->quote / sizeof z->quote[0]))
+    z->quote[z->nquote++] = (u8 *)q;
+  else
+    z->all = true;
+}
+
+static const u8 *fast_object(parser *ps, const u8 *p, int level, uint32_t max_depth,
+                             uint32_t *stack, fastnul *z) {
+  const u8 *end = ps->end;
+  pf_json *nodes = ps->nodes;
+  uint32_t n = ps->n;
+#define FAST_NEED(k)                                                                               \
+  do {                                                                                             \
+    if (UNLIKELY(n + (k) > ps->cap)) {                                                             \
+      if (grow(ps, n + (k)))                                                                       \
+        return NULL;                                                                               \
+      nodes = ps->nodes;                                                                           \
+    }                                                                                              \
+  } while (0)
+  FAST_NEED(1);
+  uint32_t oi = n++, count = 0, seen = 0, ngen = 0;
+  uint32_t gen[FAST_GENERIC_MAX]; /* node indices of the other names, for duplicates */
+  p++;
+  if (p < end && *p == '}') {
+    p++;
+    goto close;
+  }
+  for (;;) {
+    if (UNLIKELY(end - p < 2 || *p != '"'))
+      return NULL;
+    FAST_NEED(2);
+    pf_json *key = &nodes[n];
+    uint32_t klen, bit = known_key(p, end, level, &klen);
+    key->type = PF_JSON_STRING;
+    key->v.s = (const char *)p + 1;
+    if (LIKELY(bit)) {
+      if (UNLIKELY(seen & bit))
+        return NULL; /* a duplicate */
+      seen |= bit;
+      key->len = klen;
+      note_quote(z, p + klen + 1);
+      p += klen + 3;
+    } else {
+      const u8 *q = find_stop(p + 1, end);
+      if (UNLIKELY(q == end || *q != '"' || q + 1 == end || q[1] != ':' ||
+                   ngen == FAST_GENERIC_MAX))
+        return NULL;
+      key->len = (uint32_t)(q - (p + 1));
+      for (uint32_t i = 0; i < ngen; i++) {
+        const pf_json *o = &nodes[gen[i]];
+        if (o->len == key->len &&
+            (key->len == 0 || (o->v.s[0] == key->v.s[0] && memcmp(o->v.s, key->v.s, key->len) == 0)))
+          return NULL;
+      }
+      gen[ngen++] = n;
+      note_quote(z, q);
+      p = q + 2;
+    }
+    n++;
+    if (UNLIKELY(p == end))
+      return NULL;
+    pf_json *val = &nodes[n];
+    u8 c = *p;
+    if (c == '"') {
+      const u8 *q = find_stop(p + 1, end);
+      if (LIKELY(q < end && *q == '"')) {
+        val->type = PF_JSON_STRING;
+        val->len = (uint32_t)(q - (p + 1));
+        val->v.s = (const char *)p + 1;
+        note_quote(z, q);
+        n++;
+        p = q + 1;
+        goto next;
+      }
+    } else if (c == '-' || is_digit(c)) {
+      /* an integer of up to 18 digits ends at ',' or '}'; other numbers
+       * (and anything malformed) are parse_number()'s */
+      const u8 *d = p + (c == '-'), *q = d;
+      const u8 *lim = end - d > 18 ? d + 18 : end;
+      uint64_t u = 0;
+      while (q < lim && is_digit(*q))
+        u = u * 10 + (uint64_t)(*q++ - '0');
+      if (LIKELY(q > d && q < end && (*d != '0' || q - d == 1))) {
+        if (*q == ',' || *q == '}') {
+          val->type = PF_JSON_INT;
+          val->v.i = c == '-' ? -(int64_t)u : (int64_t)u;
+          n++;
+          p = q;
+          goto next;
+        }
+        /* a short decimal: the digits exact in a double, then one division
+         * by an exact power of ten, as parse_number() computes it */
+        if (*q == '.') {
+          const u8 *f = ++q;
+          lim = end - d > 18 ? d + 18 : end;
+          while (q < lim && is_digit(*q))
+            u = u * 10 + (uint64_t)(*q++ - '0');
+          if (q > f && q < end && (*q == ',' || *q == '}') && u <= (1ull << 53)) {
+            double x = (double)u / pow10_exact[q - f];
+            val->type = PF_JSON_REAL;
+            val->v.d = c == '-' ? -x : x;
+            n++;
+            p = q;
+            goto next;
+          }
+        }
+      }
+      if (!(p = parse_number(ps, p, val)))
+        return NULL;
+      n++;
+      goto next;
+    } else if (c == '{' && level + 1 < FAST_LEVELS && (uint32_t)level + 2 <= max_depth) {
+      ps->n = n;
+      if (!(p = fast_object(ps, p, level + 1, max_depth, stack, z)))
+        return NULL;
+      nodes = ps->nodes;
+      n = ps->n;
+      goto next;
+    }
+    /* anything else, and strings with non-ASCII (an escape gives up) */
+    ps->n = n;
+    if (!(p = machine(ps, p, max_depth - (uint32_t)level - 1, 1, stack, 1)))
+      return NULL;
+    nodes = ps->nodes;
+    if (LIKELY(z->nrange < 8)) {
+      z->range[z->nrange][0] = n;
+      z->range[z->nrange++][1] = ps->n;
+    } else {
+      z->all = true;
+    }
+    n = ps->n;
+  next:
+    count++;
+    if (UNLIKELY(p == end))
+      return NULL;
+    if (*p == ',') {
+      p++;
+      continue;
+    }
+    if (LIKELY(*p == '}')) {
+      p++;
+      break;
+    }
+    return NULL;
+  }
+close:;
+  pf_json *obj = &nodes[oi];
+  obj->type = PF_JSON_OBJECT;
+  obj->len = count;
+  obj->v.u = n - oi;
+  ps->n = n;
+  return p;
+#undef FAST_NEED
+}
+#undef LIT
+
+const pf_json *pf__json_parse_msg(char *text, size_t len, pf_arena *arena,
+                                  const pf_json_opts *opts, pf_json_error *err) {
+  uint32_t max_depth = opts && opts->max_depth ? opts->max_depth : PF_JSON_MAX_DEPTH_DEFAULT;
+  size_t max_size = opts && opts->max_size ? opts->max_size : PF_JSON_MAX_SIZE_DEFAULT;
+  if (max_size > PF_JSON_MAX_SIZE_LIMIT)
+    max_size = PF_JSON_MAX_SIZE_LIMIT;
+  /* The fast path: a compact object of at most 64 KB, duplicate keys
+   * rejected, the default nesting limit or less (one stack on this frame). */
+  if (len >= 2 && len <= 65536 && len <= max_size && text[0] == '{' &&
+      (!opts || opts->dup_keys == PF_JSON_DUP_REJECT) && max_depth <= 128) {
+    parser ps = {(u8 *)text, (const u8 *)text + len, arena, NULL, 0, NULL, 0, 1};
+    ps.cap = (uint32_t)(len / 4 + 8); /* as pf_json_parse() */
+    ps.nodes = pf_arena_alloc(arena, (size_t)ps.cap * sizeof(pf_json));
+    if (ps.nodes) {
+      uint32_t stack[128];
+      fastnul z;
+      z.nquote = z.nrange = 0;
+      z.all = false;
+      const u8 *p = fast_object(&ps, ps.buf, 0, max_depth, stack, &z), *end = ps.end;
+      while (p && p < end && WS(*p))
+        p++;
+      if (p == end) {
+        /* kept: NUL-terminate the strings, as the full parser does */
+        uint32_t from[8], to[8], nr = z.nrange;
+        for (uint32_t r = 0; r < nr; r++)
+          from[r] = z.range[r][0], to[r] = z.range[r][1];
+        if (z.all) {
+          from[0] = 0, to[0] = ps.n, nr = 1;
+          z.nquote = 0;
+        }
+        for (uint32_t i = 0; i < z.nquote; i++)
+          *z.quote[i] = '\0';
+        for (uint32_t r = 0; r < nr; r++)
+          for (uint32_t i = from[r]; i < to[r]; i++)
+            if (ps.nodes[i].type == PF_JSON_STRING)
+              ((char *)ps.nodes[i].v.s)[ps.nodes[i].len] = '\0';
+        return ps.nodes;
+      }
+      /* given up (the text is as it was): the full parser, same nodes */
+      ps.n = 0;
+      ps.sub = 0;
+      ps.err = err;
+      return machine(&ps, ps.buf, max_depth, 1, stack, 0) ? ps.nodes : NULL;
+    }
+  }
+  return pf_json_parse(text, len, arena, opts, err);
 }
 
 const pf_json *pf_json_parse_copy(const char *text, size_t len, pf_arena *arena,

@@ -517,7 +517,7 @@ void pf__session_handle_ctx(pf__session *s, char *msg, size_t len, pf_buf *out, 
   pf_arena_reset(sc->arena);
   pf_json_opts opts = {PF_JSON_MAX_DEPTH_DEFAULT, s->srv->max_message, PF_JSON_DUP_REJECT};
   pf_json_error err;
-  const pf_json *root = pf_json_parse(msg, len, sc->arena, &opts, &err);
+  const pf_json *root = pf__json_parse_msg(msg, len, sc->arena, &opts, &err);
   if (!root) {
     if (err.code == -PF_ENOMEM) {
       pf__rpc_error(out, NULL, -32603, "Internal error: out of memory", NULL);

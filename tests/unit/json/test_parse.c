@@ -8,6 +8,8 @@
 
 #include <pforge/json.h>
 
+#include "json/internal.h"
+
 static pf_arena *arena;
 
 static int setup(void **state) {
@@ -476,6 +478,100 @@ static void test_equal(void **state) {
   assert_false(pf_json_equal(P("null"), NULL));
 }
 
+/* pf__json_parse_msg (the fast path for JSON-RPC messages) against
+ * pf_json_parse: the same verdict, error, tree (strings at the same offsets)
+ * and buffer afterwards, for messages it reads itself and for every kind it
+ * hands to the full parser. */
+static void same_as_parse(const char *text, const pf_json_opts *opts) {
+  size_t len = strlen(text);
+  char *a = malloc(len + 1), *b = malloc(len + 1);
+  assert_non_null(a);
+  assert_non_null(b);
+  memcpy(a, text, len + 1);
+  memcpy(b, text, len + 1);
+  pf_arena *arena2 = pf_arena_create(0);
+  pf_json_error ea = {0, 0, NULL}, eb = {0, 0, NULL};
+  const pf_json *ra = pf__json_parse_msg(a, len, arena, opts, &ea);
+  const pf_json *rb = pf_json_parse(b, len, arena2, opts, &eb);
+  if (!ra != !rb)
+    fail_msg("verdicts differ on %s", text);
+  if (!ra) {
+    assert_int_equal(ea.code, eb.code);
+    assert_int_equal(ea.offset, eb.offset);
+    assert_string_equal(ea.msg, eb.msg);
+  } else {
+    size_t n = pf__json_span(ra);
+    assert_int_equal(n, pf__json_span(rb));
+    for (size_t i = 0; i < n; i++) {
+      assert_int_equal(ra[i].type, rb[i].type);
+      if (ra[i].type >= PF_JSON_STRING) /* scalars leave len unset */
+        assert_int_equal(ra[i].len, rb[i].len);
+      if (ra[i].type == PF_JSON_STRING)
+        assert_int_equal(ra[i].v.s - a, rb[i].v.s - b);
+      else
+        assert_memory_equal(&ra[i].v, &rb[i].v, sizeof ra[i].v);
+    }
+  }
+  assert_memory_equal(a, b, len);
+  pf_arena_destroy(arena2);
+  free(a);
+  free(b);
+}
+
+static void test_parse_msg(void **state) {
+  (void)state;
+  static const char *const msgs[] = {
+      /* read by the fast path */
+      "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1.5,\"b\":2}}}",
+      "{\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"message\":\"hi\"},"
+      "\"_meta\":{\"progressToken\":7}},\"jsonrpc\":\"2.0\",\"id\":3}",
+      "{\"jsonrpc\":\"2.0\",\"id\":\"req-1\",\"method\":\"resources/read\",\"params\":{\"uri\":"
+      "\"file:///a\"}}",
+      "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
+      "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"roots\":[{\"uri\":\"file:///x\"}]}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":-6,\"error\":{\"code\":-32601,\"message\":\"no\"}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"a\":[1,[2,{\"b\":null}]],"
+      "\"t\":true,\"f\":false,\"x\":0,\"y\":-0,\"z\":-0.0,\"w\":0.125,\"v\":123456789012345678}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"name\":\"caf\xc3\xa9\"}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}  \n",
+      "{}", "{\"\":\"\"}", "{\"a\":{}}", "{\"params\":{\"arguments\":{\"deep\":{\"er\":[{}]}}}}",
+      "{\"id\":1.5e3,\"n\":1234567890123456789,\"m\":99999999999999999999,\"d\":0.1234567890123456789}",
+      /* handed to the full parser: escapes, whitespace, duplicates, errors */
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\\u0069ng\"}",
+      "{\"jsonrpc\":\"2.0\",\"params\":{\"arguments\":{\"t\":\"a\\nb\"}},\"id\":1}",
+      "{\"jsonrpc\" : \"2.0\", \"id\": 1}",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2}",
+      "{\"x\":1,\"y\":2,\"x\":3}",
+      "{\"params\":{\"arguments\":{\"a\":1,\"a\":2}}}",
+      "{\"params\":{\"name\":\"a\",\"name\":\"b\"}}",
+      "{\"jsonrpc\":\"2.0\"}x", "{\"id\":01}", "{\"id\":1.}", "{\"id\":-}", "{\"id\":1e}",
+      "{\"id\":tru}", "{\"id\":[1,}", "{\"id\":\"abc", "{\"id\"", "{\"id\":", "{\"", "{",
+      "{\"a\":\"\x01\"}", "{\"a\":\"\xff\"}", "{\"\xc3\xa9\":1}", "{\"a\":1}}", "{\"a\":1,}",
+      "{\"p0\":0,\"p1\":1,\"p2\":2,\"p3\":3,\"p4\":4,\"p5\":5,\"p6\":6,\"p7\":7,\"p8\":8,"
+      "\"p9\":9,\"pa\":10,\"pb\":11,\"pc\":12,\"pd\":13,\"pe\":14,\"pf\":15,\"pg\":16}",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"arguments\":{\"a\":[[[[1]]]]}}}",
+  };
+  pf_json_opts shallow = {2, 0, PF_JSON_DUP_REJECT}, allow = {0, 0, PF_JSON_DUP_ALLOW};
+  for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+    same_as_parse(msgs[i], NULL);
+    same_as_parse(msgs[i], &shallow);
+    same_as_parse(msgs[i], &allow);
+    for (uint32_t d = 1; d <= 4; d++) {
+      pf_json_opts o = {d, 0, PF_JSON_DUP_REJECT};
+      same_as_parse(msgs[i], &o);
+    }
+  }
+  /* every prefix of a message: the errors at each cut */
+  const char *m = msgs[1];
+  for (size_t cut = 0; cut < strlen(m); cut++) {
+    char tmp[512];
+    memcpy(tmp, m, cut);
+    tmp[cut] = '\0';
+    same_as_parse(tmp, NULL);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request),       cmocka_unit_test(test_scalars),
@@ -486,6 +582,7 @@ int main(void) {
       cmocka_unit_test(test_size_limit),    cmocka_unit_test(test_error_pos),
       cmocka_unit_test(test_many_nodes),    cmocka_unit_test(test_oom),
       cmocka_unit_test(test_no_alloc_steady_state), cmocka_unit_test(test_equal),
+      cmocka_unit_test(test_parse_msg),
   };
   return cmocka_run_group_tests_name("json/parse", tests, setup, teardown);
 }

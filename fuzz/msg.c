@@ -1,0 +1,90 @@
+/* libFuzzer target: pf__json_parse_msg (the message fast path) against
+ * pf_json_parse, on the same bytes.
+ *
+ * Both must agree on everything a caller can see: accept or refuse; on
+ * refusal the same error code, offset and message; on success node for
+ * node the same tree (type, length, value; strings at the same offset in
+ * their buffer) and the same buffer afterwards (the in-place NULs and
+ * unescaping). The first byte picks options: small nesting limits and
+ * duplicate-key handling.
+ *
+ *   build-fuzz/fuzz/fuzz_msg CORPUS   (seeds: fuzz/corpus/json, fuzz/corpus/rpc)
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pforge/json.h>
+
+#include "json/internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                                                \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      fprintf(stderr, "fuzz_msg: check failed at line %d: %s\n", __LINE__, #cond);                 \
+      abort();                                                                                     \
+    }                                                                                              \
+  } while (0)
+
+static pf_arena *arena_a, *arena_b;
+
+/* Exactly n bytes, so ASan sees any read past the end. */
+static char *exact_copy(const void *p, size_t n) {
+  char *c = malloc(n ? n : 1);
+  CHECK(c != NULL);
+  if (n)
+    memcpy(c, p, n);
+  return c;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (!arena_a) {
+    arena_a = pf_arena_create(0);
+    arena_b = pf_arena_create(0);
+    CHECK(arena_a && arena_b);
+  }
+  if (size == 0)
+    return 0;
+  pf_json_opts opts = {0, 0, PF_JSON_DUP_REJECT};
+  uint8_t sel = data[0];
+  if ((sel & 3) == 1)
+    opts.max_depth = 1 + (sel >> 2) % 4; /* 1..4: the fast path's levels and one more */
+  if ((sel & 0x30) == 0x30)
+    opts.dup_keys = PF_JSON_DUP_ALLOW;
+  data++, size--;
+
+  char *a = exact_copy(data, size), *b = exact_copy(data, size);
+  pf_arena_reset(arena_a);
+  pf_arena_reset(arena_b);
+  pf_json_error ea = {1, 7, "untouched"}, eb = {1, 7, "untouched"};
+  const pf_json *ra = pf__json_parse_msg(a, size, arena_a, &opts, &ea);
+  const pf_json *rb = pf_json_parse(b, size, arena_b, &opts, &eb);
+  CHECK(!ra == !rb);
+  if (!ra) {
+    CHECK(ea.code == eb.code);
+    CHECK(ea.offset == eb.offset);
+    CHECK(strcmp(ea.msg, eb.msg) == 0);
+  } else {
+    size_t n = pf__json_span(ra);
+    CHECK(n == pf__json_span(rb));
+    for (size_t i = 0; i < n; i++) {
+      const pf_json *x = &ra[i], *y = &rb[i];
+      CHECK(x->type == y->type);
+      if (x->type >= PF_JSON_STRING) /* scalars leave len unset */
+        CHECK(x->len == y->len);
+      if (x->type == PF_JSON_STRING)
+        CHECK(x->v.s - a == y->v.s - b);
+      else
+        CHECK(memcmp(&x->v, &y->v, sizeof x->v) == 0);
+    }
+  }
+  /* the same bytes afterwards, whatever the outcome */
+  CHECK(size == 0 || memcmp(a, b, size) == 0);
+  free(a);
+  free(b);
+  return 0;
+}
