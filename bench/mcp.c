@@ -24,6 +24,7 @@
 #include "config/config.h"
 #include "mcp/mcp.h"
 #include "runtime/registry.h"
+#include "schema/schema.h"
 
 /* ---- allocation counting ---- */
 extern void *__libc_malloc(size_t);
@@ -266,6 +267,29 @@ static void cfg_op(void *c, size_t i) {
   }
 }
 
+typedef struct schema_ctx {
+  pf_config *cfg;
+  pf_buf out;
+  pf_server *srv;
+} schema_ctx;
+
+static void schema_op(void *c, size_t i) {
+  (void)i;
+  schema_ctx *x = c;
+  for (size_t t = 0; t < x->cfg->ntools; t++) {
+    pf_buf_reset(&x->out);
+    if (pf_schema_from_params(x->cfg->tools[t].params, x->cfg->tools[t].nparams, &x->out) != 0)
+      exit(1);
+  }
+}
+
+/* Hiding and showing one tool rebuilds every page. */
+static void pages_op(void *c, size_t i) {
+  schema_ctx *x = c;
+  if (pf__server_set_enabled(x->srv, "tool", "tool_7", i & 1) != 0)
+    exit(1);
+}
+
 static char *gen_tools(size_t n, size_t *len) {
   pf_buf b = PF_BUF_INIT;
   pf_buf_puts(&b, "forge: { name: generated, version: 1.0.0 }\ntools:\n");
@@ -327,6 +351,22 @@ static void bench_config(const char *srcdir) {
           "schemas, validators, tools/list pages");
   x.build = 0;
   measure("  of which config load: 100 tools", cfg_op, &x, quick ? 10 : 200, "");
+
+  /* Schema generation: every tool's params -> JSON Schema text, then the
+   * tools/list pages (every protocol revision) rebuilt from them, as a
+   * tool being enabled or disabled does. */
+  pf_config *cfg;
+  if (pf_config_load_text("gen100.yaml", big, len, &cfg, NULL) != 0)
+    exit(1);
+  schema_ctx sx = {cfg, PF_BUF_INIT, NULL};
+  measure("schema generation: 100 tools", schema_op, &sx, quick ? 100 : 2000,
+          "params -> JSON Schema text");
+  pf_buf_free(&sx.out);
+  if (pf__server_create(cfg, &sx.srv, NULL) != 0)
+    exit(1);
+  measure("tools/list pages rebuilt: 100 tools", pages_op, &sx, quick ? 100 : 1000,
+          "all revisions, from the schema texts");
+  pf__server_destroy(sx.srv);
   free(big);
 }
 

@@ -168,18 +168,35 @@ static inline void quoted(pf_buf *out, const char *s, size_t len) {
   pf_buf_putc(out, '"');
 }
 
-void pf_jw_key(pf_json_writer *w, const char *key, size_t len) {
-  sep(w);
-  quoted(w->out, key, len);
-  pf_buf_putc(w->out, ':');
-  w->comma = false;
+/* A string (or a key and its ':') with its separator: for a short one, all
+ * in one reservation. */
+static inline void put_quoted(pf_json_writer *w, const char *s, size_t len, bool key) {
+  pf_buf *out = w->out;
+  if (LIKELY(len <= CHUNK)) {
+    if (pf_buf_reserve(out, len * 6 + SLACK + 4) == 0) {
+      char *o = out->data + out->len;
+      if (w->comma)
+        *o++ = ',';
+      *o++ = '"';
+      const u8 *p = (const u8 *)s;
+      o = escape_run(o, &p, p + len, p + len);
+      *o++ = '"';
+      if (key)
+        *o++ = ':';
+      out->len = (size_t)(o - out->data);
+    }
+  } else {
+    sep(w);
+    quoted(out, s, len);
+    if (key)
+      pf_buf_putc(out, ':');
+  }
+  w->comma = !key;
 }
 
-void pf_jw_str(pf_json_writer *w, const char *s, size_t len) {
-  sep(w);
-  quoted(w->out, s, len);
-  w->comma = true;
-}
+void pf_jw_key(pf_json_writer *w, const char *key, size_t len) { put_quoted(w, key, len, true); }
+
+void pf_jw_str(pf_json_writer *w, const char *s, size_t len) { put_quoted(w, s, len, false); }
 
 void pf_jw_strz(pf_json_writer *w, const char *s) {
   if (!s)

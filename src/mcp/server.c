@@ -79,6 +79,8 @@ static int open_library(pf_server *srv, pf_buf *diag) {
 /* Pages                                                               */
 
 typedef void (*item_fn)(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w);
+/* Whether item i is written the same for revision v as for v - 1. */
+typedef bool (*same_fn)(pf_server *srv, size_t i, pf__proto v);
 
 static void cursor(pf_buf *out, size_t page) {
   char raw[32];
@@ -92,8 +94,19 @@ static void free_pages(pf__pages *pages);
 
 /* Builds the pages of a list of the items for which hidden(srv, i) is
  * false, and makes them current (keeping the previous version readable). */
+static int build_pages_same(pf_server *srv, _Atomic(pf__pages *) *cur, const char *key,
+                            size_t total, item_fn item, bool (*hidden)(pf_server *, size_t),
+                            same_fn same);
 static int build_pages(pf_server *srv, _Atomic(pf__pages *) *cur, const char *key, size_t total,
                        item_fn item, bool (*hidden)(pf_server *, size_t)) {
+  return build_pages_same(srv, cur, key, total, item, hidden, NULL);
+}
+
+/* same (may be NULL): a page whose items are all written the same as for
+ * the previous revision is shared without being written again. */
+static int build_pages_same(pf_server *srv, _Atomic(pf__pages *) *cur, const char *key,
+                            size_t total, item_fn item, bool (*hidden)(pf_server *, size_t),
+                            same_fn same) {
   size_t per = srv->cfg->forge.page_size ? srv->cfg->forge.page_size : 100;
   pf__pages *pages = pf__malloc(sizeof *pages);
   size_t *idx = pf__malloc((total ? total : 1) * sizeof *idx);
@@ -117,7 +130,20 @@ static int build_pages(pf_server *srv, _Atomic(pf__pages *) *cur, const char *ke
     }
     memset(pages->pages[v], 0, pages->npages * sizeof(pf__page));
     for (size_t p = 0; p < pages->npages; p++) {
+      size_t first = p * per, count = nitems - first < per ? nitems - first : per;
+      if (v > 0 && same) {
+        size_t k = 0;
+        while (k < count && same(srv, idx[first + k], (pf__proto)v))
+          k++;
+        if (k == count) {
+          pages->pages[v][p] = pages->pages[v - 1][p];
+          continue;
+        }
+      }
       pf_buf b = PF_BUF_INIT;
+      /* room up front: the previous revision's text, or a guess per item
+       * (growing by doubling copies a large page several times) */
+      pf_buf_reserve(&b, v > 0 ? pages->pages[v - 1][p].len + 256 : 256 + count * 384);
       pf_json_writer w;
       pf_jw_init(&w, &b);
       pf_jw_obj_begin(&w);
@@ -230,6 +256,20 @@ static void tool_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) 
   if (v >= PF_PROTO_2025_11_25)
     raw_json(w, "icons", c->icons_json);
   pf_jw_obj_end(w);
+}
+
+/* tool_item() writes a tool the same for v as for v - 1 unless a field it
+ * shows from v on is set. Keep in step with every `v >=` test above. */
+static bool tool_same(pf_server *srv, size_t i, pf__proto v) {
+  const pf_cfg_tool *c = srv->tools[i].cfg;
+  switch (v) {
+  case PF_PROTO_2025_03_26:
+    return c->read_only_hint < 0 && c->destructive_hint < 0 && c->idempotent_hint < 0 &&
+           c->open_world_hint < 0;
+  case PF_PROTO_2025_06_18: return !c->title && !c->output_schema_json;
+  case PF_PROTO_2025_11_25: return !c->icons_json;
+  default: return false;
+  }
 }
 
 /* A resources/list entry (uri) or a resources/templates/list entry
@@ -535,7 +575,8 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc) {
     if (rc)
       return rc;
   }
-  return build_pages(srv, &srv->tools_pages, "tools", srv->ntools, tool_item, tool_hidden);
+  return build_pages_same(srv, &srv->tools_pages, "tools", srv->ntools, tool_item, tool_hidden,
+                          tool_same);
 }
 
 static int build_resources(pf_server *srv, pf_buf *diag) {
@@ -810,7 +851,8 @@ int pf__server_set_enabled(pf_server *srv, const char *kind, const char *name, b
     if (i < 0) {
       rc = -PF_EINVAL;
     } else if (flip(&srv->tools[i].hidden, enabled)) {
-      rc = build_pages(srv, &srv->tools_pages, "tools", srv->ntools, tool_item, tool_hidden);
+      rc = build_pages_same(srv, &srv->tools_pages, "tools", srv->ntools, tool_item, tool_hidden,
+                          tool_same);
       if (!rc)
         list_changed(srv, "notifications/tools/list_changed");
     }

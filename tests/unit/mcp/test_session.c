@@ -739,6 +739,98 @@ static int setup_toggle(void **state) {
   return rc;
 }
 
+/* tools/list for every revision: pages whose tools show nothing new in a
+ * revision are shared with the previous one, the others are written again.
+ * Exact bytes, with one tool per page and with all on one page. */
+#define YAML_REVS(ps)                                                                              \
+  "forge: {name: unit, version: '0.1', page_size: " ps "}\n"                                       \
+  "tools:\n"                                                                                       \
+  "  - {type: native, name: a, description: A, handler: {path: ut_echo},"                         \
+  " input_schema: '{\"type\":\"object\"}'}\n"                                                      \
+  "  - {type: native, name: b, title: Bt, description: B, handler: {path: ut_echo},"               \
+  " input_schema: '{\"type\":\"object\"}'}\n"                                                      \
+  "  - {type: native, name: c, description: C, handler: {path: ut_echo},"                          \
+  " input_schema: '{\"type\":\"object\"}', annotations: {read_only: true}}\n"                      \
+  "  - {type: native, name: d, description: D, handler: {path: ut_echo},"                          \
+  " input_schema: '{\"type\":\"object\"}', icons: [{src: 'https://x/i.png'}]}\n"                   \
+  "  - {type: native, name: e, description: E, handler: {path: ut_echo},"                         \
+  " input_schema: '{\"type\":\"object\"}', output_schema: '{\"type\":\"object\"}'}\n"
+static const char yaml_revs_1[] = YAML_REVS("1");
+static const char yaml_revs_100[] = YAML_REVS("100");
+
+static int setup_revs_1(void **state) {
+  setup_yaml = yaml_revs_1;
+  int rc = setup(state);
+  setup_yaml = yaml;
+  return rc;
+}
+static int setup_revs_100(void **state) {
+  setup_yaml = yaml_revs_100;
+  int rc = setup(state);
+  setup_yaml = yaml;
+  return rc;
+}
+
+/* The entry of tool t for revision v (0..3), written out by hand. */
+static void tool_entry(char *out, size_t size, char t, int v) {
+  const char *schema = ",\"inputSchema\":{\"type\":\"object\"}";
+  char extra_mid[96] = "", extra_end[96] = "";
+  if (t == 'b' && v >= 2)
+    snprintf(extra_mid, sizeof extra_mid, ",\"title\":\"Bt\"");
+  if (t == 'c' && v >= 1)
+    snprintf(extra_end, sizeof extra_end, ",\"annotations\":{\"readOnlyHint\":true}");
+  if (t == 'd' && v >= 3)
+    snprintf(extra_end, sizeof extra_end, ",\"icons\":[{\"src\":\"https://x/i.png\"}]");
+  if (t == 'e' && v >= 2)
+    snprintf(extra_end, sizeof extra_end, ",\"outputSchema\":{\"type\":\"object\"}");
+  snprintf(out, size, "{\"name\":\"%c\"%s,\"description\":\"%c\"%s%s}", t, extra_mid, t - 32,
+           schema, extra_end);
+}
+
+static void check_revs(void **state, bool paged) {
+  static const char *const revs[] = {"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"};
+  for (int v = 0; v < 4; v++) {
+    fixture *f = *state;
+    init(f, revs[v]);
+    char want[2048], entry[256];
+    if (!paged) {
+      size_t o = (size_t)snprintf(want, sizeof want, RPC "\"id\":1,\"result\":{\"tools\":[");
+      for (char t = 'a'; t <= 'e'; t++) {
+        tool_entry(entry, sizeof entry, t, v);
+        o += (size_t)snprintf(want + o, sizeof want - o, "%s%s", t > 'a' ? "," : "", entry);
+      }
+      snprintf(want + o, sizeof want - o, "]}}\n");
+      EXPECT(f, RPC "\"id\":1,\"method\":\"tools/list\"}", want);
+    } else {
+      static const char *const cursors[] = {"cGZvcmdlOjE=", "cGZvcmdlOjI=", "cGZvcmdlOjM=",
+                                            "cGZvcmdlOjQ="};
+      for (int pg = 0; pg < 5; pg++) {
+        char msg[160];
+        if (pg == 0)
+          snprintf(msg, sizeof msg, RPC "\"id\":1,\"method\":\"tools/list\"}");
+        else
+          snprintf(msg, sizeof msg,
+                   RPC "\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"%s\"}}",
+                   cursors[pg - 1]);
+        tool_entry(entry, sizeof entry, (char)('a' + pg), v);
+        if (pg < 4)
+          snprintf(want, sizeof want,
+                   RPC "\"id\":1,\"result\":{\"tools\":[%s],\"nextCursor\":\"%s\"}}\n", entry,
+                   cursors[pg]);
+        else
+          snprintf(want, sizeof want, RPC "\"id\":1,\"result\":{\"tools\":[%s]}}\n", entry);
+        EXPECT(f, msg, want);
+      }
+    }
+    /* a fresh session for the next revision */
+    teardown(state);
+    assert_int_equal(paged ? setup_revs_1(state) : setup_revs_100(state), 0);
+  }
+}
+
+static void test_tools_list_revisions_paged(void **state) { check_revs(state, true); }
+static void test_tools_list_revisions(void **state) { check_revs(state, false); }
+
 /* enabled: false hides; pf_set_enabled shows and hides, rebuilds the list
  * and tells every initialized session. */
 static void test_set_enabled(void **state) {
@@ -808,6 +900,8 @@ static void test_set_enabled(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_lifecycle_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tools_list_revisions_paged, setup_revs_1, teardown),
+      cmocka_unit_test_setup_teardown(test_tools_list_revisions, setup_revs_100, teardown),
       cmocka_unit_test_setup_teardown(test_version_negotiation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_error_ids, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parse_errors, setup, teardown),
