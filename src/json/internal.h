@@ -13,6 +13,7 @@
 #include <pforge/json.h>
 
 #include <stdint.h>
+#include <string.h>
 
 struct pf_json {
   uint32_t type; /* pf_json_type */
@@ -113,7 +114,54 @@ int pf__json_strtod(const char *text, size_t len, double *out);
  * have room for 6 * len + PF__ESCAPE_SLACK bytes; returns the end. The same
  * output as pf_json_escape(), for a caller that reserved once. */
 #define PF__ESCAPE_SLACK 32
-char *pf__json_escape_to(char *o, const char *s, size_t len);
+char *pf__json_escape_run(char *o, const char *s, size_t len); /* the general loop */
+
+/* Bytes that need attention when escaping: '"', '\\', controls, non-ASCII. */
+extern const unsigned char pf__json_needs_escape[256];
+
+/* Whether none of 8 bytes needs escaping (SWAR: a byte below n sets its
+ * high bit in (x - n * ones) & ~x; a borrow only follows a byte that is
+ * itself a hit, so the verdict is exact). */
+static inline bool pf__json_plain8(uint64_t x) {
+  const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+  uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+  uint64_t hit = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) | x;
+  return (hit & high) == 0;
+}
+
+/* Short plain strings (keys, names, numbers as text) are copied here with
+ * a word test or two; anything else goes to the general loop. */
+static inline __attribute__((always_inline)) char *pf__json_escape_to(char *o, const char *s,
+                                                                     size_t len) {
+  if (len >= 8 && len < 16) {
+    uint64_t a, b;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + len - 8, 8);
+    if (pf__json_plain8(a) && pf__json_plain8(b)) {
+      memcpy(o, &a, 8);
+      memcpy(o + len - 8, &b, 8);
+      return o + len;
+    }
+  } else if (len >= 4 && len < 8) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + len - 4, 4);
+    if (pf__json_plain8((uint64_t)a << 32 | b)) {
+      memcpy(o, &a, 4);
+      memcpy(o + len - 4, &b, 4);
+      return o + len;
+    }
+  } else if (len < 4) {
+    size_t i = 0;
+    while (i < len && !pf__json_needs_escape[(unsigned char)s[i]]) {
+      o[i] = s[i];
+      i++;
+    }
+    if (i == len)
+      return o + len;
+  }
+  return pf__json_escape_run(o, s, len);
+}
 
 /* Decimal digits of v into out (at most 20 bytes, no NUL); returns count. */
 size_t pf__json_fmt_u64(uint64_t v, char *out);

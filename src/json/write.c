@@ -1,4 +1,5 @@
 /* Streaming JSON writer: compact output appended to a pf_buf. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ typedef unsigned char u8;
 
 /* Escape action per byte: 0 copy, 1 needs attention ('"', '\\', control,
  * or non-ASCII to be validated). */
-static const u8 needs_escape[256] = {
+const unsigned char pf__json_needs_escape[256] = {
 #define R16(x) [x] = 1, [x + 1] = 1, [x + 2] = 1, [x + 3] = 1, [x + 4] = 1, [x + 5] = 1, \
     [x + 6] = 1, [x + 7] = 1, [x + 8] = 1, [x + 9] = 1, [x + 10] = 1, [x + 11] = 1,      \
     [x + 12] = 1, [x + 13] = 1, [x + 14] = 1, [x + 15] = 1
@@ -62,7 +63,7 @@ static inline char *escape_run(char *o, const u8 **pp, const u8 *lim, const u8 *
       goto special;
     }
 #endif
-    while (p < lim && !needs_escape[*p])
+    while (p < lim && !pf__json_needs_escape[*p])
       *o++ = (char)*p++;
     if (p >= lim)
       break;
@@ -117,7 +118,7 @@ static inline char *escape_run(char *o, const u8 **pp, const u8 *lim, const u8 *
   return o;
 }
 
-char *pf__json_escape_to(char *o, const char *s, size_t len) {
+char *pf__json_escape_run(char *o, const char *s, size_t len) {
   const u8 *p = (const u8 *)s;
   return escape_run(o, &p, p + len, p + len);
 }
@@ -178,8 +179,7 @@ static inline void put_quoted(pf_json_writer *w, const char *s, size_t len, bool
       if (w->comma)
         *o++ = ',';
       *o++ = '"';
-      const u8 *p = (const u8 *)s;
-      o = escape_run(o, &p, p + len, p + len);
+      o = pf__json_escape_to(o, s, len);
       *o++ = '"';
       if (key)
         *o++ = ':';

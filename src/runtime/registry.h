@@ -75,7 +75,8 @@ static inline uint32_t pf__registry_slot(uint64_t h, uint64_t disp, uint32_t nsl
 }
 
 /* Index of `key`, or -1. */
-static inline long pf__registry_find(const pf__registry *r, const char *key, size_t len) {
+static inline __attribute__((always_inline)) long pf__registry_find(const pf__registry *r,
+                                                                   const char *key, size_t len) {
   if (!r->nkeys)
     return -1;
   uint64_t w0, w1;

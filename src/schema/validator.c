@@ -14,8 +14,9 @@
 #include <pforge/arena.h>
 #include <pforge/error.h>
 
-#include "base/round.h"
 #include "base/alloc.h"
+#include "base/round.h"
+#include "json/internal.h"
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -1358,11 +1359,12 @@ static int check_object(vctx *c, const vnode *n, const pf_json *val, const vpath
                 n->max_props == 1 ? "y" : "ies", nmembers);
   uint64_t seen = 0;
   if (n->table || n->additional || n->npatprops || n->prop_names) {
-    pf_json_iter it = pf_json_iter_init(val);
-    const pf_json *key, *mv;
-    while (pf_json_iter_next(&it, &key, &mv)) {
-      size_t klen;
-      const char *k = pf_json_str(key, &klen);
+    /* the members straight from the node array: key, value, next key */
+    const pf_json *key = val + 1, *mv;
+    for (uint32_t im = 0; im < val->len; im++, key = mv + pf__json_span(mv)) {
+      mv = key + 1;
+      size_t klen = key->len;
+      const char *k = key->v.s;
       vpath kp = {p, k, klen};
       if (n->prop_names) {
         int rc = check(c, n->prop_names, key, &kp);

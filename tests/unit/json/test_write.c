@@ -265,6 +265,40 @@ static void test_fmt_u64_digit_counts(void **state) {
   assert_memory_equal(got, "18446744073709551615", 20);
 }
 
+/* Short strings take an 8-bytes-at-a-time test before the general escape:
+ * every byte value at every position of strings of 1..20 bytes comes out
+ * of pf_jw_str exactly as pf_json_escape writes it. */
+static void test_short_strings_every_byte(void **state) {
+  (void)state;
+  pf_buf a = PF_BUF_INIT, b = PF_BUF_INIT;
+  char s[24];
+  for (size_t len = 1; len <= 20; len++)
+    for (size_t pos = 0; pos < len; pos++)
+      for (int c = 0; c < 256; c++) {
+        for (size_t i = 0; i < len; i++)
+          s[i] = (char)('a' + i);
+        s[pos] = (char)c;
+        pf_buf_reset(&a);
+        pf_buf_reset(&b);
+        pf_json_writer wa;
+        pf_jw_init(&wa, &a);
+        pf_jw_str(&wa, s, len);
+        pf_buf_putc(&b, '"');
+        pf_json_escape(&b, s, len);
+        pf_buf_putc(&b, '"');
+        assert_int_equal(a.len, b.len);
+        assert_memory_equal(a.data, b.data, a.len);
+        /* as a key too */
+        pf_buf_reset(&a);
+        pf_jw_init(&wa, &a);
+        pf_jw_key(&wa, s, len);
+        assert_int_equal(a.len, b.len + 1);
+        assert_memory_equal(a.data, b.data, b.len);
+      }
+  pf_buf_free(&a);
+  pf_buf_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_structure, setup),
@@ -278,6 +312,7 @@ int main(void) {
       cmocka_unit_test_setup(test_oom_sticky, setup),
       cmocka_unit_test_setup(test_no_alloc_steady_state, setup),
       cmocka_unit_test(test_fmt_u64_digit_counts),
+      cmocka_unit_test(test_short_strings_every_byte),
   };
   return cmocka_run_group_tests_name("json/write", tests, NULL, teardown_all);
 }
