@@ -417,11 +417,12 @@ static void one(pf__session *s, const pf_json *m, pf_buf *out) {
    * has already rejected duplicate keys) */
   const pf_json *idv = NULL, *verv = NULL, *methv = NULL, *params = NULL;
   bool has_reply = false;
-  pf_json_iter it = pf_json_iter_init(m);
-  const pf_json *k, *v;
-  while (pf_json_iter_next(&it, &k, &v)) {
-    size_t kl;
-    const char *ks = pf_json_str(k, &kl);
+  /* straight from the node array: key, value, next key */
+  const pf_json *k = m + 1, *v;
+  for (uint32_t im = 0; im < m->len; im++, k = v + pf__json_span(v)) {
+    v = k + 1;
+    size_t kl = k->len;
+    const char *ks = k->v.s;
     switch (kl) {
     case 2:
       if (memcmp(ks, "id", 2) == 0)

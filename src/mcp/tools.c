@@ -118,11 +118,12 @@ void pf__tool_settle(pf_call *c, int rc) {
 
 void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out) {
   const pf_json *namev = NULL, *args = NULL, *meta = NULL;
-  pf_json_iter it = pf_json_iter_init(params);
-  const pf_json *k, *v;
-  while (pf_json_iter_next(&it, &k, &v)) {
-    size_t kl;
-    const char *ks = pf_json_str(k, &kl);
+  /* straight from the node array (params is an object or NULL) */
+  const pf_json *k = params ? params + 1 : NULL, *v;
+  for (uint32_t im = 0; params && im < params->len; im++, k = v + pf__json_span(v)) {
+    v = k + 1;
+    size_t kl = k->len;
+    const char *ks = k->v.s;
     if (kl == 4 && memcmp(ks, "name", 4) == 0)
       namev = v;
     else if (kl == 9 && memcmp(ks, "arguments", 9) == 0)
