@@ -50,6 +50,7 @@ enum {
   F_PRE = 1u << 7,      /* $ref, const or enum */
   F_POST = 1u << 8,     /* allOf, anyOf, oneOf, not or if */
   F_TYPEONLY = 1u << 9, /* nothing to check but `type` (set once compiled) */
+  F_FLATOBJ = 1u << 10, /* up to 8 properties, each a bare `type`, and `required` */
 };
 
 typedef struct vnode vnode;
@@ -781,6 +782,17 @@ static void classify(vnode *n) {
               !n->prop_names && n->min_props < 0 && n->max_props < 0;
   if (bare)
     n->flags |= F_TYPEONLY;
+  /* the usual tool arguments: an object of a few typed properties */
+  bool flat = !(n->flags & (F_FALSE | F_NUMERIC | F_UNIQUE | F_PRE | F_POST)) &&
+              n->min_len < 0 && n->max_len < 0 && !n->pattern && n->min_items < 0 &&
+              n->max_items < 0 && !n->items && !n->nprefix && !n->contains && n->table &&
+              n->nprops <= 8 && (!n->additional || (n->additional->flags & F_FALSE)) &&
+              !n->npatprops && !n->prop_names &&
+              n->min_props < 0 && n->max_props < 0 && (!n->types || (n->types & T_OBJ));
+  for (uint32_t i = 0; flat && i < n->nprops; i++)
+    flat = !n->props[i].schema || (n->props[i].schema->flags & F_TYPEONLY);
+  if (flat)
+    n->flags |= F_FLATOBJ;
 }
 
 static int compile_node(cctx *c, const pf_json *s, const vpath *p, vnode **out) {
@@ -1557,9 +1569,39 @@ out:
   return rc;
 }
 
+/* The verdict for an F_FLATOBJ node and an object, in one pass over its
+ * members: true when it passes. (On false, check() runs for the message.) */
+static bool flat_ok(const vnode *n, const pf_json *val) {
+  uint64_t seen = 0;
+  const pf_json *key = val + 1, *mv;
+  for (uint32_t im = 0; im < val->len; im++, key = mv + pf__json_span(mv)) {
+    mv = key + 1;
+    const vprop *pr = NULL;
+    for (uint32_t i = 0; i < n->nprops; i++)
+      if (n->props[i].len == key->len && same_bytes(n->props[i].name, key->v.s, key->len)) {
+        pr = &n->props[i];
+        break;
+      }
+    if (!pr || !pr->schema) {
+      if (n->additional) /* additionalProperties: false */
+        return false;
+      if (pr)
+        seen |= (uint64_t)1 << pr->req; /* only in `required` */
+      continue;
+    }
+    if (pr->req >= 0)
+      seen |= (uint64_t)1 << pr->req;
+    if (pr->schema->types && !(pr->schema->types & value_type(mv)))
+      return false;
+  }
+  return seen == ((uint64_t)1 << n->nrequired) - 1;
+}
+
 int pf_validator_check(const pf_validator *v, const pf_json *value, pf_buf *msg) {
   if (!value)
     value = v->empty;
+  if ((v->root->flags & F_FLATOBJ) && value->type == PF_JSON_OBJECT && flat_ok(v->root, value))
+    return 0;
   vctx c = {v, msg, 0};
   return check(&c, v->root, value, NULL);
 }

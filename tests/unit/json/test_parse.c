@@ -562,6 +562,22 @@ static void test_parse_msg(void **state) {
       same_as_parse(msgs[i], &o);
     }
   }
+  /* more strings than the fast path notes one by one (48) and more values
+   * read by the state machine than it notes as ranges (8): it then writes
+   * the NULs by walking every node */
+  char big[4096];
+  size_t o = (size_t)snprintf(big, sizeof big, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\"");
+  for (int i = 0; i < 13; i++)
+    o += (size_t)snprintf(big + o, sizeof big - o, ",\"k%d\":\"v%d\"", i, i);
+  o += (size_t)snprintf(big + o, sizeof big - o, ",\"params\":{\"arguments\":{");
+  for (int i = 0; i < 16; i++)
+    o += (size_t)snprintf(big + o, sizeof big - o, "%s\"a%d\":%s", i ? "," : "", i,
+                          i < 9 ? "[1,\"x\"]" : "\"s\"");
+  o += (size_t)snprintf(big + o, sizeof big - o, "}");
+  for (int i = 0; i < 15; i++)
+    o += (size_t)snprintf(big + o, sizeof big - o, ",\"p%d\":\"w%d\"", i, i);
+  snprintf(big + o, sizeof big - o, "}}");
+  same_as_parse(big, NULL);
   /* every prefix of a message: the errors at each cut */
   const char *m = msgs[1];
   for (size_t cut = 0; cut < strlen(m); cut++) {

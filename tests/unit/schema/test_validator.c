@@ -181,6 +181,22 @@ static void test_type(void **state) {
          "{\"a\":1,\"b\":2}", "argument 'b': 2 is less than the minimum 3");
   expect("{\"properties\":{\"c\":true,\"d\":false}}", "{\"c\":{},\"d\":0}",
          "argument 'd': no value is allowed here");
+  /* a flat object (a few bare-typed properties): checked in one pass, and on
+   * any failure by the general walk for its message */
+  static const char flat[] = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},"
+                             "\"t\":{\"type\":[\"string\",\"null\"]}},\"required\":[\"a\",\"b\"],"
+                             "\"additionalProperties\":false}";
+  expect(flat, "{\"a\":1,\"b\":2}", "unknown argument 'b'");
+  expect(flat, "{\"a\":1}", "missing required argument 'b'");
+  expect(flat, "{\"a\":1,\"t\":null,\"z\":0}", "unknown argument 'z'");
+  expect(flat, "{\"a\":2.5}", "argument 'a': expected integer, got number");
+  expect(flat, "{\"t\":1}", "argument 't': expected string or null, got integer");
+  expect(flat, "[]", "arguments: expected object, got array");
+  static const char open_[] = "{\"properties\":{\"a\":{\"type\":\"integer\"},\"b\":true},"
+                              "\"required\":[\"a\",\"c\"]}";
+  expect(open_, "{\"a\":1,\"c\":[],\"z\":{}}", NULL);
+  expect(open_, "{\"a\":1,\"b\":\"x\"}", "missing required argument 'c'");
+  expect(open_, "{\"c\":1,\"a\":\"1\"}", "argument 'a': expected integer, got string");
   /* more than 8 properties: looked up through the hash table */
   static const char many[] =
       "{\"properties\":{\"p0\":{\"type\":\"string\"},\"p1\":{\"type\":\"string\"},"
