@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/round.h"
+
 enum {
   P_TYPE,
   P_REQUIRED,
@@ -82,7 +84,7 @@ static bool json_matches(const pf_json *j, pf_param_type t) {
   case PF_PARAM_INTEGER:
     if (jt == PF_JSON_REAL) {
       double d = pf_json_num_or(j, 0.5);
-      return d == floor(d);
+      return pf__is_integral(d);
     }
     return jt == PF_JSON_INT || jt == PF_JSON_UINT;
   case PF_PARAM_NUMBER: return pf_json_is_number_type(jt);

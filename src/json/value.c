@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/round.h"
 #include "json/internal.h"
 
 pf_json_type pf_json_typeof(const pf_json *v) { return v ? (pf_json_type)v->type : PF_JSON_NONE; }
@@ -41,7 +42,7 @@ int64_t pf_json_int_or(const pf_json *v, int64_t def) {
   case PF_JSON_REAL:
     /* -2^63 <= d < 2^63 and integral */
     if (v->v.d >= -9223372036854775808.0 && v->v.d < 9223372036854775808.0 &&
-        v->v.d == floor(v->v.d))
+        pf__is_integral(v->v.d))
       return (int64_t)v->v.d;
     return def;
   default: return def;
@@ -55,7 +56,7 @@ uint64_t pf_json_uint_or(const pf_json *v, uint64_t def) {
   case PF_JSON_INT: return v->v.i >= 0 ? (uint64_t)v->v.i : def;
   case PF_JSON_UINT: return v->v.u;
   case PF_JSON_REAL:
-    if (v->v.d >= 0 && v->v.d < 18446744073709551616.0 && v->v.d == floor(v->v.d))
+    if (v->v.d >= 0 && v->v.d < 18446744073709551616.0 && pf__is_integral(v->v.d))
       return (uint64_t)v->v.d;
     return def;
   default: return def;

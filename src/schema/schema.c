@@ -7,6 +7,8 @@
 #include <pforge/error.h>
 #include <pforge/json.h>
 
+#include "base/round.h"
+
 static const char *const type_names[] = {
     [PF_PARAM_STRING] = "string",   [PF_PARAM_INTEGER] = "integer", [PF_PARAM_NUMBER] = "number",
     [PF_PARAM_BOOLEAN] = "boolean", [PF_PARAM_ARRAY] = "array",     [PF_PARAM_OBJECT] = "object",
@@ -15,7 +17,7 @@ static const char *const type_names[] = {
 /* "print integral bounds as integers" also beyond 2^53, where
  * pf_jw_double() would switch to exponent notation. */
 static void write_bound(pf_json_writer *w, double v) {
-  if (v == floor(v) && v >= -9223372036854775808.0 && v < 9223372036854775808.0)
+  if (pf__is_integral(v) && v >= -9223372036854775808.0 && v < 9223372036854775808.0)
     pf_jw_int(w, (int64_t)v);
   else
     pf_jw_double(w, v);

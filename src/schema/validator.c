@@ -1,7 +1,6 @@
 #include "schema/validator.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
+#include "schema/pcre2_dl.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -17,6 +16,21 @@
 #include "base/alloc.h"
 #include "base/round.h"
 #include "json/internal.h"
+
+/* Every PCRE2 call goes through the table pf__pcre2_load() fills (the
+ * library is loaded by the first pattern; see schema/pcre2_dl.h). */
+#define PF__PCRE2_VIA_TABLE(f) pf__pcre2.f
+#define pcre2_code_free_8 PF__PCRE2_VIA_TABLE(pcre2_code_free_8)
+#define pcre2_compile_8 PF__PCRE2_VIA_TABLE(pcre2_compile_8)
+#define pcre2_compile_context_create_8 PF__PCRE2_VIA_TABLE(pcre2_compile_context_create_8)
+#define pcre2_compile_context_free_8 PF__PCRE2_VIA_TABLE(pcre2_compile_context_free_8)
+#define pcre2_general_context_create_8 PF__PCRE2_VIA_TABLE(pcre2_general_context_create_8)
+#define pcre2_general_context_free_8 PF__PCRE2_VIA_TABLE(pcre2_general_context_free_8)
+#define pcre2_get_error_message_8 PF__PCRE2_VIA_TABLE(pcre2_get_error_message_8)
+#define pcre2_jit_compile_8 PF__PCRE2_VIA_TABLE(pcre2_jit_compile_8)
+#define pcre2_match_8 PF__PCRE2_VIA_TABLE(pcre2_match_8)
+#define pcre2_match_data_create_8 PF__PCRE2_VIA_TABLE(pcre2_match_data_create_8)
+#define pcre2_match_data_free_8 PF__PCRE2_VIA_TABLE(pcre2_match_data_free_8)
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -277,6 +291,15 @@ static int compile_pattern(cctx *c, const pf_json *j, const vpath *p, vpattern *
                  pf_json_type_name(pf_json_typeof(j)));
   pf_validator *v = c->v;
   if (!v->md) {
+    if (!v->gctx) {
+      pf_buf why = PF_BUF_INIT;
+      int rc = pf__pcre2_load(&why);
+      if (rc) {
+        rc = cfail(c, p, "%s", pf_buf_cstr(&why));
+        pf_buf_free(&why);
+        return rc;
+      }
+    }
     if (!v->gctx)
       v->gctx = pcre2_general_context_create(pcre_malloc, pcre_free, NULL);
     if (v->gctx && !v->cctx)
@@ -1006,11 +1029,13 @@ pf_validator *pf_validator_compile_in(const char *schema_json, size_t len, pf_ar
 void pf_validator_free(pf_validator *v) {
   if (!v || --v->refs > 0)
     return;
-  for (code_cell *cell = v->codes; cell; cell = cell->next)
-    pcre2_code_free(cell->re);
-  pcre2_match_data_free(v->md);
-  pcre2_compile_context_free(v->cctx);
-  pcre2_general_context_free(v->gctx);
+  if (v->gctx) { /* PCRE2 was loaded for it */
+    for (code_cell *cell = v->codes; cell; cell = cell->next)
+      pcre2_code_free(cell->re);
+    pcre2_match_data_free(v->md);
+    pcre2_compile_context_free(v->cctx);
+    pcre2_general_context_free(v->gctx);
+  }
   if (v->own_arena)
     pf_arena_destroy(v->arena);
   pf__free(v);
@@ -1271,7 +1296,7 @@ static int check_number(vctx *c, const vnode *n, const pf_json *val, const vpath
     /* Integers by an integral step: exact. (The bound keeps the cast
      * defined; multipleOf > 0 was checked at compile time.) */
     if (pf_json_typeof(val) == PF_JSON_INT && n->multiple <= 9007199254740992.0 &&
-        n->multiple == floor(n->multiple)) {
+        pf__is_integral(n->multiple)) {
       ok = pf_json_int_or(val, 0) % (int64_t)n->multiple == 0;
     } else {
       /* Decimal multiples (0.1) are not exact in binary: allow a relative
