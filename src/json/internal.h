@@ -116,6 +116,17 @@ int pf__json_strtod(const char *text, size_t len, double *out);
 #define PF__ESCAPE_SLACK 32
 char *pf__json_escape_run(char *o, const char *s, size_t len); /* the general loop */
 
+/* a[0..n) == b[0..n): short runs (most keys and argument names) compared
+ * in line, longer ones by memcmp. */
+static inline bool pf__bytes_eq(const char *a, const char *b, size_t n) {
+  if (n > 8)
+    return memcmp(a, b, n) == 0;
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i])
+      return false;
+  return true;
+}
+
 /* Bytes that need attention when escaping: '"', '\\', controls, non-ASCII. */
 extern const unsigned char pf__json_needs_escape[256];
 

@@ -89,23 +89,13 @@ size_t pf_json_len(const pf_json *v) {
   }
 }
 
-/* Short keys (most argument names) are compared in line, not by a call. */
-static inline bool short_eq(const char *a, const char *b, size_t n) {
-  if (n > 8)
-    return memcmp(a, b, n) == 0;
-  for (size_t i = 0; i < n; i++)
-    if (a[i] != b[i])
-      return false;
-  return true;
-}
-
 const pf_json *pf_json_getn(const pf_json *obj, const char *key, size_t keylen) {
   if (!obj || obj->type != PF_JSON_OBJECT)
     return NULL;
   const pf_json *k = obj + 1;
   for (uint32_t i = 0; i < obj->len; i++) {
     const pf_json *v = k + 1;
-    if (k->len == keylen && short_eq(k->v.s, key, keylen))
+    if (k->len == keylen && pf__bytes_eq(k->v.s, key, keylen))
       return v;
     k = v + pf__json_span(v);
   }

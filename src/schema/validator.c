@@ -685,22 +685,13 @@ static vprop *prop_lookup(const vnode *n, const char *name, size_t len, uint32_t
   }
 }
 
-static inline bool same_bytes(const char *a, const char *b, size_t n) {
-  if (n > 8)
-    return memcmp(a, b, n) == 0;
-  for (size_t i = 0; i < n; i++)
-    if (a[i] != b[i])
-      return false;
-  return true;
-}
-
 /* prop_lookup() for an argument name: a short scan when there are few
  * properties (no hash to compute), the table otherwise. */
 static inline vprop *prop_find(const vnode *n, const char *name, size_t len) {
   if (n->nprops <= 8) {
     for (uint32_t i = 0; i < n->nprops; i++) {
       vprop *pr = &n->props[i];
-      if (pr->len == len && same_bytes(pr->name, name, len))
+      if (pr->len == len && pf__bytes_eq(pr->name, name, len))
         return pr;
     }
     return NULL;
@@ -1603,7 +1594,7 @@ static bool flat_ok(const vnode *n, const pf_json *val) {
     mv = key + 1;
     const vprop *pr = NULL;
     for (uint32_t i = 0; i < n->nprops; i++)
-      if (n->props[i].len == key->len && same_bytes(n->props[i].name, key->v.s, key->len)) {
+      if (n->props[i].len == key->len && pf__bytes_eq(n->props[i].name, key->v.s, key->len)) {
         pr = &n->props[i];
         break;
       }
