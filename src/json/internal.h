@@ -110,11 +110,10 @@ const pf_json *pf__json_parse_msg(char *text, size_t len, pf_arena *arena,
 /* Correctly rounded decimal -> double for a validated JSON number text. */
 int pf__json_strtod(const char *text, size_t len, double *out);
 
-/* The JSON string escape of s (without quotes) written at o, which must
- * have room for 6 * len + PF__ESCAPE_SLACK bytes; returns the end. The same
- * output as pf_json_escape(), for a caller that reserved once. */
+/* Room an escape needs beyond 6 bytes per input byte (see below). */
 #define PF__ESCAPE_SLACK 32
-char *pf__json_escape_run(char *o, const char *s, size_t len); /* the general loop */
+/* pf__json_escape_to's general loop (write.c). */
+char *pf__json_escape_run(char *o, const char *s, size_t len);
 
 /* a[0..n) == b[0..n): short runs (most keys and argument names) compared
  * in line, longer ones by memcmp. */
@@ -140,8 +139,11 @@ static inline bool pf__json_plain8(uint64_t x) {
   return (hit & high) == 0;
 }
 
-/* Short plain strings (keys, names, numbers as text) are copied here with
- * a word test or two; anything else goes to the general loop. */
+/* The JSON string escape of s (without quotes) written at o, which must
+ * have room for 6 * len + PF__ESCAPE_SLACK bytes; returns the end. The same
+ * output as pf_json_escape(), for a caller that reserved once. Short plain
+ * strings (keys, names, numbers as text) are copied here after a word test
+ * or two; anything else goes to the general loop. */
 static inline __attribute__((always_inline)) char *pf__json_escape_to(char *o, const char *s,
                                                                      size_t len) {
   if (len >= 8 && len < 16) {

@@ -709,41 +709,56 @@ oom:
   return NULL;
 }
 
+/* opts with its defaults applied */
+typedef struct limits {
+  uint32_t max_depth;
+  size_t max_size;
+  int dup_reject;
+} limits;
+
+static limits limits_of(const pf_json_opts *opts) {
+  limits l = {opts && opts->max_depth ? opts->max_depth : PF_JSON_MAX_DEPTH_DEFAULT,
+              opts && opts->max_size ? opts->max_size : PF_JSON_MAX_SIZE_DEFAULT,
+              !opts || opts->dup_keys == PF_JSON_DUP_REJECT};
+  if (l.max_size > PF_JSON_MAX_SIZE_LIMIT)
+    l.max_size = PF_JSON_MAX_SIZE_LIMIT;
+  return l;
+}
+
+/* Node estimate: dense MCP messages (short keys, small numbers) need up to
+ * one node per 4-6 bytes; growing means copying the array, so start
+ * generously (unused capacity is never touched). Very large inputs start
+ * lower and grow. */
+static uint32_t node_estimate(size_t len) {
+  return (uint32_t)(len <= ((size_t)1 << 20) ? len / 4 + 8 : len / 16 + ((size_t)1 << 16));
+}
+
 const pf_json *pf_json_parse(char *text, size_t len, pf_arena *arena, const pf_json_opts *opts,
                              pf_json_error *err) {
-  uint32_t max_depth = opts && opts->max_depth ? opts->max_depth : PF_JSON_MAX_DEPTH_DEFAULT;
-  size_t max_size = opts && opts->max_size ? opts->max_size : PF_JSON_MAX_SIZE_DEFAULT;
-  int dup_reject = !opts || opts->dup_keys == PF_JSON_DUP_REJECT;
-  if (max_size > PF_JSON_MAX_SIZE_LIMIT)
-    max_size = PF_JSON_MAX_SIZE_LIMIT;
-
+  limits l = limits_of(opts);
   parser ps = {(u8 *)text, (const u8 *)text + len, arena, NULL, 0, err, 0, 0};
-  if (UNLIKELY(len > max_size)) {
-    fail(&ps, ps.buf + max_size, -PF_EJSON_SIZE, "JSON text exceeds the maximum size");
+  if (UNLIKELY(len > l.max_size)) {
+    fail(&ps, ps.buf + l.max_size, -PF_EJSON_SIZE, "JSON text exceeds the maximum size");
     return NULL;
   }
   uint32_t stack_small[128];
   uint32_t *stack = stack_small;
-  if (max_depth > 128) {
+  if (l.max_depth > 128) {
     /* Allocated after the nodes would block in-place node growth, so the
      * deep stack comes first. */
-    stack = pf_arena_alloc(arena, (size_t)max_depth * sizeof *stack);
+    stack = pf_arena_alloc(arena, (size_t)l.max_depth * sizeof *stack);
     if (!stack) {
       fail(&ps, ps.buf, -PF_ENOMEM, "out of memory");
       return NULL;
     }
   }
-  /* Node estimate: dense MCP messages (short keys, small numbers) need up
-   * to one node per 4-6 bytes; growing means copying the array, so start
-   * generously (unused capacity is never touched). Very large inputs start
-   * lower and grow. */
-  ps.cap = (uint32_t)(len <= ((size_t)1 << 20) ? len / 4 + 8 : len / 16 + ((size_t)1 << 16));
+  ps.cap = node_estimate(len);
   ps.nodes = pf_arena_alloc(arena, (size_t)ps.cap * sizeof(pf_json));
   if (!ps.nodes) {
     fail(&ps, ps.buf, -PF_ENOMEM, "out of memory");
     return NULL;
   }
-  return machine(&ps, ps.buf, max_depth, dup_reject, stack, 0) ? ps.nodes : NULL;
+  return machine(&ps, ps.buf, l.max_depth, l.dup_reject, stack, 0) ? ps.nodes : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -783,13 +798,6 @@ static inline uint32_t known_key(const u8 *p, const u8 *end, int level, uint32_t
   return 0;
 }
 
-/* An object at p ('{') of a compact message, at nesting level 0 (the
- * message), 1 (its params) or 2 (their arguments): members read directly,
- * without the state machine. Values other than plain strings, integers and
- * objects up to level 2 go through machine() in sub mode. Returns the
- * position after the object, or NULL to give up (the caller then parses the
- * text with the full parser, which reports any error). Writes nothing into
- * the text. */
 /* Where the NULs go once the fast path has succeeded: the closing quotes of
  * the strings it read itself, and the node ranges machine() produced. */
 typedef struct fastnul {
@@ -807,6 +815,13 @@ static inline void note_quote(fastnul *z, const u8 *q) {
     z->all = true;
 }
 
+/* An object at p ('{') of a compact message, at nesting level 0 (the
+ * message), 1 (its params) or 2 (their arguments): members read directly,
+ * without the state machine. Values other than plain strings, integers and
+ * objects up to level 2 go through machine() in sub mode. Returns the
+ * position after the object, or NULL to give up (the caller then parses the
+ * text with the full parser, which reports any error). Writes nothing into
+ * the text. */
 static const u8 *fast_object(parser *ps, const u8 *p, int level, uint32_t max_depth,
                              uint32_t *stack, fastnul *z) {
   const u8 *end = ps->end;
@@ -851,8 +866,7 @@ static const u8 *fast_object(parser *ps, const u8 *p, int level, uint32_t max_de
       key->len = (uint32_t)(q - (p + 1));
       for (uint32_t i = 0; i < ngen; i++) {
         const pf_json *o = &nodes[gen[i]];
-        if (o->len == key->len &&
-            (key->len == 0 || (o->v.s[0] == key->v.s[0] && memcmp(o->v.s, key->v.s, key->len) == 0)))
+        if (o->len == key->len && pf__bytes_eq(o->v.s, key->v.s, key->len))
           return NULL;
       }
       gen[ngen++] = n;
@@ -894,8 +908,7 @@ static const u8 *fast_object(parser *ps, const u8 *p, int level, uint32_t max_de
         /* a short decimal: the digits exact in a double, then one division
          * by an exact power of ten, as parse_number() computes it */
         if (*q == '.') {
-          const u8 *f = ++q;
-          lim = end - d > 18 ? d + 18 : end;
+          const u8 *f = ++q; /* lim still bounds all the digits to 17 */
           while (q < lim && is_digit(*q))
             u = u * 10 + (uint64_t)(*q++ - '0');
           if (q > f && q < end && (*q == ',' || *q == '}') && u <= (1ull << 53)) {
@@ -959,38 +972,34 @@ close:;
 
 const pf_json *pf__json_parse_msg(char *text, size_t len, pf_arena *arena,
                                   const pf_json_opts *opts, pf_json_error *err) {
-  uint32_t max_depth = opts && opts->max_depth ? opts->max_depth : PF_JSON_MAX_DEPTH_DEFAULT;
-  size_t max_size = opts && opts->max_size ? opts->max_size : PF_JSON_MAX_SIZE_DEFAULT;
-  if (max_size > PF_JSON_MAX_SIZE_LIMIT)
-    max_size = PF_JSON_MAX_SIZE_LIMIT;
+  limits l = limits_of(opts);
   /* The fast path: a compact object of at most 64 KB, duplicate keys
    * rejected, the default nesting limit or less (one stack on this frame). */
-  if (len >= 2 && len <= 65536 && len <= max_size && text[0] == '{' &&
-      (!opts || opts->dup_keys == PF_JSON_DUP_REJECT) && max_depth <= 128) {
+  if (len >= 2 && len <= 65536 && len <= l.max_size && text[0] == '{' && l.dup_reject &&
+      l.max_depth <= 128) {
     parser ps = {(u8 *)text, (const u8 *)text + len, arena, NULL, 0, NULL, 0, 1};
-    ps.cap = (uint32_t)(len / 4 + 8); /* as pf_json_parse() */
+    ps.cap = node_estimate(len);
     ps.nodes = pf_arena_alloc(arena, (size_t)ps.cap * sizeof(pf_json));
     if (ps.nodes) {
       uint32_t stack[128];
       fastnul z;
       z.nquote = z.nrange = 0;
       z.all = false;
-      const u8 *p = fast_object(&ps, ps.buf, 0, max_depth, stack, &z), *end = ps.end;
+      const u8 *p = fast_object(&ps, ps.buf, 0, l.max_depth, stack, &z), *end = ps.end;
       while (p && p < end && WS(*p))
         p++;
       if (p == end) {
         /* kept: NUL-terminate the strings, as the full parser does */
-        uint32_t from[8], to[8], nr = z.nrange;
-        for (uint32_t r = 0; r < nr; r++)
-          from[r] = z.range[r][0], to[r] = z.range[r][1];
-        if (z.all) {
-          from[0] = 0, to[0] = ps.n, nr = 1;
+        if (z.all) { /* too many to have noted: every node */
           z.nquote = 0;
+          z.range[0][0] = 0;
+          z.range[0][1] = ps.n;
+          z.nrange = 1;
         }
         for (uint32_t i = 0; i < z.nquote; i++)
           *z.quote[i] = '\0';
-        for (uint32_t r = 0; r < nr; r++)
-          for (uint32_t i = from[r]; i < to[r]; i++)
+        for (uint32_t r = 0; r < z.nrange; r++)
+          for (uint32_t i = z.range[r][0]; i < z.range[r][1]; i++)
             if (ps.nodes[i].type == PF_JSON_STRING)
               ((char *)ps.nodes[i].v.s)[ps.nodes[i].len] = '\0';
         return ps.nodes;
@@ -999,7 +1008,7 @@ const pf_json *pf__json_parse_msg(char *text, size_t len, pf_arena *arena,
       ps.n = 0;
       ps.sub = 0;
       ps.err = err;
-      return machine(&ps, ps.buf, max_depth, 1, stack, 0) ? ps.nodes : NULL;
+      return machine(&ps, ps.buf, l.max_depth, 1, stack, 0) ? ps.nodes : NULL;
     }
   }
   return pf_json_parse(text, len, arena, opts, err);

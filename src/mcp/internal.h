@@ -5,7 +5,8 @@
 #include "mcp/mcp.h"
 
 /* JSON-RPC output (each appends one line ending in '\n'). id NULL = null. */
-void pf__rpc_open(pf_buf *out, const pf_json *id); /* `{"jsonrpc":"2.0","id":<id>` */
+/* `{"jsonrpc":"2.0","id":<id>`, or with id_text (the id as JSON) when given */
+void pf__rpc_open(pf_buf *out, const pf_json *id, const char *id_text);
 void pf__rpc_head(pf_buf *out, const pf_json *id); /* the same and a ',' */
 void pf__rpc_error(pf_buf *out, const pf_json *id, int code, const char *msg,
                    const char *data_json);

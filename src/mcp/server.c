@@ -93,20 +93,11 @@ static void cursor(pf_buf *out, size_t page) {
 static void free_pages(pf__pages *pages);
 
 /* Builds the pages of a list of the items for which hidden(srv, i) is
- * false, and makes them current (keeping the previous version readable). */
-static int build_pages_same(pf_server *srv, _Atomic(pf__pages *) *cur, const char *key,
-                            size_t total, item_fn item, bool (*hidden)(pf_server *, size_t),
-                            same_fn same);
-static int build_pages(pf_server *srv, _Atomic(pf__pages *) *cur, const char *key, size_t total,
-                       item_fn item, bool (*hidden)(pf_server *, size_t)) {
-  return build_pages_same(srv, cur, key, total, item, hidden, NULL);
-}
-
-/* same (may be NULL): a page whose items are all written the same as for
+ * false, and makes them current (keeping the previous version readable).
+ * same (may be NULL): a page whose items are all written the same as for
  * the previous revision is shared without being written again. */
-static int build_pages_same(pf_server *srv, _Atomic(pf__pages *) *cur, const char *key,
-                            size_t total, item_fn item, bool (*hidden)(pf_server *, size_t),
-                            same_fn same) {
+static int build_pages(pf_server *srv, _Atomic(pf__pages *) *cur, const char *key, size_t total,
+                       item_fn item, bool (*hidden)(pf_server *, size_t), same_fn same) {
   size_t per = srv->cfg->forge.page_size ? srv->cfg->forge.page_size : 100;
   pf__pages *pages = pf__malloc(sizeof *pages);
   size_t *idx = pf__malloc((total ? total : 1) * sizeof *idx);
@@ -575,8 +566,8 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc) {
     if (rc)
       return rc;
   }
-  return build_pages_same(srv, &srv->tools_pages, "tools", srv->ntools, tool_item, tool_hidden,
-                          tool_same);
+  return build_pages(srv, &srv->tools_pages, "tools", srv->ntools, tool_item, tool_hidden,
+                     tool_same);
 }
 
 static int build_resources(pf_server *srv, pf_buf *diag) {
@@ -671,10 +662,10 @@ static int build_resources(pf_server *srv, pf_buf *diag) {
   for (size_t i = 0; i < n; i++)
     atomic_init(&srv->resources[i].hidden, srv->resources[i].cfg->disabled);
   rc = build_pages(srv, &srv->resources_pages, "resources", srv->nstatic, resource_item,
-                   resource_hidden);
+                   resource_hidden, NULL);
   if (!rc)
     rc = build_pages(srv, &srv->templates_pages, "resourceTemplates", n - srv->nstatic,
-                     template_item, template_hidden);
+                     template_item, template_hidden, NULL);
   return rc;
 }
 
@@ -723,7 +714,7 @@ static int build_prompts(pf_server *srv, pf_buf *diag) {
   for (size_t i = 0; i < n; i++)
     atomic_init(&srv->prompts[i].hidden, srv->prompts[i].cfg->disabled);
   if (!rc)
-    rc = build_pages(srv, &srv->prompts_pages, "prompts", n, prompt_item, prompt_hidden);
+    rc = build_pages(srv, &srv->prompts_pages, "prompts", n, prompt_item, prompt_hidden, NULL);
   return rc;
 }
 
@@ -851,8 +842,8 @@ int pf__server_set_enabled(pf_server *srv, const char *kind, const char *name, b
     if (i < 0) {
       rc = -PF_EINVAL;
     } else if (flip(&srv->tools[i].hidden, enabled)) {
-      rc = build_pages_same(srv, &srv->tools_pages, "tools", srv->ntools, tool_item, tool_hidden,
-                          tool_same);
+      rc = build_pages(srv, &srv->tools_pages, "tools", srv->ntools, tool_item, tool_hidden,
+                     tool_same);
       if (!rc)
         list_changed(srv, "notifications/tools/list_changed");
     }
@@ -862,7 +853,7 @@ int pf__server_set_enabled(pf_server *srv, const char *kind, const char *name, b
       rc = -PF_EINVAL;
     } else if (flip(&srv->prompts[i].hidden, enabled)) {
       rc = build_pages(srv, &srv->prompts_pages, "prompts", srv->nprompts, prompt_item,
-                       prompt_hidden);
+                       prompt_hidden, NULL);
       if (!rc)
         list_changed(srv, "notifications/prompts/list_changed");
     }
@@ -879,9 +870,9 @@ int pf__server_set_enabled(pf_server *srv, const char *kind, const char *name, b
     } else if (flip(&srv->resources[i].hidden, enabled)) {
       rc = i < srv->nstatic
                ? build_pages(srv, &srv->resources_pages, "resources", srv->nstatic, resource_item,
-                             resource_hidden)
+                             resource_hidden, NULL)
                : build_pages(srv, &srv->templates_pages, "resourceTemplates",
-                             srv->nresources - srv->nstatic, template_item, template_hidden);
+                             srv->nresources - srv->nstatic, template_item, template_hidden, NULL);
       if (!rc)
         list_changed(srv, "notifications/resources/list_changed");
     }

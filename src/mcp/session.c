@@ -18,9 +18,15 @@ const char *const pf__proto_names[PF_PROTO__COUNT] = {"2024-11-05", "2025-03-26"
 /* Output helpers                                                      */
 
 /* `{"jsonrpc":"2.0","id":<id>`: an integer id, the usual kind, is written
- * straight into the one reservation. */
-void pf__rpc_open(pf_buf *out, const pf_json *id) {
+ * straight into the one reservation; id_text, when given, is the id
+ * already written as JSON. */
+void pf__rpc_open(pf_buf *out, const pf_json *id, const char *id_text) {
   static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+  if (id_text) {
+    pf_buf_append(out, head, sizeof head - 1);
+    pf_buf_puts(out, id_text);
+    return;
+  }
   if (pf_buf_reserve(out, sizeof head - 1 + 21) != 0)
     return;
   char *o = out->data + out->len;
@@ -46,7 +52,7 @@ void pf__rpc_open(pf_buf *out, const pf_json *id) {
 
 /* `{"jsonrpc":"2.0","id":<id>,` */
 void pf__rpc_head(pf_buf *out, const pf_json *id) {
-  pf__rpc_open(out, id);
+  pf__rpc_open(out, id, NULL);
   pf_buf_putc(out, ',');
 }
 

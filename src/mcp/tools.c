@@ -56,13 +56,7 @@ void pf__tool_write_result(pf_call *c, const pf_json *id, const char *id_text, p
   if (structured && c->nblocks == 0)
     pf_result_text(c, c->structured->data, c->structured->len);
 
-  if (id_text) {
-    static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
-    pf_buf_append(out, head, sizeof head - 1);
-    pf_buf_puts(out, id_text);
-  } else {
-    pf__rpc_open(out, id);
-  }
+  pf__rpc_open(out, id, id_text);
   /* the rest in one reservation */
   static const char mid[] = ",\"result\":{\"content\":[";
   static const char sc[] = "],\"structuredContent\":";

@@ -790,19 +790,17 @@ static void classify(vnode *n) {
     n->flags |= F_PRE;
   if (n->nall || n->nany || n->none || n->not_ || n->if_)
     n->flags |= F_POST;
-  bool bare = !(n->flags & (F_FALSE | F_NUMERIC | F_UNIQUE | F_PRE | F_POST)) && n->min_len < 0 &&
-              n->max_len < 0 && !n->pattern && n->min_items < 0 && n->max_items < 0 && !n->items &&
-              !n->nprefix && !n->contains && !n->table && !n->additional && !n->npatprops &&
-              !n->prop_names && n->min_props < 0 && n->max_props < 0;
-  if (bare)
+  /* no keyword beyond `type`, `properties`/`required` and additionalProperties */
+  bool plain = !(n->flags & (F_FALSE | F_NUMERIC | F_UNIQUE | F_PRE | F_POST)) &&
+               n->min_len < 0 && n->max_len < 0 && !n->pattern && n->min_items < 0 &&
+               n->max_items < 0 && !n->items && !n->nprefix && !n->contains && !n->npatprops &&
+               !n->prop_names && n->min_props < 0 && n->max_props < 0;
+  if (plain && !n->table && !n->additional)
     n->flags |= F_TYPEONLY;
   /* the usual tool arguments: an object of a few typed properties */
-  bool flat = !(n->flags & (F_FALSE | F_NUMERIC | F_UNIQUE | F_PRE | F_POST)) &&
-              n->min_len < 0 && n->max_len < 0 && !n->pattern && n->min_items < 0 &&
-              n->max_items < 0 && !n->items && !n->nprefix && !n->contains && n->table &&
-              n->nprops <= 8 && (!n->additional || (n->additional->flags & F_FALSE)) &&
-              !n->npatprops && !n->prop_names &&
-              n->min_props < 0 && n->max_props < 0 && (!n->types || (n->types & T_OBJ));
+  bool flat = plain && n->table && n->nprops <= 8 &&
+              (!n->additional || (n->additional->flags & F_FALSE)) &&
+              (!n->types || (n->types & T_OBJ));
   for (uint32_t i = 0; flat && i < n->nprops; i++)
     flat = !n->props[i].schema || (n->props[i].schema->flags & F_TYPEONLY);
   if (flat)
@@ -1129,11 +1127,7 @@ static inline uint32_t value_type(const pf_json *val) {
   case PF_JSON_BOOL: return T_BOOL;
   case PF_JSON_INT:
   case PF_JSON_UINT: return T_INT;
-  case PF_JSON_REAL: {
-    /* every double from 2^53 up is integral (the parser refuses overflow) */
-    double d = pf_json_num_or(val, 0);
-    return fabs(d) >= 9007199254740992.0 || d == (double)(int64_t)d ? T_INT : T_NUM;
-  }
+  case PF_JSON_REAL: return pf__is_integral(val->v.d) ? T_INT : T_NUM;
   case PF_JSON_STRING: return T_STR;
   case PF_JSON_ARRAY: return T_ARR;
   case PF_JSON_OBJECT: return T_OBJ;
@@ -1592,12 +1586,7 @@ static bool flat_ok(const vnode *n, const pf_json *val) {
   const pf_json *key = val + 1, *mv;
   for (uint32_t im = 0; im < val->len; im++, key = mv + pf__json_span(mv)) {
     mv = key + 1;
-    const vprop *pr = NULL;
-    for (uint32_t i = 0; i < n->nprops; i++)
-      if (n->props[i].len == key->len && pf__bytes_eq(n->props[i].name, key->v.s, key->len)) {
-        pr = &n->props[i];
-        break;
-      }
+    const vprop *pr = prop_find(n, key->v.s, key->len); /* a scan: nprops <= 8 */
     if (!pr || !pr->schema) {
       if (n->additional) /* additionalProperties: false */
         return false;
