@@ -1,12 +1,15 @@
-/* libFuzzer target: pf__json_parse_msg (the message fast path) against
- * pf_json_parse, on the same bytes.
+/* libFuzzer target: pf__json_parse_msg (the message fast path, and its
+ * message shapes) against pf_json_parse, on the same bytes.
  *
  * Both must agree on everything a caller can see: accept or refuse; on
  * refusal the same error code, offset and message; on success node for
  * node the same tree (type, length, value; strings at the same offset in
  * their buffer) and the same buffer afterwards (the in-place NULs and
  * unescaping). The first byte picks options: small nesting limits and
- * duplicate-key handling.
+ * duplicate-key handling. The rest is one message, or two separated by a
+ * newline: the first is read with a fresh shape cache (and learned), then
+ * the second and the first again with the same cache, so the second is
+ * read through the first one's shape whenever it matches it.
  *
  *   build-fuzz/fuzz/fuzz_msg CORPUS   (seeds: fuzz/corpus/json, fuzz/corpus/rpc)
  */
@@ -41,28 +44,16 @@ static char *exact_copy(const void *p, size_t n) {
   return c;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (!arena_a) {
-    arena_a = pf_arena_create(0);
-    arena_b = pf_arena_create(0);
-    CHECK(arena_a && arena_b);
-  }
-  if (size == 0)
-    return 0;
-  pf_json_opts opts = {0, 0, PF_JSON_DUP_REJECT};
-  uint8_t sel = data[0];
-  if ((sel & 3) == 1)
-    opts.max_depth = 1 + (sel >> 2) % 4; /* 1..4: the fast path's levels and one more */
-  if ((sel & 0x30) == 0x30)
-    opts.dup_keys = PF_JSON_DUP_ALLOW;
-  data++, size--;
-
+/* One message through pf__json_parse_msg (with shapes, or NULL) and
+ * pf_json_parse: the same outcome. */
+static void same(const uint8_t *data, size_t size, const pf_json_opts *opts,
+                 pf__json_shapes *shapes) {
   char *a = exact_copy(data, size), *b = exact_copy(data, size);
   pf_arena_reset(arena_a);
   pf_arena_reset(arena_b);
   pf_json_error ea = {1, 7, "untouched"}, eb = {1, 7, "untouched"};
-  const pf_json *ra = pf__json_parse_msg(a, size, arena_a, &opts, &ea);
-  const pf_json *rb = pf_json_parse(b, size, arena_b, &opts, &eb);
+  const pf_json *ra = pf__json_parse_msg(a, size, arena_a, opts, &ea, shapes);
+  const pf_json *rb = pf_json_parse(b, size, arena_b, opts, &eb);
   CHECK(!ra == !rb);
   if (!ra) {
     CHECK(ea.code == eb.code);
@@ -86,5 +77,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK(size == 0 || memcmp(a, b, size) == 0);
   free(a);
   free(b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (!arena_a) {
+    arena_a = pf_arena_create(0);
+    arena_b = pf_arena_create(0);
+    CHECK(arena_a && arena_b);
+  }
+  if (size == 0)
+    return 0;
+  pf_json_opts opts = {0, 0, PF_JSON_DUP_REJECT};
+  uint8_t sel = data[0];
+  if ((sel & 3) == 1)
+    opts.max_depth = 1 + (sel >> 2) % 4; /* 1..4: the fast path's levels and one more */
+  if ((sel & 0x30) == 0x30)
+    opts.dup_keys = PF_JSON_DUP_ALLOW;
+  data++, size--;
+
+  same(data, size, &opts, NULL);
+  const uint8_t *nl = memchr(data, '\n', size);
+  size_t n1 = nl ? (size_t)(nl - data) : size;
+  pf__json_shapes *shapes = pf__json_shapes_new();
+  CHECK(shapes != NULL);
+  same(data, n1, &opts, shapes);
+  if (nl) {
+    same(nl + 1, size - n1 - 1, &opts, shapes);
+    /* the second one under the default limits too (the first shape was
+     * learned under opts) */
+    same(nl + 1, size - n1 - 1, NULL, shapes);
+  }
+  same(data, n1, &opts, shapes);
+  pf__json_shapes_free(shapes);
   return 0;
 }

@@ -101,11 +101,23 @@ static inline size_t pf__utf8_put(char *o, uint32_t cp) {
   return 4;
 }
 
+/* Message shapes (parse.c): the last few message layouts a thread has
+ * read (member names, their order and separators, with the scalar values
+ * cut out), so a message laid out like one of them is read by comparing
+ * the bytes around its values. One per thread; not thread-safe. */
+typedef struct pf__json_shapes pf__json_shapes;
+pf__json_shapes *pf__json_shapes_new(void); /* NULL when out of memory */
+void pf__json_shapes_free(pf__json_shapes *c);
+uint64_t pf__json_shapes_hits(const pf__json_shapes *c); /* messages read through a shape */
+
 /* pf_json_parse() for a JSON-RPC message: the same result, errors and
  * in-place changes, faster for the usual compact message (its envelope and
- * params members are read without the general state machine). */
+ * params members are read without the general state machine). With
+ * shapes (or NULL), a message laid out like a recent one is read through
+ * its shape, and the layout of one that is not is learned. */
 const pf_json *pf__json_parse_msg(char *text, size_t len, pf_arena *arena,
-                                  const pf_json_opts *opts, pf_json_error *err);
+                                  const pf_json_opts *opts, pf_json_error *err,
+                                  pf__json_shapes *shapes);
 
 /* Correctly rounded decimal -> double for a validated JSON number text. */
 int pf__json_strtod(const char *text, size_t len, double *out);

@@ -13,6 +13,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "base/alloc.h"
 #include "base/arena.h"
 #include "json/internal.h"
 
@@ -761,6 +762,42 @@ const pf_json *pf_json_parse(char *text, size_t len, pf_arena *arena, const pf_j
   return machine(&ps, ps.buf, l.max_depth, l.dup_reject, stack, 0) ? ps.nodes : NULL;
 }
 
+/* A number at p (a '-' or a digit) into *val: an integer of up to 18
+ * digits, or a short decimal, ending at ',', '}' or ']' is read in line;
+ * other numbers (and anything malformed) are parse_number()'s. Returns the
+ * position after the number, or NULL (parse_number() failed). */
+static inline __attribute__((always_inline)) const u8 *fast_number(parser *ps, const u8 *p,
+                                                                   pf_json *val) {
+  const u8 *end = ps->end;
+  u8 c = *p;
+  const u8 *d = p + (c == '-'), *q = d;
+  const u8 *lim = end - d > 18 ? d + 18 : end;
+  uint64_t u = 0;
+  while (q < lim && is_digit(*q))
+    u = u * 10 + (uint64_t)(*q++ - '0');
+  if (LIKELY(q > d && q < end && (*d != '0' || q - d == 1))) {
+    if (*q == ',' || *q == '}' || *q == ']') {
+      val->type = PF_JSON_INT;
+      val->v.i = c == '-' ? -(int64_t)u : (int64_t)u;
+      return q;
+    }
+    /* a short decimal: the digits exact in a double, then one division by
+     * an exact power of ten, as parse_number() computes it */
+    if (*q == '.') {
+      const u8 *f = ++q; /* lim still bounds all the digits to 17 */
+      while (q < lim && is_digit(*q))
+        u = u * 10 + (uint64_t)(*q++ - '0');
+      if (q > f && q < end && (*q == ',' || *q == '}' || *q == ']') && u <= (1ull << 53)) {
+        double x = (double)u / pow10_exact[q - f];
+        val->type = PF_JSON_REAL;
+        val->v.d = c == '-' ? -x : x;
+        return q;
+      }
+    }
+  }
+  return parse_number(ps, p, val);
+}
+
 /* ------------------------------------------------------------------ */
 /* The fast path for MCP messages                                      */
 
@@ -890,38 +927,7 @@ static const u8 *fast_object(parser *ps, const u8 *p, int level, uint32_t max_de
         goto next;
       }
     } else if (c == '-' || is_digit(c)) {
-      /* an integer of up to 18 digits ends at ',' or '}'; other numbers
-       * (and anything malformed) are parse_number()'s */
-      const u8 *d = p + (c == '-'), *q = d;
-      const u8 *lim = end - d > 18 ? d + 18 : end;
-      uint64_t u = 0;
-      while (q < lim && is_digit(*q))
-        u = u * 10 + (uint64_t)(*q++ - '0');
-      if (LIKELY(q > d && q < end && (*d != '0' || q - d == 1))) {
-        if (*q == ',' || *q == '}') {
-          val->type = PF_JSON_INT;
-          val->v.i = c == '-' ? -(int64_t)u : (int64_t)u;
-          n++;
-          p = q;
-          goto next;
-        }
-        /* a short decimal: the digits exact in a double, then one division
-         * by an exact power of ten, as parse_number() computes it */
-        if (*q == '.') {
-          const u8 *f = ++q; /* lim still bounds all the digits to 17 */
-          while (q < lim && is_digit(*q))
-            u = u * 10 + (uint64_t)(*q++ - '0');
-          if (q > f && q < end && (*q == ',' || *q == '}') && u <= (1ull << 53)) {
-            double x = (double)u / pow10_exact[q - f];
-            val->type = PF_JSON_REAL;
-            val->v.d = c == '-' ? -x : x;
-            n++;
-            p = q;
-            goto next;
-          }
-        }
-      }
-      if (!(p = parse_number(ps, p, val)))
+      if (!(p = fast_number(ps, p, val)))
         return NULL;
       n++;
       goto next;
@@ -970,13 +976,300 @@ close:;
 }
 #undef LIT
 
+/* ------------------------------------------------------------------ */
+/* Message shapes                                                      */
+
+/* A client sends the same kind of message over and over: the same member
+ * names in the same order, with other values. A shape is such a message
+ * with its scalar values cut out: the literal bytes between the values
+ * (braces, member names, separators, true/false/null), the holes (a
+ * string's content or a number) and the node array the parser built for
+ * it. A message that matches a shape byte for byte around its holes gets
+ * that node array, with the holes' values and the names' positions filled
+ * in: a few comparisons and one copy instead of a parse. */
+
+#define SHAPE_SLOTS 4
+#define SHAPE_NODES 64
+#define SHAPE_HOLES 32
+#define SHAPE_KEYS 48
+#define SHAPE_LIT 768
+#define SHAPE_TEXT_MAX 2048 /* longer messages are not learned */
+
+typedef struct shape {
+  uint32_t nnodes, nholes, nkeys, depth;
+  uint16_t seg[SHAPE_HOLES + 2]; /* literal k is lit[seg[k] .. seg[k + 1]) */
+  uint8_t hole_node[SHAPE_HOLES];
+  uint8_t hole_str[SHAPE_HOLES]; /* 1: a string's content, 0: a number */
+  struct {
+    uint8_t node, seg;
+    uint16_t off; /* where the name's content starts in literal seg */
+  } key[SHAPE_KEYS];
+  pf_json node[SHAPE_NODES];
+  u8 lit[SHAPE_LIT];
+} shape;
+
+struct pf__json_shapes {
+  uint32_t n;                 /* shapes in use: slots order[0 .. n) */
+  uint8_t order[SHAPE_SLOTS]; /* slots, most recently matched first */
+  uint64_t hits;               /* messages read through a shape */
+  shape slot[SHAPE_SLOTS];
+};
+
+pf__json_shapes *pf__json_shapes_new(void) {
+  pf__json_shapes *c = pf__malloc(sizeof *c);
+  if (c) {
+    c->n = 0;
+    c->hits = 0;
+    for (uint32_t i = 0; i < SHAPE_SLOTS; i++)
+      c->order[i] = (uint8_t)i;
+  }
+  return c;
+}
+
+void pf__json_shapes_free(pf__json_shapes *c) { pf__free(c); }
+
+uint64_t pf__json_shapes_hits(const pf__json_shapes *c) { return c ? c->hits : 0; }
+
+/* a[0..n) == b[0..n), n small: words, the last one overlapping */
+static inline bool lit_eq(const u8 *a, const u8 *b, size_t n) {
+  uint64_t x, y;
+  if (n >= 8) {
+    size_t i = 0;
+    for (; i + 8 < n; i += 8) {
+      memcpy(&x, a + i, 8);
+      memcpy(&y, b + i, 8);
+      if (x != y)
+        return false;
+    }
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    return x == y;
+  }
+  if (n >= 4) {
+    uint32_t x1, y1, x2, y2;
+    memcpy(&x1, a, 4);
+    memcpy(&y1, b, 4);
+    memcpy(&x2, a + n - 4, 4);
+    memcpy(&y2, b + n - 4, 4);
+    return ((x1 ^ y1) | (x2 ^ y2)) == 0;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i])
+      return false;
+  return true;
+}
+
+/* The message text (untouched) through shape sh: its nodes, or NULL when it
+ * does not match (nothing written then). Strings NUL-terminated as
+ * pf_json_parse does it. */
+static const pf_json *shape_read(const shape *sh, u8 *text, size_t len, pf_arena *arena) {
+  const u8 *p = text, *end = text + len;
+  const u8 *segp[SHAPE_HOLES + 1];
+  pf_json hv[SHAPE_HOLES];
+  parser ps = {text, end, arena, NULL, 0, NULL, 0, 1}; /* for parse_number */
+  uint32_t k = 0;
+  for (;; k++) {
+    size_t sl = sh->seg[k + 1] - sh->seg[k];
+    if ((size_t)(end - p) < sl || !lit_eq(p, sh->lit + sh->seg[k], sl))
+      return NULL;
+    segp[k] = p;
+    p += sl;
+    if (k == sh->nholes)
+      break;
+    pf_json *v = &hv[k];
+    if (sh->hole_str[k]) {
+      const u8 *q = p;
+      for (;;) {
+        q = find_stop(q, end);
+        if (LIKELY(q < end && *q == '"'))
+          break;
+        if (q == end || *q < 0x80)
+          return NULL; /* an escape or a control character: the parser's */
+        int r = pf__utf8_check(q, end);
+        if (r < 0)
+          return NULL;
+        q += r;
+      }
+      v->type = PF_JSON_STRING;
+      v->len = (uint32_t)(q - p);
+      v->v.s = (const char *)p;
+      p = q;
+    } else {
+      v->len = 0;
+      if (p == end || (*p != '-' && !is_digit(*p)) || !(p = fast_number(&ps, p, v)))
+        return NULL;
+    }
+  }
+  while (p < end && WS(*p))
+    p++;
+  if (p != end)
+    return NULL;
+  pf_json *nodes = pf_arena_alloc(arena, (size_t)sh->nnodes * sizeof(pf_json));
+  if (!nodes)
+    return NULL;
+  memcpy(nodes, sh->node, (size_t)sh->nnodes * sizeof(pf_json));
+  for (uint32_t i = 0; i < sh->nkeys; i++) {
+    pf_json *kn = &nodes[sh->key[i].node];
+    u8 *s = (u8 *)segp[sh->key[i].seg] + sh->key[i].off;
+    kn->v.s = (const char *)s;
+    s[kn->len] = '\0';
+  }
+  for (uint32_t i = 0; i < sh->nholes; i++) {
+    pf_json *v = &nodes[sh->hole_node[i]];
+    *v = hv[i];
+    if (v->type == PF_JSON_STRING)
+      ((char *)v->v.s)[v->len] = '\0';
+  }
+  return nodes;
+}
+
+/* Learns the shape of text (untouched, compact enough for the fast path
+ * to have read it) from its n nodes. Gives up quietly on anything that does
+ * not fit a slot. */
+static void shape_learn(pf__json_shapes *c, const u8 *text, size_t len, const pf_json *nodes,
+                        uint32_t n) {
+  if (len > SHAPE_TEXT_MAX || n > SHAPE_NODES)
+    return;
+  if (c->n == SHAPE_SLOTS)
+    c->n--; /* the least recently matched shape makes room */
+  uint32_t si = c->order[c->n];
+  shape *sh = &c->slot[si]; /* out of use until it is complete */
+  /* which nodes are member names, and the deepest nesting */
+  uint8_t is_key[SHAPE_NODES] = {0};
+  uint32_t close_at[SHAPE_NODES], depth = 0, maxdepth = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    while (depth && close_at[depth - 1] == i)
+      depth--;
+    const pf_json *x = &nodes[i];
+    if (!pf__json_is_container(x))
+      continue;
+    close_at[depth++] = i + (uint32_t)x->v.u;
+    if (depth > maxdepth)
+      maxdepth = depth;
+    if (x->type == PF_JSON_OBJECT) {
+      uint32_t j = i + 1;
+      for (uint32_t m = 0; m < x->len; m++) {
+        is_key[j] = 1;
+        j += 1 + (uint32_t)pf__json_span(&nodes[j + 1]);
+      }
+    }
+  }
+  const u8 *p = text, *end = text + len, *segstart = text;
+  uint32_t nlit = 0, nholes = 0, nkeys = 0;
+  sh->seg[0] = 0;
+#define SHAPE_CUT(at)                                                                              \
+  do {                                                                                             \
+    size_t l_ = (size_t)((at) - segstart);                                                         \
+    if (nlit + l_ > SHAPE_LIT)                                                                     \
+      return;                                                                                      \
+    memcpy(sh->lit + nlit, segstart, l_);                                                          \
+    nlit += (uint32_t)l_;                                                                          \
+    sh->seg[nholes + 1] = (uint16_t)nlit;                                                          \
+  } while (0)
+  for (uint32_t i = 0; i < n; i++) {
+    while (p < end && (*p == ',' || *p == ':' || *p == '}' || *p == ']' || WS(*p)))
+      p++;
+    if (p == end)
+      return;
+    const pf_json *x = &nodes[i];
+    switch (x->type) {
+    case PF_JSON_OBJECT:
+    case PF_JSON_ARRAY:
+      if (*p != (x->type == PF_JSON_OBJECT ? '{' : '['))
+        return;
+      p++;
+      break;
+    case PF_JSON_STRING:
+      if (*p != '"' || x->v.s != (const char *)p + 1 || p[1 + x->len] != '"')
+        return;
+      if (is_key[i]) {
+        if (nkeys == SHAPE_KEYS)
+          return;
+        sh->key[nkeys].node = (uint8_t)i;
+        sh->key[nkeys].seg = (uint8_t)nholes;
+        sh->key[nkeys].off = (uint16_t)(p + 1 - segstart);
+        nkeys++;
+        p += x->len + 2;
+      } else {
+        if (nholes == SHAPE_HOLES)
+          return;
+        SHAPE_CUT(p + 1);
+        sh->hole_node[nholes] = (uint8_t)i;
+        sh->hole_str[nholes++] = 1;
+        p += 1 + x->len;
+        segstart = p++; /* the closing quote begins the next literal */
+      }
+      break;
+    case PF_JSON_INT:
+    case PF_JSON_UINT:
+    case PF_JSON_REAL: {
+      if (nholes == SHAPE_HOLES)
+        return;
+      SHAPE_CUT(p);
+      sh->hole_node[nholes] = (uint8_t)i;
+      sh->hole_str[nholes++] = 0;
+      while (p < end && (is_digit(*p) || *p == '-' || *p == '+' || *p == '.' || *p == 'e' ||
+                         *p == 'E'))
+        p++;
+      segstart = p;
+      break;
+    }
+    case PF_JSON_BOOL:
+    case PF_JSON_NULL: {
+      size_t l = x->type == PF_JSON_NULL || x->v.u ? 4 : 5;
+      if ((size_t)(end - p) < l || *p != (x->type == PF_JSON_NULL ? 'n' : x->v.u ? 't' : 'f'))
+        return;
+      p += l;
+      break;
+    }
+    default:
+      return;
+    }
+  }
+  while (p < end && (*p == '}' || *p == ']' || WS(*p)))
+    p++;
+  if (p != end)
+    return;
+  while (p > segstart && WS(p[-1]))
+    p--;
+  SHAPE_CUT(p);
+#undef SHAPE_CUT
+  sh->nnodes = n;
+  sh->nholes = nholes;
+  sh->nkeys = nkeys;
+  sh->depth = maxdepth;
+  memcpy(sh->node, nodes, (size_t)n * sizeof(pf_json));
+  /* in use, and tried first */
+  for (uint32_t pos = c->n; pos > 0; pos--)
+    c->order[pos] = c->order[pos - 1];
+  c->order[0] = (uint8_t)si;
+  c->n++;
+}
+
 const pf_json *pf__json_parse_msg(char *text, size_t len, pf_arena *arena,
-                                  const pf_json_opts *opts, pf_json_error *err) {
+                                  const pf_json_opts *opts, pf_json_error *err,
+                                  pf__json_shapes *shapes) {
   limits l = limits_of(opts);
   /* The fast path: a compact object of at most 64 KB, duplicate keys
    * rejected, the default nesting limit or less (one stack on this frame). */
   if (len >= 2 && len <= 65536 && len <= l.max_size && text[0] == '{' && l.dup_reject &&
       l.max_depth <= 128) {
+    if (shapes) {
+      for (uint32_t i = 0; i < shapes->n; i++) {
+        const shape *sh = &shapes->slot[shapes->order[i]];
+        if (sh->depth > l.max_depth)
+          continue;
+        const pf_json *r = shape_read(sh, (u8 *)text, len, arena);
+        if (r) {
+          uint8_t si = shapes->order[i];
+          for (; i > 0; i--)
+            shapes->order[i] = shapes->order[i - 1];
+          shapes->order[0] = si;
+          shapes->hits++;
+          return r;
+        }
+      }
+    }
     parser ps = {(u8 *)text, (const u8 *)text + len, arena, NULL, 0, NULL, 0, 1};
     ps.cap = node_estimate(len);
     ps.nodes = pf_arena_alloc(arena, (size_t)ps.cap * sizeof(pf_json));
@@ -989,6 +1282,8 @@ const pf_json *pf__json_parse_msg(char *text, size_t len, pf_arena *arena,
       while (p && p < end && WS(*p))
         p++;
       if (p == end) {
+        if (shapes)
+          shape_learn(shapes, ps.buf, len, ps.nodes, ps.n);
         /* kept: NUL-terminate the strings, as the full parser does */
         if (z.all) { /* too many to have noted: every node */
           z.nquote = 0;

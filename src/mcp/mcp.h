@@ -277,6 +277,7 @@ struct pf__session {
 /* Per-thread scratch memory for one message. */
 typedef struct pf__scratch {
   pf_arena *arena;
+  struct pf__json_shapes *shapes; /* message layouts this thread has read, or NULL */
   pf_buf content, structured;
   pf__msgctx *ctx; /* of the message being handled */
 } pf__scratch;

@@ -110,6 +110,7 @@ static __attribute__((noinline, cold)) pf__scratch *scratch_make(void) {
     pf__free(sc);
     return NULL;
   }
+  sc->shapes = pf__json_shapes_new(); /* an optimization: none if out of memory */
   tls_scratch = sc;
   return sc;
 }
@@ -126,6 +127,7 @@ void pf__scratch_release(void) {
   pf_buf_free(&sc->content);
   pf_buf_free(&sc->structured);
   pf_arena_destroy(sc->arena);
+  pf__json_shapes_free(sc->shapes);
   pf__free(sc);
   tls_scratch = NULL;
 }
@@ -524,7 +526,7 @@ void pf__session_handle_ctx(pf__session *s, char *msg, size_t len, pf_buf *out, 
   pf_arena_reset(sc->arena);
   pf_json_opts opts = {PF_JSON_MAX_DEPTH_DEFAULT, s->srv->max_message, PF_JSON_DUP_REJECT};
   pf_json_error err;
-  const pf_json *root = pf__json_parse_msg(msg, len, sc->arena, &opts, &err);
+  const pf_json *root = pf__json_parse_msg(msg, len, sc->arena, &opts, &err, sc->shapes);
   if (!root) {
     if (err.code == -PF_ENOMEM) {
       pf__rpc_error(out, NULL, -32603, "Internal error: out of memory", NULL);

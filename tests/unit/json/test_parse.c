@@ -482,7 +482,9 @@ static void test_equal(void **state) {
  * pf_json_parse: the same verdict, error, tree (strings at the same offsets)
  * and buffer afterwards, for messages it reads itself and for every kind it
  * hands to the full parser. */
-static void same_as_parse(const char *text, const pf_json_opts *opts) {
+static bool same_as_parse_with(const char *text, const pf_json_opts *opts,
+                               pf__json_shapes *shapes) {
+  uint64_t hits = pf__json_shapes_hits(shapes);
   size_t len = strlen(text);
   char *a = malloc(len + 1), *b = malloc(len + 1);
   assert_non_null(a);
@@ -491,7 +493,7 @@ static void same_as_parse(const char *text, const pf_json_opts *opts) {
   memcpy(b, text, len + 1);
   pf_arena *arena2 = pf_arena_create(0);
   pf_json_error ea = {0, 0, NULL}, eb = {0, 0, NULL};
-  const pf_json *ra = pf__json_parse_msg(a, len, arena, opts, &ea);
+  const pf_json *ra = pf__json_parse_msg(a, len, arena, opts, &ea, shapes);
   const pf_json *rb = pf_json_parse(b, len, arena2, opts, &eb);
   if (!ra != !rb)
     fail_msg("verdicts differ on %s", text);
@@ -516,6 +518,11 @@ static void same_as_parse(const char *text, const pf_json_opts *opts) {
   pf_arena_destroy(arena2);
   free(a);
   free(b);
+  return pf__json_shapes_hits(shapes) > hits;
+}
+
+static void same_as_parse(const char *text, const pf_json_opts *opts) {
+  same_as_parse_with(text, opts, NULL);
 }
 
 static void test_parse_msg(void **state) {
@@ -553,6 +560,17 @@ static void test_parse_msg(void **state) {
       "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"arguments\":{\"a\":[[[[1]]]]}}}",
   };
   pf_json_opts shallow = {2, 0, PF_JSON_DUP_REJECT}, allow = {0, 0, PF_JSON_DUP_ALLOW};
+  /* through one shape cache, twice: each is read as the parser reads it,
+   * whichever shapes the others left */
+  pf__json_shapes *sh = pf__json_shapes_new();
+  assert_non_null(sh);
+  for (int round = 0; round < 2; round++)
+    for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+      same_as_parse_with(msgs[i], NULL, sh);
+      same_as_parse_with(msgs[i], &shallow, sh);
+    }
+  assert_true(pf__json_shapes_hits(sh) > 0);
+  pf__json_shapes_free(sh);
   for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
     same_as_parse(msgs[i], NULL);
     same_as_parse(msgs[i], &shallow);
@@ -588,6 +606,121 @@ static void test_parse_msg(void **state) {
   }
 }
 
+/* Message shapes: a message laid out like one read before is read through
+ * that layout, with the same result as pf_json_parse; anything else is
+ * not, and is still read right. */
+static void test_parse_shapes(void **state) {
+  (void)state;
+  pf__json_shapes *sh = pf__json_shapes_new();
+  assert_non_null(sh);
+  const char *add = "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":{\"name\":"
+                    "\"add\",\"arguments\":{\"a\":1.5,\"b\":2}}}";
+  assert_false(same_as_parse_with(add, NULL, sh)); /* learned */
+  assert_true(same_as_parse_with(add, NULL, sh));  /* then read through its shape */
+  static const char *const hit[] = {
+      /* other values, of any length, with any number forms */
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":-3,\"b\":2.25}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":123456789012,\"method\":\"x\",\"params\":{\"name\":\"\","
+      "\"arguments\":{\"a\":1e300,\"b\":-0}}}",
+      "{\"jsonrpc\":\"1.0\",\"id\":-0.5,\"method\":\"tools/call\",\"params\":{\"name\":\"caf\xc3\xa9"
+      "\xe2\x82\xac\xf0\x9f\x98\x80\",\"arguments\":{\"a\":18446744073709551615,\"b\":"
+      "99999999999999999999999}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"tools/call\",\"params\":{\"name\":\"a longer "
+      "name than the one learned, past sixteen bytes\",\"arguments\":{\"a\":0.1234567890123456789,"
+      "\"b\":1E-5}}} \n",
+  };
+  for (size_t i = 0; i < sizeof hit / sizeof hit[0]; i++)
+    if (!same_as_parse_with(hit[i], NULL, sh))
+      fail_msg("not read through the shape: %s", hit[i]);
+  static const char *const miss[] = {
+      /* escapes, bad UTF-8, controls: the parser's (and its errors) */
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/c\\u0061ll\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1,\"b\":2}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"t\xff\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1,\"b\":2}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"t\xc3\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1,\"b\":2}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"t\x01\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1,\"b\":2}}}",
+      /* another type where a value was, malformed numbers */
+      "{\"jsonrpc\":\"2.0\",\"id\":\"7\",\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1,\"b\":2}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":null,\"b\":2}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":07,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1,\"b\":2}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1.,\"b\":2}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":-,\"b\":2}}}",
+      /* other names, order, whitespace, members; cut short; more after it */
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"b\":1,\"a\":2}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1, \"b\":2}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1,\"b\":2,\"c\":3}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1,\"b\":2}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1,\"b\":2}}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1,\"b\":2}}}x",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1,\"a\":2}}}",
+  };
+  for (size_t i = 0; i < sizeof miss / sizeof miss[0]; i++) {
+    pf__json_shapes *one = pf__json_shapes_new();
+    assert_non_null(one);
+    assert_false(same_as_parse_with(add, NULL, one));
+    if (same_as_parse_with(miss[i], NULL, one))
+      fail_msg("read through the shape: %s", miss[i]);
+    pf__json_shapes_free(one);
+  }
+  /* every prefix of a learned message misses (and fails as the parser does) */
+  for (size_t cut = 0; cut < strlen(add); cut++) {
+    char tmp[512];
+    memcpy(tmp, add, cut);
+    tmp[cut] = '\0';
+    assert_false(same_as_parse_with(tmp, NULL, sh));
+  }
+  /* a shape is not used under a lower nesting limit than its depth */
+  pf_json_opts shallow = {2, 0, PF_JSON_DUP_REJECT};
+  assert_false(same_as_parse_with(add, &shallow, sh));
+  /* arrays, true/false/null and nested objects are part of a shape */
+  const char *res = "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"roots\":[{\"uri\":\"file:///x\","
+                    "\"ok\":true},{\"uri\":\"b\",\"ok\":false,\"n\":null}],\"e\":[]}}";
+  same_as_parse_with(res, NULL, sh);
+  assert_true(same_as_parse_with("{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":{\"roots\":[{\"uri\":"
+                                 "\"y\",\"ok\":true},{\"uri\":\"\",\"ok\":false,\"n\":null}],"
+                                 "\"e\":[]}}",
+                                 NULL, sh));
+  assert_false(same_as_parse_with("{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":{\"roots\":[{\"uri\":"
+                                  "\"y\",\"ok\":false},{\"uri\":\"\",\"ok\":false,\"n\":null}],"
+                                  "\"e\":[]}}",
+                                  NULL, sh));
+  assert_false(same_as_parse_with("{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":{\"roots\":[{\"uri\":"
+                                  "\"y\",\"ok\":true}],\"e\":[]}}",
+                                  NULL, sh));
+  /* four layouts are kept, the least recently used one goes */
+  const char *lay[5] = {"{\"a\":1}", "{\"b\":\"x\"}", "{\"c\":[1]}", "{\"d\":{\"e\":2}}",
+                        "{\"f\":null}"};
+  pf__json_shapes *lru = pf__json_shapes_new();
+  assert_non_null(lru);
+  for (int i = 0; i < 4; i++)
+    assert_false(same_as_parse_with(lay[i], NULL, lru));
+  for (int i = 0; i < 4; i++)
+    assert_true(same_as_parse_with(lay[i], NULL, lru));
+  assert_true(same_as_parse_with(lay[0], NULL, lru)); /* a is now the most recent, b the least */
+  assert_false(same_as_parse_with(lay[4], NULL, lru));
+  assert_true(same_as_parse_with(lay[4], NULL, lru));
+  assert_true(same_as_parse_with(lay[0], NULL, lru));
+  assert_false(same_as_parse_with(lay[1], NULL, lru));
+  pf__json_shapes_free(lru);
+  pf__json_shapes_free(sh);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request),       cmocka_unit_test(test_scalars),
@@ -598,7 +731,7 @@ int main(void) {
       cmocka_unit_test(test_size_limit),    cmocka_unit_test(test_error_pos),
       cmocka_unit_test(test_many_nodes),    cmocka_unit_test(test_oom),
       cmocka_unit_test(test_no_alloc_steady_state), cmocka_unit_test(test_equal),
-      cmocka_unit_test(test_parse_msg),
+      cmocka_unit_test(test_parse_msg),     cmocka_unit_test(test_parse_shapes),
   };
   return cmocka_run_group_tests_name("json/parse", tests, setup, teardown);
 }
