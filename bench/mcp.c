@@ -183,6 +183,35 @@ static void rpc_op(void *c, size_t i) {
   pf__session_handle(x->s, x->scratch, x->len, &x->out);
 }
 
+/* tools/call add in eight layouts taken in turn (the id a number or a
+ * string, the arguments in either order, with or without _meta): more than
+ * the session remembers, so no message is laid out like a recent one. */
+static const char *const rotating[8] = {
+    "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+    "\"arguments\":{\"a\":1.5,\"b\":2}}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":\"r42\",\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+    "\"arguments\":{\"a\":1.5,\"b\":2}}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+    "\"arguments\":{\"b\":2,\"a\":1.5}}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":\"r42\",\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+    "\"arguments\":{\"b\":2,\"a\":1.5}}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+    "\"arguments\":{\"a\":1.5,\"b\":2},\"_meta\":{\"k\":1}}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":\"r42\",\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+    "\"arguments\":{\"a\":1.5,\"b\":2},\"_meta\":{\"k\":1}}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+    "\"arguments\":{\"b\":2,\"a\":1.5},\"_meta\":{\"k\":1}}}",
+    "{\"jsonrpc\":\"2.0\",\"id\":\"r42\",\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+    "\"arguments\":{\"b\":2,\"a\":1.5},\"_meta\":{\"k\":1}}}",
+};
+
+static void rpc_rotating_op(void *c, size_t i) {
+  rpc_ctx *x = c;
+  x->msg = rotating[i % 8];
+  x->len = strlen(x->msg);
+  rpc_op(c, i);
+}
+
 static pf_server *make_server(const char *yaml, size_t len) {
   pf_config *cfg;
   pf_buf diag = PF_BUF_INIT;
@@ -237,6 +266,15 @@ static void bench_rpc(void) {
     }
     measure(cases[i].name, rpc_op, &x, quick ? 20000 : 500000, "bytes in -> bytes out");
   }
+  for (size_t i = 0; i < 8; i++) {
+    rpc_rotating_op(&x, i);
+    if (!strstr(pf_buf_cstr(&x.out), "\"text\":\"3.5\"")) {
+      fprintf(stderr, "unexpected response to %s:\n%s\n", rotating[i], pf_buf_cstr(&x.out));
+      exit(1);
+    }
+  }
+  measure("tools/call add, 8 layouts in turn", rpc_rotating_op, &x, quick ? 20000 : 500000,
+          "bytes in -> bytes out");
   pf_buf_free(&x.out);
   pf__session_destroy(s);
   pf__server_destroy(srv);

@@ -982,9 +982,9 @@ close:;
 /* A client sends the same kind of message over and over: the same member
  * names in the same order, with other values. A shape is such a message
  * with its scalar values cut out: the literal bytes between the values
- * (braces, member names, separators, true/false/null), the holes (a
- * string's content or a number) and the node array the parser built for
- * it. A message that matches a shape byte for byte around its holes gets
+ * (braces, member names, separators, true/false/null, and the message's
+ * "jsonrpc" and "method" strings), the holes (a string's content or a
+ * number) and the node array the parser built for it. A message that matches a shape byte for byte around its holes gets
  * that node array, with the holes' values and the names' positions filled
  * in: a few comparisons and one copy instead of a parse. */
 
@@ -1002,23 +1002,36 @@ typedef struct shape {
   uint8_t hole_str[SHAPE_HOLES]; /* 1: a string's content, 0: a number */
   struct {
     uint8_t node, seg;
-    uint16_t off; /* where the name's content starts in literal seg */
-  } key[SHAPE_KEYS];
+    uint16_t off; /* where the string's content starts in literal seg */
+  } key[SHAPE_KEYS]; /* the strings in the literals: names (and two values) */
   pf_json node[SHAPE_NODES];
   u8 lit[SHAPE_LIT];
 } shape;
 
+/* When messages keep missing (more layouts in turn than there are slots),
+ * shapes cost a learning walk and failed matches per message for nothing:
+ * after SHAPE_MISS_RUN misses in a row the cache is left alone for `pause`
+ * messages, a pause that doubles each time (up to SHAPE_PAUSE_MAX) until a
+ * message matches again. */
+#define SHAPE_MISS_RUN 8
+#define SHAPE_PAUSE_MIN 16
+#define SHAPE_PAUSE_MAX 1024
+
 struct pf__json_shapes {
   uint32_t n;                 /* shapes in use: slots order[0 .. n) */
   uint8_t order[SHAPE_SLOTS]; /* slots, most recently matched first */
-  uint64_t hits;               /* messages read through a shape */
+  uint32_t misses;            /* messages in a row that matched no shape */
+  uint32_t skip;              /* messages still to read without shapes */
+  uint32_t pause;             /* the next skip */
+  uint64_t hits;              /* messages read through a shape */
   shape slot[SHAPE_SLOTS];
 };
 
 pf__json_shapes *pf__json_shapes_new(void) {
   pf__json_shapes *c = pf__malloc(sizeof *c);
   if (c) {
-    c->n = 0;
+    c->n = c->misses = c->skip = 0;
+    c->pause = SHAPE_PAUSE_MIN;
     c->hits = 0;
     for (uint32_t i = 0; i < SHAPE_SLOTS; i++)
       c->order[i] = (uint8_t)i;
@@ -1135,11 +1148,12 @@ static void shape_learn(pf__json_shapes *c, const u8 *text, size_t len, const pf
   uint32_t si = c->order[c->n];
   shape *sh = &c->slot[si]; /* out of use until it is complete */
   /* which nodes are member names, and the deepest nesting */
-  uint8_t is_key[SHAPE_NODES] = {0};
+  uint8_t is_key[SHAPE_NODES] = {0}, depth_of[SHAPE_NODES];
   uint32_t close_at[SHAPE_NODES], depth = 0, maxdepth = 0;
   for (uint32_t i = 0; i < n; i++) {
     while (depth && close_at[depth - 1] == i)
       depth--;
+    depth_of[i] = (uint8_t)depth;
     const pf_json *x = &nodes[i];
     if (!pf__json_is_container(x))
       continue;
@@ -1182,7 +1196,11 @@ static void shape_learn(pf__json_shapes *c, const u8 *text, size_t len, const pf
     case PF_JSON_STRING:
       if (*p != '"' || x->v.s != (const char *)p + 1 || p[1 + x->len] != '"')
         return;
-      if (is_key[i]) {
+      if (is_key[i] || (i >= 2 && depth_of[i] == 1 && is_key[i - 1] &&
+                        ((nodes[i - 1].len == 7 && memcmp(nodes[i - 1].v.s, "jsonrpc", 7) == 0) ||
+                         (nodes[i - 1].len == 6 && memcmp(nodes[i - 1].v.s, "method", 6) == 0)))) {
+        /* member names, and the message's "jsonrpc" and "method" values
+         * (the same in every message of a kind), are literal text */
         if (nkeys == SHAPE_KEYS)
           return;
         sh->key[nkeys].node = (uint8_t)i;
@@ -1255,18 +1273,31 @@ const pf_json *pf__json_parse_msg(char *text, size_t len, pf_arena *arena,
   if (len >= 2 && len <= 65536 && len <= l.max_size && text[0] == '{' && l.dup_reject &&
       l.max_depth <= 128) {
     if (shapes) {
-      for (uint32_t i = 0; i < shapes->n; i++) {
-        const shape *sh = &shapes->slot[shapes->order[i]];
-        if (sh->depth > l.max_depth)
-          continue;
-        const pf_json *r = shape_read(sh, (u8 *)text, len, arena);
-        if (r) {
-          uint8_t si = shapes->order[i];
-          for (; i > 0; i--)
-            shapes->order[i] = shapes->order[i - 1];
-          shapes->order[0] = si;
-          shapes->hits++;
-          return r;
+      if (UNLIKELY(shapes->skip)) {
+        shapes->skip--;
+        shapes = NULL; /* neither read through nor learned */
+      } else {
+        for (uint32_t i = 0; i < shapes->n; i++) {
+          const shape *sh = &shapes->slot[shapes->order[i]];
+          if (sh->depth > l.max_depth)
+            continue;
+          const pf_json *r = shape_read(sh, (u8 *)text, len, arena);
+          if (r) {
+            uint8_t si = shapes->order[i];
+            for (; i > 0; i--)
+              shapes->order[i] = shapes->order[i - 1];
+            shapes->order[0] = si;
+            shapes->hits++;
+            shapes->misses = 0;
+            shapes->pause = SHAPE_PAUSE_MIN;
+            return r;
+          }
+        }
+        if (++shapes->misses >= SHAPE_MISS_RUN) {
+          shapes->misses = 0;
+          shapes->skip = shapes->pause;
+          if (shapes->pause < SHAPE_PAUSE_MAX)
+            shapes->pause *= 2;
         }
       }
     }

@@ -621,9 +621,9 @@ static void test_parse_shapes(void **state) {
       /* other values, of any length, with any number forms */
       "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
       "\"arguments\":{\"a\":-3,\"b\":2.25}}}",
-      "{\"jsonrpc\":\"2.0\",\"id\":123456789012,\"method\":\"x\",\"params\":{\"name\":\"\","
+      "{\"jsonrpc\":\"2.0\",\"id\":123456789012,\"method\":\"tools/call\",\"params\":{\"name\":\"\","
       "\"arguments\":{\"a\":1e300,\"b\":-0}}}",
-      "{\"jsonrpc\":\"1.0\",\"id\":-0.5,\"method\":\"tools/call\",\"params\":{\"name\":\"caf\xc3\xa9"
+      "{\"jsonrpc\":\"2.0\",\"id\":-0.5,\"method\":\"tools/call\",\"params\":{\"name\":\"caf\xc3\xa9"
       "\xe2\x82\xac\xf0\x9f\x98\x80\",\"arguments\":{\"a\":18446744073709551615,\"b\":"
       "99999999999999999999999}}}",
       "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"tools/call\",\"params\":{\"name\":\"a longer "
@@ -634,6 +634,11 @@ static void test_parse_shapes(void **state) {
     if (!same_as_parse_with(hit[i], NULL, sh))
       fail_msg("not read through the shape: %s", hit[i]);
   static const char *const miss[] = {
+      /* the envelope's "jsonrpc" and "method" values are part of a shape */
+      "{\"jsonrpc\":\"1.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1,\"b\":2}}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/cal\",\"params\":{\"name\":\"add\","
+      "\"arguments\":{\"a\":1,\"b\":2}}}",
       /* escapes, bad UTF-8, controls: the parser's (and its errors) */
       "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/c\\u0061ll\",\"params\":{\"name\":\"add\","
       "\"arguments\":{\"a\":1,\"b\":2}}}",
@@ -686,8 +691,13 @@ static void test_parse_shapes(void **state) {
     assert_false(same_as_parse_with(tmp, NULL, sh));
   }
   /* a shape is not used under a lower nesting limit than its depth */
+  pf__json_shapes_free(sh); /* after all those misses it pauses: a new one */
+  sh = pf__json_shapes_new();
+  assert_non_null(sh);
+  assert_false(same_as_parse_with(add, NULL, sh));
   pf_json_opts shallow = {2, 0, PF_JSON_DUP_REJECT};
   assert_false(same_as_parse_with(add, &shallow, sh));
+  assert_true(same_as_parse_with(add, NULL, sh));
   /* arrays, true/false/null and nested objects are part of a shape */
   const char *res = "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"roots\":[{\"uri\":\"file:///x\","
                     "\"ok\":true},{\"uri\":\"b\",\"ok\":false,\"n\":null}],\"e\":[]}}";
@@ -718,6 +728,32 @@ static void test_parse_shapes(void **state) {
   assert_true(same_as_parse_with(lay[0], NULL, lru));
   assert_false(same_as_parse_with(lay[1], NULL, lru));
   pf__json_shapes_free(lru);
+  /* eight misses in a row pause the cache for 16 messages (no reading, no
+   * learning), then it is used again; the pause doubles while misses go on,
+   * and a match ends it */
+  pf__json_shapes *ps = pf__json_shapes_new();
+  assert_non_null(ps);
+  char m8[8][32];
+  for (int i = 0; i < 8; i++) {
+    snprintf(m8[i], sizeof m8[i], "{\"k%d\":%d}", i, i);
+    assert_false(same_as_parse_with(m8[i], NULL, ps));
+  }
+  for (int i = 0; i < 16; i++) /* k7 was learned, but the cache pauses */
+    assert_false(same_as_parse_with(m8[7], NULL, ps));
+  assert_true(same_as_parse_with(m8[7], NULL, ps));
+  for (int i = 0; i < 8; i++)
+    assert_false(same_as_parse_with(m8[i], NULL, ps));
+  for (int i = 0; i < 16; i++)
+    assert_false(same_as_parse_with(m8[7], NULL, ps));
+  assert_true(same_as_parse_with(m8[7], NULL, ps)); /* the hit reset the pause to 16 */
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < 8; i++)
+      assert_false(same_as_parse_with(m8[i], NULL, ps));
+    for (int i = 0; i < 16 << round; i++)
+      assert_false(same_as_parse_with(m8[7], NULL, ps));
+  }
+  assert_true(same_as_parse_with(m8[7], NULL, ps));
+  pf__json_shapes_free(ps);
   pf__json_shapes_free(sh);
 }
 
