@@ -499,7 +499,7 @@ static void op_finish(pf__op *op, pf__async *a) {
   op->phase = OP_DONE;
   op_timer_stop(op);
   release_slot(op);
-  pf__stats_record((pf__tool_stats *)&op->tool->stats, pf__stamp_ns(op->t0, pf__stamp_now()),
+  pf__stats_record(pf__tool_counters(op->tool), pf__stamp_ns(op->t0, pf__stamp_now()),
                    a ? a->call.is_error : true);
   if (a) {
     op->done(op, &a->call, op->ud);
@@ -523,7 +523,7 @@ static void op_finish(pf__op *op, pf__async *a) {
 static void fallback_done(pf__op *fb, pf_call *c, void *ud) {
   pf__op *op = ud;
   (void)fb;
-  pf__stats_record((pf__tool_stats *)&op->tool->stats, pf__stamp_ns(op->t0, pf__stamp_now()),
+  pf__stats_record(pf__tool_counters(op->tool), pf__stamp_ns(op->t0, pf__stamp_now()),
                    c->is_error);
   op->done(op, c, op->ud);
   op->phase = OP_DONE;
@@ -537,7 +537,7 @@ static void op_fail(pf__op *op, pf__async *a) {
     op_finish(op, a);
     return;
   }
-  atomic_fetch_add_explicit(&((pf__tool *)op->tool)->stats.fallbacks, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&pf__tool_counters(op->tool)->fallbacks, 1, memory_order_relaxed);
   pf_log(&a->call, PF_LEVEL_WARNING, "pforge",
          "tool '%s' failed; answering with its fallback '%s'", op->tool->name, fb->name);
   attempt_free(a);
@@ -580,7 +580,7 @@ static void attempt_done(pf__op *op, pf__async *a, int rc) {
   pf__outcome o = pf__outcome_of(rc, a->call.is_error, a->call.upstream_status);
   const pf_cfg_policy *p = &op->tool->cfg->policy;
   if (o == PF__FAIL_TIMEOUT)
-    atomic_fetch_add_explicit(&((pf__tool *)op->tool)->stats.timeouts, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pf__tool_counters(op->tool)->timeouts, 1, memory_order_relaxed);
   if (o != PF__OK && pf__retry_wants(p, o) && op->attempt < p->retry_max_attempts) {
     uint32_t delay = pf__retry_delay(p, op->attempt, (double)rand() / ((double)RAND_MAX + 1));
     pf_log(&a->call, PF_LEVEL_INFO, "pforge", "tool '%s' attempt %u of %u failed; retrying in %u ms",
@@ -640,7 +640,7 @@ static void op_attempt(pf__op *op) {
   const pf__tool *t = op->tool;
   op->phase = OP_RUNNING;
   if (++op->attempt > 1)
-    atomic_fetch_add_explicit(&((pf__tool *)t)->stats.retries, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pf__tool_counters(t)->retries, 1, memory_order_relaxed);
   pf__async *a = attempt_new(op, t);
   if (!a) {
     op_finish(op, NULL);
@@ -691,7 +691,7 @@ static void on_queue_timeout(uv_timer_t *h) {
   if (op->admitted)
     pf__breaker_abandon(op->tool->breaker, op->trial);
   op->admitted = false;
-  atomic_fetch_add_explicit(&((pf__tool *)op->tool)->stats.rejected, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&pf__tool_counters(op->tool)->rejected, 1, memory_order_relaxed);
   pf__async *a = synthetic(op,
                            "Tool '%s' is busy: %u calls are running and none finished within "
                            "%u ms; try again later",
@@ -747,7 +747,7 @@ static void op_admit(pf__op *op) {
   if (t->breaker) {
     uint64_t retry_ms;
     if (pf__breaker_admit(t->breaker, pf__now_ns() / 1000000, &op->trial, &retry_ms) != 0) {
-      atomic_fetch_add_explicit(&mt->stats.rejected, 1, memory_order_relaxed);
+      atomic_fetch_add_explicit(&pf__tool_counters(mt)->rejected, 1, memory_order_relaxed);
       pf__async *a =
           retry_ms ? synthetic(op,
                                "Tool '%s' is unavailable: its circuit breaker is open after "
@@ -779,7 +779,7 @@ static void op_admit(pf__op *op) {
       if (op->admitted)
         pf__breaker_abandon(t->breaker, op->trial);
       op->admitted = false;
-      atomic_fetch_add_explicit(&mt->stats.rejected, 1, memory_order_relaxed);
+      atomic_fetch_add_explicit(&pf__tool_counters(mt)->rejected, 1, memory_order_relaxed);
       pf__async *a = synthetic(op,
                                "Tool '%s' is busy: %u calls are running and %u are waiting; "
                                "try again later",

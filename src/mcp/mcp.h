@@ -83,8 +83,14 @@ typedef struct pf__tool {
   struct pf__breaker *breaker;   /* or NULL */
   struct pf__bulkhead *bulkhead; /* or NULL */
   const struct pf__tool *fallback;
-  pf__tool_stats stats;
+  _Atomic(pf__tool_stats *) stats; /* from the first call, else NULL: pf__tool_counters */
 } pf__tool;
+
+/* t's counters, allocated by the first use (they are shared mutable state,
+ * like the atomics in them, hence the cast). */
+static inline pf__tool_stats *pf__tool_counters(const pf__tool *t) {
+  return pf__stats_of((_Atomic(pf__tool_stats *) *)&t->stats);
+}
 
 typedef struct pf__page {
   char *json; /* a complete result object: {"tools":[...],"nextCursor":"..."} */

@@ -10,7 +10,8 @@ static void counter(pf_buf *out, const char *name, const char *help, const pf_se
                 name);
   for (size_t i = 0; i < srv->ntools; i++) {
     const pf__tool *t = &srv->tools[i];
-    const _Atomic uint64_t *v = (const _Atomic uint64_t *)((const char *)&t->stats + off);
+    const _Atomic uint64_t *v =
+        (const _Atomic uint64_t *)((const char *)pf__stats_peek(&t->stats) + off);
     pf_buf_printf(out, "pforge_tool_%s{tool=\"%s\"} %llu\n", name, t->name,
                   (unsigned long long)atomic_load_explicit(v, memory_order_relaxed));
   }
@@ -33,9 +34,10 @@ void pf__server_metrics(pf_server *srv, pf_buf *out) {
                    "# TYPE pforge_tool_duration_seconds histogram\n");
   for (size_t i = 0; i < srv->ntools; i++) {
     const pf__tool *t = &srv->tools[i];
+    const pf__tool_stats *st = pf__stats_peek(&t->stats);
     uint64_t cum = 0;
     for (size_t b = 0; b < PF__LAT_BUCKETS; b++) {
-      cum += atomic_load_explicit(&t->stats.lat[b], memory_order_relaxed);
+      cum += atomic_load_explicit(&st->lat[b], memory_order_relaxed);
       if (b < PF__LAT_BUCKETS - 1)
         pf_buf_printf(out, "pforge_tool_duration_seconds_bucket{tool=\"%s\",le=\"%g\"} %llu\n",
                       t->name, pf__lat_bounds_us[b] / 1e6, (unsigned long long)cum);
@@ -44,7 +46,7 @@ void pf__server_metrics(pf_server *srv, pf_buf *out) {
                       t->name, (unsigned long long)cum);
     }
     pf_buf_printf(out, "pforge_tool_duration_seconds_sum{tool=\"%s\"} %.6f\n", t->name,
-                  atomic_load_explicit(&t->stats.lat_sum_us, memory_order_relaxed) / 1e6);
+                  atomic_load_explicit(&st->lat_sum_us, memory_order_relaxed) / 1e6);
     pf_buf_printf(out, "pforge_tool_duration_seconds_count{tool=\"%s\"} %llu\n", t->name,
                   (unsigned long long)cum);
   }

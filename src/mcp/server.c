@@ -767,6 +767,7 @@ void pf__server_destroy(pf_server *srv) {
   for (size_t i = 0; i < srv->ntools; i++) {
     pf_validator_free(srv->tools[i].input);
     pf_validator_free(srv->tools[i].output);
+    pf__stats_free(&srv->tools[i].stats);
     if (srv->tools[i].cfg && srv->tools[i].cfg->kind == PF_TOOL_CLI)
       pf__cli_free(&srv->tools[i]);
     else if (srv->tools[i].cfg && srv->tools[i].cfg->kind == PF_TOOL_HTTP)

@@ -170,6 +170,6 @@ void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, 
   pf__stamp t0 = pf__stamp_now();
   int rc = t->fn(&c);
   pf__tool_settle(&c, rc);
-  pf__stats_record((pf__tool_stats *)&t->stats, pf__stamp_ns(t0, pf__stamp_now()), c.is_error);
+  pf__stats_record(pf__tool_counters(t), pf__stamp_ns(t0, pf__stamp_now()), c.is_error);
   pf__tool_write_result(&c, id, NULL, out);
 }

@@ -8,6 +8,7 @@
 #include <cpuid.h>
 #endif
 
+#include "base/alloc.h"
 #include "base/round.h"
 
 pf__outcome pf__outcome_of(int rc, bool is_error, int upstream_status) {
@@ -215,6 +216,32 @@ void pf__bulkhead_release(pf__bulkhead *b) {
 const uint32_t pf__lat_bounds_us[PF__LAT_BUCKETS - 1] = {
     10,     25,     50,      100,     250,     500,     1000,    2500,    5000,   10000,
     25000,  50000,  100000,  250000,  500000,  1000000, 2500000, 5000000, 10000000};
+
+static pf__tool_stats stats_sink;       /* counts nobody reads (out of memory) */
+static const pf__tool_stats stats_zero; /* a tool never called */
+
+__attribute__((noinline, cold)) pf__tool_stats *pf__stats_make(_Atomic(pf__tool_stats *) *slot) {
+  pf__tool_stats *st = pf__malloc(sizeof *st), *expect = NULL;
+  if (!st)
+    return &stats_sink;
+  for (size_t i = 0; i < sizeof *st / sizeof(uint64_t); i++)
+    atomic_init((_Atomic uint64_t *)st + i, 0);
+  if (atomic_compare_exchange_strong_explicit(slot, &expect, st, memory_order_acq_rel,
+                                              memory_order_acquire))
+    return st;
+  pf__free(st); /* another thread was first */
+  return expect;
+}
+
+const pf__tool_stats *pf__stats_peek(_Atomic(pf__tool_stats *) const *slot) {
+  const pf__tool_stats *st = atomic_load_explicit(slot, memory_order_acquire);
+  return st ? st : &stats_zero;
+}
+
+void pf__stats_free(_Atomic(pf__tool_stats *) *slot) {
+  pf__free(atomic_load_explicit(slot, memory_order_relaxed));
+  atomic_store_explicit(slot, NULL, memory_order_relaxed);
+}
 
 void pf__stats_record(pf__tool_stats *st, uint64_t latency_ns, bool error) {
   uint64_t us = latency_ns / 1000;

@@ -148,6 +148,20 @@ typedef struct pf__tool_stats {
 /* Counts one answered call: its latency and whether it was an error. */
 void pf__stats_record(pf__tool_stats *st, uint64_t latency_ns, bool error);
 
+/* A tool's counters are allocated by its first call (a server with many
+ * tools, most never called, would otherwise carry 216 bytes per tool).
+ * *slot is the tool's pointer; never NULL afterwards (when memory runs out,
+ * a shared sink whose counts nobody reads). Thread-safe. */
+pf__tool_stats *pf__stats_make(_Atomic(pf__tool_stats *) *slot);
+static inline pf__tool_stats *pf__stats_of(_Atomic(pf__tool_stats *) *slot) {
+  pf__tool_stats *st = atomic_load_explicit(slot, memory_order_acquire);
+  return __builtin_expect(st != NULL, 1) ? st : pf__stats_make(slot);
+}
+/* For readers: the counters, or all zeros when the tool was never called. */
+const pf__tool_stats *pf__stats_peek(_Atomic(pf__tool_stats *) const *slot);
+/* Frees what pf__stats_make allocated in *slot. */
+void pf__stats_free(_Atomic(pf__tool_stats *) *slot);
+
 /* ---- latency stamps ----
  *
  * Every call is timed for its histogram, so the clock is on the hot path:

@@ -213,6 +213,13 @@ if port:
     check("metrics: latency histogram count matches calls",
           'pforge_tool_duration_seconds_count{tool="flaky_retry"} 1' in body and
           'pforge_tool_duration_seconds_bucket{tool="flaky_retry",le="+Inf"} 1' in body)
+    # a tool never called has no counters allocated yet: all its samples are 0
+    check("metrics: a tool never called reads as zeros",
+          'pforge_tool_calls_total{tool="stubborn"} 0' in body and
+          'pforge_tool_retries_total{tool="stubborn"} 0' in body and
+          'pforge_tool_duration_seconds_bucket{tool="stubborn",le="+Inf"} 0' in body and
+          'pforge_tool_duration_seconds_sum{tool="stubborn"} 0.000000' in body and
+          'pforge_tool_duration_seconds_count{tool="stubborn"} 0' in body, body[:3000])
     fams = [ln.split()[2] for ln in body.splitlines() if ln.startswith("# TYPE")]
     seen, ok = set(), True
     for ln in body.splitlines():
