@@ -102,7 +102,7 @@ typedef struct pf__page {
 typedef struct pf__pages {
   pf__page *pages[PF_PROTO__COUNT];
   size_t npages;
-  struct pf__pages *retired; /* older versions, freed with the server */
+  struct pf__pages *retired; /* older versions that may still have readers */
 } pf__pages;
 
 typedef struct pf__resource {
@@ -134,8 +134,10 @@ typedef struct pf_server {
   size_t nprompts;
   pf__registry prompt_reg;
   /* current list pages (replaced when an item is shown or hidden; the old
-   * ones stay readable until the server is destroyed) */
+   * ones are freed by a rebuild that finds no reader, else kept readable
+   * until a later one does, or until the server is destroyed) */
   _Atomic(pf__pages *) tools_pages, resources_pages, templates_pages, prompts_pages;
+  _Atomic unsigned page_readers;     /* list requests reading pages right now */
   uv_mutex_t pages_lock;             /* serializes rebuilds */
   pf_buf init_rest[PF_PROTO__COUNT]; /* initialize result after protocolVersion */
   size_t max_message;

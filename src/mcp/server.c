@@ -93,7 +93,8 @@ static void cursor(pf_buf *out, size_t page) {
 static void free_pages(pf__pages *pages);
 
 /* Builds the pages of a list of the items for which hidden(srv, i) is
- * false, and makes them current (keeping the previous version readable).
+ * false, and makes them current (the previous versions are freed when no
+ * list request is reading them, else kept for a later rebuild).
  * same (may be NULL): a page whose items are all written the same as for
  * the previous revision is shared without being written again. */
 static int build_pages(pf_server *srv, _Atomic(pf__pages *) *cur, const char *key, size_t total,
@@ -172,8 +173,17 @@ done:
     free_pages(pages);
     return rc;
   }
-  pages->retired = atomic_load(cur);
+  pf__pages *old = atomic_load(cur);
+  pages->retired = old;
   atomic_store(cur, pages);
+  /* A reader counts itself in page_readers before it loads a pages pointer
+   * (both sequentially consistent): when the count is 0 after the store
+   * above, a reader that is still to come loads the new pages, so no one
+   * can be reading the old ones and their predecessors. */
+  if (old && atomic_load(&srv->page_readers) == 0) {
+    pages->retired = NULL;
+    free_pages(old);
+  }
   return 0;
 }
 

@@ -348,17 +348,26 @@ static void list(pf__session *s, const pf_json *id, const pf_json *params, pf_bu
   pf__rpc_result_raw(out, id, pg->json, pg->len);
 }
 
+/* Reads the current pages of a list as a counted reader (see build_pages
+ * in server.c: a rebuild frees the old pages only when no one reads). */
+static void list_current(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out,
+                         _Atomic(pf__pages *) *cur) {
+  atomic_fetch_add(&s->srv->page_readers, 1);
+  list(s, id, params, out, atomic_load(cur));
+  atomic_fetch_sub(&s->srv->page_readers, 1);
+}
+
 static void m_tools_list(pf__session *s, const pf_json *id, const pf_json *p, pf_buf *out) {
-  list(s, id, p, out, atomic_load(&s->srv->tools_pages));
+  list_current(s, id, p, out, &s->srv->tools_pages);
 }
 static void m_resources_list(pf__session *s, const pf_json *id, const pf_json *p, pf_buf *out) {
-  list(s, id, p, out, atomic_load(&s->srv->resources_pages));
+  list_current(s, id, p, out, &s->srv->resources_pages);
 }
 static void m_templates_list(pf__session *s, const pf_json *id, const pf_json *p, pf_buf *out) {
-  list(s, id, p, out, atomic_load(&s->srv->templates_pages));
+  list_current(s, id, p, out, &s->srv->templates_pages);
 }
 static void m_prompts_list(pf__session *s, const pf_json *id, const pf_json *p, pf_buf *out) {
-  list(s, id, p, out, atomic_load(&s->srv->prompts_pages));
+  list_current(s, id, p, out, &s->srv->prompts_pages);
 }
 
 typedef void (*method_fn)(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out);

@@ -4,6 +4,7 @@
  * exact output bytes for every message. */
 #include "support.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include <pforge/pforge.h>
 
+#include "base/alloc.h"
 #include "config/config.h"
 #include "mcp/mcp.h"
 
@@ -897,6 +899,132 @@ static void test_set_enabled(void **state) {
              want));
 }
 
+/* Showing and hiding a tool rebuilds its pages; the old ones are freed when
+ * no list request reads them (else kept until a rebuild finds none), so
+ * toggling does not grow memory. */
+/* An allocator (through the seam) that keeps the bytes pforge has in use:
+ * exact, unlike malloc statistics (thread caches; sanitizers' allocators). */
+static _Atomic long tracked_bytes;
+static void *tracked_malloc(void *ctx, size_t n) {
+  (void)ctx;
+  size_t *p = malloc(n + 16);
+  if (!p)
+    return NULL;
+  p[0] = n;
+  atomic_fetch_add(&tracked_bytes, (long)n);
+  return (char *)p + 16;
+}
+static void *tracked_realloc(void *ctx, void *q, size_t n) {
+  if (!q)
+    return tracked_malloc(ctx, n);
+  size_t *p = (size_t *)(void *)((char *)q - 16), old = p[0];
+  p = realloc(p, n + 16);
+  if (!p)
+    return NULL;
+  p[0] = n;
+  atomic_fetch_add(&tracked_bytes, (long)n - (long)old);
+  return (char *)p + 16;
+}
+static void tracked_free(void *ctx, void *q) {
+  (void)ctx;
+  size_t *p = (size_t *)(void *)((char *)q - 16);
+  atomic_fetch_sub(&tracked_bytes, (long)p[0]);
+  free(p);
+}
+static int setup_tracked(void **state) {
+  static const pf__allocator a = {tracked_malloc, tracked_realloc, tracked_free, NULL};
+  pf__set_allocator(&a);
+  return setup_toggle(state);
+}
+static int teardown_tracked(void **state) {
+  int rc = teardown(state);
+  pf__set_allocator(NULL);
+  return rc;
+}
+
+static long toggle_growth(fixture *f, int n, long from) {
+  for (int i = 0; i < n; i++) {
+    assert_int_equal(pf__server_set_enabled(f->srv, "tool", "secret", i % 2 == 0), 0);
+    pf_buf_reset(&f->emitted);
+  }
+  return atomic_load(&tracked_bytes) - from;
+}
+
+static void test_pages_reclaimed(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  toggle_growth(f, 2, 0); /* the first notification sizes f->emitted */
+  long live = atomic_load(&tracked_bytes);
+  assert_int_equal(toggle_growth(f, 200, live), 0);
+  /* a reader in the middle: every old version is kept... */
+  atomic_fetch_add(&f->srv->page_readers, 1);
+  assert_true(toggle_growth(f, 200, live) > 200 * 200);
+  assert_non_null(atomic_load(&f->srv->tools_pages)->retired);
+  /* ...and all freed by the next rebuild without one */
+  atomic_fetch_sub(&f->srv->page_readers, 1);
+  assert_int_equal(toggle_growth(f, 2, live), 0);
+  assert_null(atomic_load(&f->srv->tools_pages)->retired);
+  assert_non_null(
+      strstr(handle(f, RPC "\"id\":5,\"method\":\"tools/list\"}"), "\"name\":\"toggle\""));
+}
+
+/* Lists read on other threads (as HTTP workers do) while a tool is shown
+ * and hidden: every answer is one of the two lists, and nothing is read
+ * after it was freed (under ASan). */
+typedef struct lister {
+  pf_server *srv;
+  uv_loop_t *loop;
+  _Atomic bool *stop;
+  _Atomic long answers;
+  long bad;
+} lister;
+
+static void lister_run(void *arg) {
+  lister *l = arg;
+  pf__session *s = pf__session_create(l->srv, l->loop, NULL);
+  pf_buf out = PF_BUF_INIT;
+  char msg[160];
+  const char *init_msg = RPC "\"id\":0,\"method\":\"initialize\",\"params\":{"
+                             "\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
+                             "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}";
+  snprintf(msg, sizeof msg, "%s", init_msg);
+  pf__session_handle(s, msg, strlen(msg), &out);
+  while (!atomic_load(l->stop)) {
+    pf_buf_reset(&out);
+    snprintf(msg, sizeof msg, RPC "\"id\":1,\"method\":\"tools/list\"}");
+    pf__session_handle(s, msg, strlen(msg), &out);
+    const char *r = pf_buf_cstr(&out);
+    if (!strstr(r, "\"name\":\"toggle\"") || !strstr(r, "]}}\n"))
+      l->bad++;
+    l->answers++;
+  }
+  pf_buf_free(&out);
+  pf__session_destroy(s);
+  pf__scratch_release();
+}
+
+static void test_pages_concurrent(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  _Atomic bool stop = false;
+  lister l[2] = {{f->srv, &f->loop, &stop, 0, 0}, {f->srv, &f->loop, &stop, 0, 0}};
+  uv_thread_t th[2];
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(uv_thread_create(&th[i], lister_run, &l[i]), 0);
+  while (atomic_load(&l[0].answers) == 0 || atomic_load(&l[1].answers) == 0)
+    sched_yield();
+  for (int i = 0; i < 2000; i++) {
+    assert_int_equal(pf__server_set_enabled(f->srv, "tool", "secret", i % 2 == 0), 0);
+    pf_buf_reset(&f->emitted);
+  }
+  atomic_store(&stop, true);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(uv_thread_join(&th[i]), 0);
+    assert_true(atomic_load(&l[i].answers) > 0);
+    assert_int_equal(l[i].bad, 0);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_lifecycle_order, setup, teardown),
@@ -923,6 +1051,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_client_request_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_client_request_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_set_enabled, setup_toggle, teardown),
+      cmocka_unit_test_setup_teardown(test_pages_reclaimed, setup_tracked, teardown_tracked),
+      cmocka_unit_test_setup_teardown(test_pages_concurrent, setup_toggle, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
