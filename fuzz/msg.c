@@ -106,6 +106,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* the second one under the default limits too (the first shape was
      * learned under opts) */
     same(nl + 1, size - n1 - 1, NULL, shapes);
+  } else if (n1) {
+    /* the same layout with other values: every digit turned into another
+     * (ids, numbers, digits in strings), so the message is mostly read
+     * through the first one's shape */
+    uint8_t *v = malloc(n1);
+    CHECK(v != NULL);
+    for (size_t i = 0; i < n1; i++)
+      v[i] = data[i] >= '0' && data[i] <= '9' ? (uint8_t)('0' + (data[i] - '0' + sel) % 10)
+                                              : data[i];
+    same(v, n1, &opts, shapes);
+    free(v);
   }
   same(data, n1, &opts, shapes);
   pf__json_shapes_free(shapes);

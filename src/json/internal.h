@@ -109,6 +109,11 @@ typedef struct pf__json_shapes pf__json_shapes;
 pf__json_shapes *pf__json_shapes_new(void); /* NULL when out of memory */
 void pf__json_shapes_free(pf__json_shapes *c);
 uint64_t pf__json_shapes_hits(const pf__json_shapes *c); /* messages read through a shape */
+/* The shape that read the last message given to pf__json_parse_msg with
+ * this cache: a number that stands for its layout (the same node array
+ * structure, member names and "jsonrpc"/"method" values) as long as the
+ * cache lives, or 0 when that message was parsed. */
+uint64_t pf__json_shapes_last(const pf__json_shapes *c);
 
 /* pf_json_parse() for a JSON-RPC message: the same result, errors and
  * in-place changes, faster for the usual compact message (its envelope and

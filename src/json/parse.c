@@ -997,6 +997,7 @@ close:;
 
 typedef struct shape {
   uint32_t nnodes, nholes, nkeys, depth;
+  uint64_t token; /* this layout's number in its cache (never 0, never reused) */
   uint16_t seg[SHAPE_HOLES + 2]; /* literal k is lit[seg[k] .. seg[k + 1]) */
   uint8_t hole_node[SHAPE_HOLES];
   uint8_t hole_str[SHAPE_HOLES]; /* 1: a string's content, 0: a number */
@@ -1018,22 +1019,24 @@ typedef struct shape {
 #define SHAPE_PAUSE_MAX 1024
 
 struct pf__json_shapes {
-  uint32_t n;                 /* shapes in use: slots order[0 .. n) */
-  uint8_t order[SHAPE_SLOTS]; /* slots, most recently matched first */
+  uint32_t n;                     /* shapes in use: slots order[0 .. n) */
+  uint8_t order[SHAPE_SLOTS + 1]; /* slots, most recently matched first, then free ones */
   uint32_t misses;            /* messages in a row that matched no shape */
   uint32_t skip;              /* messages still to read without shapes */
   uint32_t pause;             /* the next skip */
+  uint64_t tokens;            /* shape tokens handed out */
+  uint64_t last;              /* token of the shape that read the last message, or 0 */
   uint64_t hits;              /* messages read through a shape */
-  shape slot[SHAPE_SLOTS];
+  shape slot[SHAPE_SLOTS + 1]; /* one spare: a shape is learned there, then replaces one */
 };
 
 pf__json_shapes *pf__json_shapes_new(void) {
   pf__json_shapes *c = pf__malloc(sizeof *c);
   if (c) {
-    c->n = c->misses = c->skip = 0;
+    c->n = c->misses = c->skip = c->tokens = c->last = 0;
     c->pause = SHAPE_PAUSE_MIN;
     c->hits = 0;
-    for (uint32_t i = 0; i < SHAPE_SLOTS; i++)
+    for (uint32_t i = 0; i <= SHAPE_SLOTS; i++)
       c->order[i] = (uint8_t)i;
   }
   return c;
@@ -1042,6 +1045,8 @@ pf__json_shapes *pf__json_shapes_new(void) {
 void pf__json_shapes_free(pf__json_shapes *c) { pf__free(c); }
 
 uint64_t pf__json_shapes_hits(const pf__json_shapes *c) { return c ? c->hits : 0; }
+
+uint64_t pf__json_shapes_last(const pf__json_shapes *c) { return c ? c->last : 0; }
 
 /* a[0..n) == b[0..n), n small: words, the last one overlapping */
 static inline bool lit_eq(const u8 *a, const u8 *b, size_t n) {
@@ -1143,10 +1148,8 @@ static void shape_learn(pf__json_shapes *c, const u8 *text, size_t len, const pf
                         uint32_t n) {
   if (len > SHAPE_TEXT_MAX || n > SHAPE_NODES)
     return;
-  if (c->n == SHAPE_SLOTS)
-    c->n--; /* the least recently matched shape makes room */
-  uint32_t si = c->order[c->n];
-  shape *sh = &c->slot[si]; /* out of use until it is complete */
+  uint32_t si = c->order[c->n]; /* a free slot (with all in use, the spare) */
+  shape *sh = &c->slot[si];
   /* which nodes are member names, and the deepest nesting */
   uint8_t is_key[SHAPE_NODES] = {0}, depth_of[SHAPE_NODES];
   uint32_t close_at[SHAPE_NODES], depth = 0, maxdepth = 0;
@@ -1200,7 +1203,8 @@ static void shape_learn(pf__json_shapes *c, const u8 *text, size_t len, const pf
                         ((nodes[i - 1].len == 7 && memcmp(nodes[i - 1].v.s, "jsonrpc", 7) == 0) ||
                          (nodes[i - 1].len == 6 && memcmp(nodes[i - 1].v.s, "method", 6) == 0)))) {
         /* member names, and the message's "jsonrpc" and "method" values
-         * (the same in every message of a kind), are literal text */
+         * (the same in every message of a kind), are literal text (the
+         * session relies on it: a shape's memo keeps the method) */
         if (nkeys == SHAPE_KEYS)
           return;
         sh->key[nkeys].node = (uint8_t)i;
@@ -1256,18 +1260,23 @@ static void shape_learn(pf__json_shapes *c, const u8 *text, size_t len, const pf
   sh->nholes = nholes;
   sh->nkeys = nkeys;
   sh->depth = maxdepth;
+  sh->token = ++c->tokens;
   memcpy(sh->node, nodes, (size_t)n * sizeof(pf_json));
-  /* in use, and tried first */
+  /* in use, and tried first; with all slots in use, the least recently
+   * matched shape becomes the spare */
   for (uint32_t pos = c->n; pos > 0; pos--)
     c->order[pos] = c->order[pos - 1];
   c->order[0] = (uint8_t)si;
-  c->n++;
+  if (c->n < SHAPE_SLOTS)
+    c->n++;
 }
 
 const pf_json *pf__json_parse_msg(char *text, size_t len, pf_arena *arena,
                                   const pf_json_opts *opts, pf_json_error *err,
                                   pf__json_shapes *shapes) {
   limits l = limits_of(opts);
+  if (shapes)
+    shapes->last = 0;
   /* The fast path: a compact object of at most 64 KB, duplicate keys
    * rejected, the default nesting limit or less (one stack on this frame). */
   if (len >= 2 && len <= 65536 && len <= l.max_size && text[0] == '{' && l.dup_reject &&
@@ -1288,6 +1297,7 @@ const pf_json *pf__json_parse_msg(char *text, size_t len, pf_arena *arena,
               shapes->order[i] = shapes->order[i - 1];
             shapes->order[0] = si;
             shapes->hits++;
+            shapes->last = sh->token;
             shapes->misses = 0;
             shapes->pause = SHAPE_PAUSE_MIN;
             return r;

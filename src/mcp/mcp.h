@@ -283,9 +283,23 @@ struct pf__session {
 };
 
 /* Per-thread scratch memory for one message. */
+/* Where the members the dispatcher looks for sit in a message read through
+ * a shape (docs/json.md): messages of one shape have the same node array
+ * structure, so these node indices (0: absent) hold for all of them. */
+typedef struct pf__msg_memo {
+  uint64_t token;                  /* the shape (pf__json_shapes_last), 0: unused */
+  uint8_t id, ver, method, params; /* from the message */
+  bool reply;                      /* it has "result" or "error" */
+  int16_t mi;                      /* the method's index, -1 until known */
+  bool call;                       /* tools/call's members below are known */
+  uint8_t name, args, meta;        /* from params */
+} pf__msg_memo;
+
 typedef struct pf__scratch {
   pf_arena *arena;
   struct pf__json_shapes *shapes; /* message layouts this thread has read, or NULL */
+  pf__msg_memo memo[4];           /* by shape token (token % 4) */
+  pf__msg_memo *cur;              /* the memo of the message being dispatched, or NULL */
   pf_buf content, structured;
   pf__msgctx *ctx; /* of the message being handled */
 } pf__scratch;

@@ -425,15 +425,30 @@ static void notification(pf__session *s, const char *m, size_t len, const pf_jso
    * no action, and a notification never gets a response. */
 }
 
-static void one(pf__session *s, const pf_json *m, pf_buf *out) {
+/* m: a message; sc: this thread's scratch; token: the shape m was read
+ * through (pf__json_shapes_last), 0 if none. */
+static void one(pf__session *s, const pf_json *m, pf_buf *out, pf__scratch *sc, uint64_t token) {
+  sc->cur = NULL;
   if (pf_json_typeof(m) != PF_JSON_OBJECT) {
     pf__rpc_error(out, NULL, -32600, "Invalid Request: a message must be a JSON object", NULL);
     return;
   }
-  /* one pass over the members instead of a lookup per field (the parser
-   * has already rejected duplicate keys) */
   const pf_json *idv = NULL, *verv = NULL, *methv = NULL, *params = NULL;
   bool has_reply = false;
+  pf__msg_memo *mm = NULL;
+  if (token) {
+    mm = &sc->memo[token % 4];
+    if (mm->token == token) { /* laid out like a message seen before */
+      idv = mm->id ? m + mm->id : NULL;
+      verv = mm->ver ? m + mm->ver : NULL;
+      methv = mm->method ? m + mm->method : NULL;
+      params = mm->params ? m + mm->params : NULL;
+      has_reply = mm->reply;
+      goto members;
+    }
+  }
+  /* one pass over the members instead of a lookup per field (the parser
+   * has already rejected duplicate keys) */
   /* straight from the node array: key, value, next key */
   const pf_json *k = m + 1, *v;
   for (uint32_t im = 0; im < m->len; im++, k = v + pf__json_span(v)) {
@@ -464,6 +479,20 @@ static void one(pf__session *s, const pf_json *m, pf_buf *out) {
     default: break;
     }
   }
+  if (mm) {
+    *mm = (pf__msg_memo){token,
+                         (uint8_t)(idv ? idv - m : 0),
+                         (uint8_t)(verv ? verv - m : 0),
+                         (uint8_t)(methv ? methv - m : 0),
+                         (uint8_t)(params ? params - m : 0),
+                         has_reply,
+                         -1,
+                         false,
+                         0,
+                         0,
+                         0};
+  }
+members:;
   const pf_json *id = valid_id(idv) ? idv : NULL;
   size_t vlen;
   const char *ver = pf_json_str(verv, &vlen);
@@ -494,18 +523,24 @@ static void one(pf__session *s, const pf_json *m, pf_buf *out) {
     notification(s, method, mlen, params);
     return;
   }
-  long mi = pf__registry_find(&method_reg, method, mlen);
+  /* a shape's "method" string is part of its literal text (the parser's
+   * shape_learn), so every message of the shape names the same method */
+  long mi = mm && mm->mi >= 0 ? mm->mi : pf__registry_find(&method_reg, method, mlen);
   if (mi < 0) {
     pf__rpc_errorf(out, id, -32601, "Method not found: %.*s", (int)(mlen > 200 ? 200 : mlen),
                    method);
     return;
   }
+  if (mm)
+    mm->mi = (int16_t)mi;
   if (s->state == 0 && methods[mi].fn != m_initialize && methods[mi].fn != m_ping) {
     pf__rpc_error(out, id, -32600,
                   "Invalid Request: the session is not initialized (send initialize first)", NULL);
     return;
   }
+  sc->cur = mm;
   methods[mi].fn(s, id, params, out);
+  sc->cur = NULL;
 }
 
 static bool is_notification_line(const char *line, size_t len) {
@@ -565,7 +600,7 @@ void pf__session_handle_ctx(pf__session *s, char *msg, size_t len, pf_buf *out, 
     pf_json_iter it = pf_json_iter_init(root);
     const pf_json *m;
     while (pf_json_iter_next(&it, NULL, &m))
-      one(s, m, out);
+      one(s, m, out, sc, 0);
     if (out->failed || out->len == start)
       return;
     /* Responses become array elements; notifications inside a batch (a
@@ -606,5 +641,5 @@ void pf__session_handle_ctx(pf__session *s, char *msg, size_t len, pf_buf *out, 
     pf__free(copy);
     return;
   }
-  one(s, root, out);
+  one(s, root, out, sc, pf__json_shapes_last(sc->shapes));
 }

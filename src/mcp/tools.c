@@ -112,18 +112,32 @@ void pf__tool_settle(pf_call *c, int rc) {
 
 void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, pf_buf *out) {
   const pf_json *namev = NULL, *args = NULL, *meta = NULL;
-  /* straight from the node array (params is an object or NULL) */
-  const pf_json *k = params ? params + 1 : NULL, *v;
-  for (uint32_t im = 0; params && im < params->len; im++, k = v + pf__json_span(v)) {
-    v = k + 1;
-    size_t kl = k->len;
-    const char *ks = k->v.s;
-    if (kl == 4 && memcmp(ks, "name", 4) == 0)
-      namev = v;
-    else if (kl == 9 && memcmp(ks, "arguments", 9) == 0)
-      args = v;
-    else if (kl == 5 && memcmp(ks, "_meta", 5) == 0)
-      meta = v;
+  pf__scratch *sc = pf__scratch_get();
+  pf__msg_memo *mm = sc->cur; /* the message's shape, when it has one */
+  if (mm && mm->call && params) {
+    namev = mm->name ? params + mm->name : NULL;
+    args = mm->args ? params + mm->args : NULL;
+    meta = mm->meta ? params + mm->meta : NULL;
+  } else {
+    /* straight from the node array (params is an object or NULL) */
+    const pf_json *k = params ? params + 1 : NULL, *v;
+    for (uint32_t im = 0; params && im < params->len; im++, k = v + pf__json_span(v)) {
+      v = k + 1;
+      size_t kl = k->len;
+      const char *ks = k->v.s;
+      if (kl == 4 && memcmp(ks, "name", 4) == 0)
+        namev = v;
+      else if (kl == 9 && memcmp(ks, "arguments", 9) == 0)
+        args = v;
+      else if (kl == 5 && memcmp(ks, "_meta", 5) == 0)
+        meta = v;
+    }
+    if (mm && params) {
+      mm->name = (uint8_t)(namev ? namev - params : 0);
+      mm->args = (uint8_t)(args ? args - params : 0);
+      mm->meta = (uint8_t)(meta ? meta - params : 0);
+      mm->call = true;
+    }
   }
   size_t nlen;
   const char *name = pf_json_str(namev, &nlen);
@@ -148,7 +162,6 @@ void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, 
                  pf_json_typeof(token) == PF_JSON_UINT))
     token = NULL;
 
-  pf__scratch *sc = pf__scratch_get();
   pf_call c;
   pf__call_init(&c, s, t, args, &sc->content, &sc->structured, out, sc->arena, token);
   /* Invalid arguments are a tool result the model can read and correct

@@ -727,6 +727,17 @@ static void test_parse_shapes(void **state) {
   assert_true(same_as_parse_with(lay[4], NULL, lru));
   assert_true(same_as_parse_with(lay[0], NULL, lru));
   assert_false(same_as_parse_with(lay[1], NULL, lru));
+  /* a message over a limit (33 holes) is not learned and evicts nothing */
+  char many[256];
+  size_t mo = (size_t)snprintf(many, sizeof many, "{\"x\":[");
+  for (int i = 0; i < 33; i++)
+    mo += (size_t)snprintf(many + mo, sizeof many - mo, "%s%d", i ? "," : "", i);
+  snprintf(many + mo, sizeof many - mo, "]}");
+  assert_false(same_as_parse_with(many, NULL, lru));
+  assert_false(same_as_parse_with(many, NULL, lru));
+  for (int i = 0; i < 5; i++)
+    if (i != 2)
+      assert_true(same_as_parse_with(lay[i], NULL, lru)); /* 4, 0, 1 and 3 were kept */
   pf__json_shapes_free(lru);
   /* eight misses in a row pause the cache for 16 messages (no reading, no
    * learning), then it is used again; the pause doubles while misses go on,

@@ -14,6 +14,7 @@
 
 #include "base/alloc.h"
 #include "config/config.h"
+#include "json/internal.h"
 #include "mcp/mcp.h"
 
 /* ------------------------------------------------------------------ */
@@ -968,6 +969,55 @@ static void test_pages_reclaimed(void **state) {
       strstr(handle(f, RPC "\"id\":5,\"method\":\"tools/list\"}"), "\"name\":\"toggle\""));
 }
 
+/* Messages laid out alike are read through one shape and dispatched from
+ * its memo (the members' node indices, the method): each still gets its own
+ * answer, with its own id, tool and arguments, and the session's state
+ * still decides (a second session, not initialized, is refused). */
+static void test_shape_memo(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+  pf__scratch *sc = pf__scratch_get();
+  uint64_t hits = pf__json_shapes_hits(sc->shapes);
+#define CALL(id, name, text)                                                                       \
+  RPC "\"id\":" id ",\"method\":\"tools/call\",\"params\":{\"name\":\"" name                        \
+      "\",\"arguments\":{\"text\":\"" text "\"}}}"
+#define TEXT(id, text) RPC "\"id\":" id ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"" text "\"}]}}\n"
+  for (int round = 0; round < 2; round++) {
+    EXPECT(f, CALL("1", "echo", "a"), TEXT("1", "a"));
+    EXPECT(f, CALL("22", "echo", "bb"), TEXT("22", "bb"));
+    EXPECT(f, CALL("333", "echo", "caf\xc3\xa9"), TEXT("333", "caf\xc3\xa9"));
+    EXPECT(f, CALL("4", "nope", "x"),
+           RPC "\"id\":4,\"error\":{\"code\":-32602,\"message\":\"Unknown tool: nope\"}}\n");
+    assert_non_null(strstr(handle(f, CALL("5", "fail", "x")), "\"isError\":true"));
+    EXPECT(f, CALL("\"s6\"", "echo", "d"), TEXT("\"s6\"", "d"));
+    EXPECT(f, CALL("7", "echo", "e"), TEXT("7", "e"));
+  }
+  assert_true(pf__json_shapes_hits(sc->shapes) >= hits + 10);
+  /* a notification laid out like nothing before; then ping and tools/list
+   * alike (their own shapes and memos) */
+  EXPECT(f, RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":9}}", "");
+  for (int i = 0; i < 3; i++) {
+    EXPECT(f, RPC "\"id\":8,\"method\":\"ping\"}", RPC "\"id\":8,\"result\":{}}\n");
+    assert_non_null(strstr(handle(f, RPC "\"id\":9,\"method\":\"tools/list\"}"), "\"tools\":["));
+  }
+  /* another session on this thread, not initialized: the memo of the same
+   * layout does not skip the session's checks */
+  pf__session *s2 = pf__session_create(f->srv, &f->loop, NULL);
+  assert_non_null(s2);
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s", CALL("10", "echo", "z"));
+  pf_buf out = PF_BUF_INIT;
+  pf__session_handle(s2, msg, strlen(msg), &out);
+  assert_string_equal(pf_buf_cstr(&out),
+                      RPC "\"id\":10,\"error\":{\"code\":-32600,\"message\":\"Invalid Request: the "
+                          "session is not initialized (send initialize first)\"}}\n");
+  pf_buf_free(&out);
+  pf__session_destroy(s2);
+  EXPECT(f, CALL("11", "echo", "y"), TEXT("11", "y"));
+#undef CALL
+#undef TEXT
+}
+
 /* Lists read on other threads (as HTTP workers do) while a tool is shown
  * and hidden: every answer is one of the two lists, and nothing is read
  * after it was freed (under ASan). */
@@ -1053,6 +1103,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_set_enabled, setup_toggle, teardown),
       cmocka_unit_test_setup_teardown(test_pages_reclaimed, setup_tracked, teardown_tracked),
       cmocka_unit_test_setup_teardown(test_pages_concurrent, setup_toggle, teardown),
+      cmocka_unit_test_setup_teardown(test_shape_memo, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
