@@ -192,26 +192,17 @@ static size_t short_decimal(double v, char *out) {
       m = hi / p10[k] == av ? hi : lo / p10[k] == av ? lo : -1;
     if (m < 0)
       continue;
-    char digits[24];
-    size_t nd = pf__json_fmt_u64((uint64_t)m, digits), o = 0;
+    /* m.10^-k: the integer part, the point, then exactly k fraction
+     * digits (the last one is not 0: k is the fewest) */
+    uint64_t um = (uint64_t)m, pk = (uint64_t)p10[k], fp = um % pk;
+    size_t o = 0;
     if (v < 0)
       out[o++] = '-';
-    /* at most 17 digits: byte loops, no calls */
-    if (nd <= (size_t)k) {
-      out[o++] = '0';
-      out[o++] = '.';
-      for (size_t z = nd; z < (size_t)k; z++)
-        out[o++] = '0';
-      for (size_t i = 0; i < nd; i++)
-        out[o++] = digits[i];
-    } else {
-      size_t i = 0;
-      for (; i < nd - (size_t)k; i++)
-        out[o++] = digits[i];
-      out[o++] = '.';
-      for (; i < nd; i++)
-        out[o++] = digits[i];
-    }
+    o += pf__json_fmt_u64(um / pk, out + o);
+    out[o++] = '.';
+    for (int j = k - 1; j >= 0; j--, fp /= 10)
+      out[o + (size_t)j] = (char)('0' + fp % 10);
+    o += (size_t)k;
     out[o] = '\0';
     return o;
   }
