@@ -282,7 +282,6 @@ struct pf__session {
   pf__session *next;          /* [srv->sessions_lock] in the server's list of sessions */
 };
 
-/* Per-thread scratch memory for one message. */
 /* Where the members the dispatcher looks for sit in a message read through
  * a shape (docs/json.md): messages of one shape have the same node array
  * structure, so these node indices (0: absent) hold for all of them. */
@@ -295,6 +294,7 @@ typedef struct pf__msg_memo {
   uint8_t name, args, meta;        /* from params */
 } pf__msg_memo;
 
+/* Per-thread scratch memory for one message. */
 typedef struct pf__scratch {
   pf_arena *arena;
   struct pf__json_shapes *shapes; /* message layouts this thread has read, or NULL */
