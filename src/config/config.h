@@ -96,6 +96,42 @@ typedef struct pf_cfg_pipeline_step {
   pf_cfg_loc loc;
 } pf_cfg_pipeline_step;
 
+/* A cli tool's keys (pf_cfg_tool.cli). */
+typedef struct pf_cfg_cli_tool {
+  const char *command;
+  const char **args; /* templated argv elements */
+  size_t nargs;
+  const char *cwd;
+  pf_cfg_kv *env;
+  size_t nenv;
+  bool stream;
+  const char *stdin_template; /* `stdin`, or NULL */
+  bool env_clear;             /* inherit only env_allow (default: PATH) */
+  bool has_env_allow;
+  const char **env_allow;
+  size_t nenv_allow;
+  bool output_json;          /* output: json */
+  uint32_t max_output_bytes; /* default 1 MiB (stdout and stderr each) */
+  bool allow_extra_args;     /* the caller's `args` array is appended to argv */
+} pf_cfg_cli_tool;
+
+/* An http tool's keys (pf_cfg_tool.http). */
+typedef struct pf_cfg_http_tool {
+  const char *endpoint;
+  const char *method; /* GET POST PUT DELETE PATCH */
+  pf_cfg_kv *headers;
+  size_t nheaders;
+  const char *auth_type; /* bearer | basic | apikey, or NULL */
+  const char *auth_token, *auth_token_env, *auth_username, *auth_password, *auth_password_env,
+      *auth_key, *auth_key_env, *auth_header, *auth_query;
+  const char *body_template; /* or NULL */
+  pf_cfg_kv *query;          /* templated query parameters, appended to the URL */
+  size_t nquery;
+  uint32_t max_response_bytes; /* default 10 MiB; beyond it the call fails */
+  bool follow_redirects;       /* default true */
+  uint32_t max_redirects;      /* default 5 */
+} pf_cfg_http_tool;
+
 typedef struct pf_cfg_tool {
   pf_tool_kind kind;
   const char *name;
@@ -116,37 +152,9 @@ typedef struct pf_cfg_tool {
   bool blocking;              /* run on the thread pool */
   bool blocking_set;          /* `blocking` was written (else: default) */
 
-  /* cli */
-  const char *command;
-  const char **args; /* templated argv elements */
-  size_t nargs;
-  const char *cwd;
-  pf_cfg_kv *env;
-  size_t nenv;
-  bool stream;
-  const char *stdin_template; /* `stdin`, or NULL */
-  bool env_clear;             /* inherit only env_allow (default: PATH) */
-  bool has_env_allow;
-  const char **env_allow;
-  size_t nenv_allow;
-  bool output_json;          /* output: json */
-  uint32_t max_output_bytes; /* default 1 MiB (stdout and stderr each) */
-  bool allow_extra_args;     /* the caller's `args` array is appended to argv */
-
-  /* http */
-  const char *endpoint;
-  const char *method; /* GET POST PUT DELETE PATCH */
-  pf_cfg_kv *headers;
-  size_t nheaders;
-  const char *auth_type; /* bearer | basic | apikey, or NULL */
-  const char *auth_token, *auth_token_env, *auth_username, *auth_password, *auth_password_env,
-      *auth_key, *auth_key_env, *auth_header, *auth_query;
-  const char *body_template; /* or NULL */
-  pf_cfg_kv *query;          /* templated query parameters, appended to the URL */
-  size_t nquery;
-  uint32_t max_response_bytes; /* default 10 MiB; beyond it the call fails */
-  bool follow_redirects;       /* default true */
-  uint32_t max_redirects;      /* default 5 */
+  /* the kind's own keys: kind cli / http, else NULL */
+  pf_cfg_cli_tool *cli;
+  pf_cfg_http_tool *http;
 
   /* pipeline */
   pf_cfg_pipeline_step *steps;

@@ -206,7 +206,7 @@ static void parse_auth(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
   int ty = pf__cfg_enum(c, &a[U_TYPE], types, 3, false);
   if (ty < 0)
     return;
-  t->auth_type = types[ty];
+  t->http->auth_type = types[ty];
   for (int s = 1; s < U__N; s++)
     if (a[s].key && !allowed[ty][s]) {
       pf__cfg_err(c, a[s].key_loc, v->path, "key '%s' does not apply to auth type '%s'", a[s].key,
@@ -227,15 +227,15 @@ static void parse_auth(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
     pf__cfg_err(c, v->loc, v->path, "missing required key 'username'");
   if (ty == 2 && a[U_HEADER].present && a[U_QUERY].present)
     pf__cfg_err(c, a[U_QUERY].key_loc, v->path, "give only one of 'header' and 'query'");
-  t->auth_token = pf__cfg_str(c, &a[U_TOKEN]);
-  t->auth_token_env = pf__cfg_str(c, &a[U_TOKEN_ENV]);
-  t->auth_username = pf__cfg_str(c, &a[U_USERNAME]);
-  t->auth_password = pf__cfg_str(c, &a[U_PASSWORD]);
-  t->auth_password_env = pf__cfg_str(c, &a[U_PASSWORD_ENV]);
-  t->auth_key = pf__cfg_str(c, &a[U_KEY]);
-  t->auth_key_env = pf__cfg_str(c, &a[U_KEY_ENV]);
-  t->auth_header = pf__cfg_str(c, &a[U_HEADER]);
-  t->auth_query = pf__cfg_str(c, &a[U_QUERY]);
+  t->http->auth_token = pf__cfg_str(c, &a[U_TOKEN]);
+  t->http->auth_token_env = pf__cfg_str(c, &a[U_TOKEN_ENV]);
+  t->http->auth_username = pf__cfg_str(c, &a[U_USERNAME]);
+  t->http->auth_password = pf__cfg_str(c, &a[U_PASSWORD]);
+  t->http->auth_password_env = pf__cfg_str(c, &a[U_PASSWORD_ENV]);
+  t->http->auth_key = pf__cfg_str(c, &a[U_KEY]);
+  t->http->auth_key_env = pf__cfg_str(c, &a[U_KEY_ENV]);
+  t->http->auth_header = pf__cfg_str(c, &a[U_HEADER]);
+  t->http->auth_query = pf__cfg_str(c, &a[U_QUERY]);
 }
 
 /* ---- pipeline steps ---- */
@@ -438,55 +438,64 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
     t->blocking_set = k[T_BLOCKING].present;
     break;
   case PF_TOOL_CLI:
-    t->command = pf__cfg_str(c, &k[T_COMMAND]);
-    if (t->command && !*t->command)
+    if (!(t->cli = pf_arena_calloc(c->a, 1, sizeof *t->cli))) {
+      c->oom = true;
+      break;
+    }
+    t->cli->command = pf__cfg_str(c, &k[T_COMMAND]);
+    if (t->cli->command && !*t->cli->command)
       pf__cfg_err(c, k[T_COMMAND].loc, k[T_COMMAND].path, "command must not be empty");
-    pf__cfg_strlist(c, &k[T_ARGS], &t->args, &t->nargs);
-    t->cwd = pf__cfg_str(c, &k[T_CWD]);
-    pf__cfg_strmap(c, &k[T_ENV], &t->env, &t->nenv);
-    t->stream = pf__cfg_bool(c, &k[T_STREAM], false);
-    t->stdin_template = pf__cfg_str(c, &k[T_STDIN]);
-    t->env_clear = pf__cfg_bool(c, &k[T_ENV_CLEAR], false);
+    pf__cfg_strlist(c, &k[T_ARGS], &t->cli->args, &t->cli->nargs);
+    t->cli->cwd = pf__cfg_str(c, &k[T_CWD]);
+    pf__cfg_strmap(c, &k[T_ENV], &t->cli->env, &t->cli->nenv);
+    t->cli->stream = pf__cfg_bool(c, &k[T_STREAM], false);
+    t->cli->stdin_template = pf__cfg_str(c, &k[T_STDIN]);
+    t->cli->env_clear = pf__cfg_bool(c, &k[T_ENV_CLEAR], false);
     if (k[T_ENV_ALLOW].present) {
-      pf__cfg_strlist(c, &k[T_ENV_ALLOW], &t->env_allow, &t->nenv_allow);
-      t->has_env_allow = true;
-      if (!t->env_clear)
+      pf__cfg_strlist(c, &k[T_ENV_ALLOW], &t->cli->env_allow, &t->cli->nenv_allow);
+      t->cli->has_env_allow = true;
+      if (!t->cli->env_clear)
         pf__cfg_err(c, k[T_ENV_ALLOW].loc, k[T_ENV_ALLOW].path,
                     "env_allow applies only with env_clear: true");
     }
     if (k[T_OUTPUT].present) {
       static const char *const outputs[] = {"text", "json"};
-      t->output_json = pf__cfg_enum(c, &k[T_OUTPUT], outputs, 2, false) == 1;
+      t->cli->output_json = pf__cfg_enum(c, &k[T_OUTPUT], outputs, 2, false) == 1;
     }
-    t->max_output_bytes = 1024 * 1024;
+    t->cli->max_output_bytes = 1024 * 1024;
     if (k[T_MAX_OUTPUT].present && pf__cfg_int(c, &k[T_MAX_OUTPUT], 1, (int64_t)1 << 30, &n))
-      t->max_output_bytes = (uint32_t)n;
-    t->allow_extra_args = pf__cfg_bool(c, &k[T_EXTRA_ARGS], false);
+      t->cli->max_output_bytes = (uint32_t)n;
+    t->cli->allow_extra_args = pf__cfg_bool(c, &k[T_EXTRA_ARGS], false);
     break;
   case PF_TOOL_HTTP: {
-    t->endpoint = pf__cfg_str(c, &k[T_ENDPOINT]);
-    if (t->endpoint && strncmp(t->endpoint, "{{", 2) != 0 &&
-        strncasecmp(t->endpoint, "http://", 7) != 0 && strncasecmp(t->endpoint, "https://", 8) != 0)
+    if (!(t->http = pf_arena_calloc(c->a, 1, sizeof *t->http))) {
+      c->oom = true;
+      break;
+    }
+    t->http->endpoint = pf__cfg_str(c, &k[T_ENDPOINT]);
+    const char *ep = t->http->endpoint;
+    if (ep && strncmp(ep, "{{", 2) != 0 && strncasecmp(ep, "http://", 7) != 0 &&
+        strncasecmp(ep, "https://", 8) != 0)
       pf__cfg_err(c, k[T_ENDPOINT].loc, k[T_ENDPOINT].path,
-                  "endpoint must be an http:// or https:// URL, got '%s'", t->endpoint);
-    t->method = "GET";
+                  "endpoint must be an http:// or https:// URL, got '%s'", t->http->endpoint);
+    t->http->method = "GET";
     if (k[T_METHOD].present) {
       int m = pf__cfg_enum(c, &k[T_METHOD], methods, PF__NELEM(methods), true);
       if (m >= 0)
-        t->method = methods[m];
+        t->http->method = methods[m];
     }
-    pf__cfg_strmap(c, &k[T_HEADERS], &t->headers, &t->nheaders);
+    pf__cfg_strmap(c, &k[T_HEADERS], &t->http->headers, &t->http->nheaders);
     if (k[T_AUTH].present)
       parse_auth(c, &k[T_AUTH], t);
-    t->body_template = pf__cfg_str(c, &k[T_BODY_TEMPLATE]);
-    pf__cfg_strmap(c, &k[T_QUERY], &t->query, &t->nquery);
-    t->max_response_bytes = 10 * 1024 * 1024;
+    t->http->body_template = pf__cfg_str(c, &k[T_BODY_TEMPLATE]);
+    pf__cfg_strmap(c, &k[T_QUERY], &t->http->query, &t->http->nquery);
+    t->http->max_response_bytes = 10 * 1024 * 1024;
     if (k[T_MAX_RESPONSE].present && pf__cfg_int(c, &k[T_MAX_RESPONSE], 1, (int64_t)1 << 30, &n))
-      t->max_response_bytes = (uint32_t)n;
-    t->follow_redirects = pf__cfg_bool(c, &k[T_FOLLOW_REDIRECTS], true);
-    t->max_redirects = 5;
+      t->http->max_response_bytes = (uint32_t)n;
+    t->http->follow_redirects = pf__cfg_bool(c, &k[T_FOLLOW_REDIRECTS], true);
+    t->http->max_redirects = 5;
     if (k[T_MAX_REDIRECTS].present && pf__cfg_int(c, &k[T_MAX_REDIRECTS], 0, 100, &n))
-      t->max_redirects = (uint32_t)n;
+      t->http->max_redirects = (uint32_t)n;
     break;
   }
   case PF_TOOL_PIPELINE:
