@@ -162,8 +162,9 @@ typedef struct pf_cfg_tool {
 
   const char *pipeline_output; /* `output`: a template of the result, or NULL (last step's) */
 
-  /* resilience: the tool's own keys merged over forge.defaults */
-  pf_cfg_policy policy;
+  /* resilience: the tool's own keys merged over forge.defaults (for a tool
+   * with none of its own, the config's inherited_policy, shared) */
+  const pf_cfg_policy *policy;
   const char *fallback; /* a tool run with the same arguments when this one fails, or NULL */
   pf_cfg_loc fallback_loc;
 
@@ -306,6 +307,7 @@ typedef struct pf_config {
   pf_cfg_prompt *prompts;
   size_t nprompts;
   pf_cfg_state state;
+  pf_cfg_policy inherited_policy; /* forge.defaults as a tool without keys of its own has it */
   /* `pforge validate`: build everything but what depends on the machine
    * (forge.library, handler symbols, the files of file resources, the
    * state store) */

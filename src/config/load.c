@@ -544,6 +544,9 @@ static void parse_root(pf__cfg_ctx *c, pf__ynode *root) {
     parse_forge(c, &k[ROOT_FORGE]);
   if (k[ROOT_STATE].present)
     parse_state(c, &k[ROOT_STATE]);
+  /* what a tool without resilience keys of its own has (shared) */
+  c->cfg->inherited_policy = (pf_cfg_policy){0};
+  pf__cfg_policy_inherit(&c->cfg->inherited_policy, &c->cfg->forge.defaults);
   pf__cfg_tools(c, &k[ROOT_TOOLS]);
   pf__cfg_resources(c, &k[ROOT_RESOURCES]);
   pf__cfg_prompts(c, &k[ROOT_PROMPTS]);

@@ -378,6 +378,7 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
   static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH"};
   t->loc = v->loc;
   t->read_only_hint = t->destructive_hint = t->idempotent_hint = t->open_world_hint = -1;
+  t->policy = &c->cfg->inherited_policy; /* never NULL, whatever returns early */
   int kind = pf__cfg_kind(v->node) == PF__Y_MAP ? prescan_kind(v->node) : -1;
   pf__cfg_val k[T__N];
   bool ok = kind >= 0 ? pf__cfg_map(c, v, kind_tables[kind].keys, kind_tables[kind].n, k, T__N,
@@ -416,9 +417,21 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
   int64_t n;
   pf__cfg_policy_vals pv = {&k[T_TIMEOUT], &k[T_RETRY], &k[T_BREAKER], &k[T_BULKHEAD],
                             &k[T_MAX_CONCURRENT]};
-  pf__cfg_policy(c, &pv, &t->policy);
-  pf__cfg_policy_inherit(&t->policy, &c->cfg->forge.defaults);
-  t->timeout_ms = t->policy.timeout_ms;
+  pf_cfg_policy own = {0};
+  pf__cfg_policy(c, &pv, &own);
+  if (own.has_timeout || own.has_retry || own.has_cb || own.has_bulkhead) {
+    pf_cfg_policy *p = pf_arena_alloc(c->a, sizeof *p);
+    if (p) {
+      *p = own;
+      pf__cfg_policy_inherit(p, &c->cfg->forge.defaults);
+    } else {
+      c->oom = true;
+    }
+    t->policy = p ? p : &c->cfg->inherited_policy;
+  } else {
+    t->policy = &c->cfg->inherited_policy;
+  }
+  t->timeout_ms = t->policy->timeout_ms;
   if (k[T_FALLBACK].present) {
     pf__ykind fk = pf__cfg_kind(k[T_FALLBACK].node);
     if (fk == PF__Y_MAP)

@@ -578,7 +578,7 @@ static void attempt_done(pf__op *op, pf__async *a, int rc) {
     return;
   }
   pf__outcome o = pf__outcome_of(rc, a->call.is_error, a->call.upstream_status);
-  const pf_cfg_policy *p = &op->tool->cfg->policy;
+  const pf_cfg_policy *p = op->tool->cfg->policy;
   if (o == PF__FAIL_TIMEOUT)
     atomic_fetch_add_explicit(&pf__tool_counters(op->tool)->timeouts, 1, memory_order_relaxed);
   if (o != PF__OK && pf__retry_wants(p, o) && op->attempt < p->retry_max_attempts) {
@@ -627,7 +627,7 @@ static void on_timeout(uv_timer_t *h) {
   a->op = NULL;
   attempt_cancel(a);
   pf__async *t = synthetic(op, "Tool '%s' timed out after %u ms", op->tool->name,
-                           op->tool->cfg->policy.timeout_ms);
+                           op->tool->cfg->policy->timeout_ms);
   if (!t) {
     op_finish(op, NULL);
     return;
@@ -652,7 +652,7 @@ static void op_attempt(pf__op *op) {
   op->cur = a;
   if (r->cancel_propagated || op_cancelled(op))
     atomic_store(&a->call.cancelled, true);
-  uint32_t timeout = t->cfg->policy.timeout_ms;
+  uint32_t timeout = t->cfg->policy->timeout_ms;
   bool timed = timeout && !t->own_timeout && (t->start || t->blocking);
   if (t->start) {
     a->starting = true;
@@ -695,8 +695,8 @@ static void on_queue_timeout(uv_timer_t *h) {
   pf__async *a = synthetic(op,
                            "Tool '%s' is busy: %u calls are running and none finished within "
                            "%u ms; try again later",
-                           op->tool->name, op->tool->cfg->policy.max_concurrent,
-                           op->tool->cfg->policy.queue_timeout_ms);
+                           op->tool->name, op->tool->cfg->policy->max_concurrent,
+                           op->tool->cfg->policy->queue_timeout_ms);
   op_fail(op, a);
 }
 
@@ -767,7 +767,7 @@ static void op_admit(pf__op *op) {
     int rc = pf__bulkhead_enter(t->bulkhead, &op->waiter);
     if (rc == 0) {
       op->holds_slot = true;
-    } else if (rc == 1 && op_timer_start(op, on_queue_timeout, t->cfg->policy.queue_timeout_ms) ==
+    } else if (rc == 1 && op_timer_start(op, on_queue_timeout, t->cfg->policy->queue_timeout_ms) ==
                               0) {
       op->phase = OP_QUEUED;
       return;
@@ -783,8 +783,8 @@ static void op_admit(pf__op *op) {
       pf__async *a = synthetic(op,
                                "Tool '%s' is busy: %u calls are running and %u are waiting; "
                                "try again later",
-                               t->name, t->cfg->policy.max_concurrent,
-                               t->cfg->policy.max_queued);
+                               t->name, t->cfg->policy->max_concurrent,
+                               t->cfg->policy->max_queued);
       op_fail(op, a);
       return;
     }

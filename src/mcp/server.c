@@ -393,7 +393,7 @@ static int build_init(pf_server *srv) {
 /* The runtime side of a tool's resilience policy (src/runtime/middleware.h). */
 static int build_policy(pf_server *srv, pf__tool *t) {
   const pf_cfg_tool *c = t->cfg;
-  const pf_cfg_policy *p = &c->policy;
+  const pf_cfg_policy *p = c->policy;
   t->own_timeout = c->kind == PF_TOOL_CLI || c->kind == PF_TOOL_HTTP;
   /* With the redis store, a native handler may wait for Redis: unless the
    * tool says `blocking: false`, it runs on the thread pool, so that no

@@ -882,6 +882,46 @@ static void test_invalid_table_complete(void **state) {
   assert_true(files >= 35);
 }
 
+/* Resilience policies: a tool without keys of its own shares the config's
+ * inherited policy (forge.defaults); one with keys gets its own, those
+ * groups over the defaults. */
+static void test_policy_shared(void **state) {
+  (void)state;
+  static const char text[] =
+      "forge:\n  name: t\n  version: '1'\n  defaults:\n    timeout_ms: 20s\n"
+      "    retry: {max_attempts: 4}\n"
+      "tools:\n"
+      "  - {type: native, name: a, description: A, handler: {path: x}}\n"
+      "  - {type: native, name: b, description: B, handler: {path: x}}\n"
+      "  - {type: native, name: c, description: C, handler: {path: x}, timeout_ms: 5s}\n"
+      "  - {type: native, name: d, description: D, handler: {path: x}, max_concurrent: 3}\n";
+  pf_config *cfg = NULL;
+  pf_buf diag = PF_BUF_INIT;
+  int rc = pf_config_load_text("p.yaml", text, sizeof text - 1, &cfg, &diag);
+  if (rc)
+    fprintf(stderr, "%s", pf_buf_cstr(&diag));
+  assert_int_equal(rc, 0);
+  pf_buf_free(&diag);
+  const pf_cfg_policy *shared = &cfg->inherited_policy;
+  assert_ptr_equal(cfg->tools[0].policy, shared);
+  assert_ptr_equal(cfg->tools[1].policy, shared);
+  assert_int_equal(shared->timeout_ms, 20000);
+  assert_int_equal(shared->retry_max_attempts, 4);
+  assert_false(shared->has_timeout || shared->has_retry || shared->has_cb || shared->has_bulkhead);
+  assert_int_equal(cfg->tools[0].timeout_ms, 20000);
+  const pf_cfg_policy *c = cfg->tools[2].policy, *d = cfg->tools[3].policy;
+  assert_true(c != shared && d != shared && c != d);
+  assert_int_equal(c->timeout_ms, 5000);
+  assert_true(c->has_timeout);
+  assert_int_equal(c->retry_max_attempts, 4); /* inherited */
+  assert_int_equal(cfg->tools[2].timeout_ms, 5000);
+  assert_int_equal(d->max_concurrent, 3);
+  assert_true(d->has_bulkhead);
+  assert_int_equal(d->timeout_ms, 20000);
+  assert_int_equal(shared->max_concurrent, 0); /* d's keys stay d's */
+  pf_config_free(cfg);
+}
+
 /* state: the defaults the loader fills per backend. */
 static void test_state_defaults(void **state) {
   (void)state;
@@ -915,6 +955,7 @@ int main(void) {
       cmocka_unit_test(test_invalid),    cmocka_unit_test(test_invalid_table_complete),
       cmocka_unit_test(test_http),       cmocka_unit_test(test_http_defaults),
       cmocka_unit_test(test_http_env),   cmocka_unit_test(test_state_defaults),
+      cmocka_unit_test(test_policy_shared),
       cmocka_unit_test(test_http_tool_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
