@@ -71,7 +71,8 @@ typedef struct pf__tool {
   pf_handler_fn fn;
   struct pf_validator *input;  /* compiled inputSchema (never NULL) */
   struct pf_validator *output; /* compiled outputSchema, or NULL */
-  char *input_schema;          /* JSON text: generated from params, or verbatim */
+  const char *input_schema;    /* JSON text: generated from params, or verbatim (shared by
+                                  tools with the same text) */
   _Atomic bool hidden;         /* `enabled: false` / pf_set_enabled */
   pf__start_fn start;          /* loop kinds (cli, http, pipeline), else NULL */
   void *kind_data;             /* the kind's compiled form (cli: struct pf__cli) */

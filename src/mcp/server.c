@@ -439,6 +439,17 @@ typedef struct vcache {
   size_t mask;
 } vcache;
 
+/* The kept text equal to text[0..len) of an earlier tool, or NULL. */
+static const char *vcache_text(const vcache *vc, const char *text, size_t len) {
+  if (!vc->slots)
+    return NULL;
+  for (size_t i = (size_t)pf__hash(text, len, 0) & vc->mask; vc->slots[i].text;
+       i = (i + 1) & vc->mask)
+    if (vc->slots[i].len == len && memcmp(vc->slots[i].text, text, len) == 0)
+      return vc->slots[i].text;
+  return NULL;
+}
+
 static pf_validator *vcache_compile(vcache *vc, pf_arena *a, const char *text, size_t len,
                                     pf_buf *err) {
   vcache_slot *sl = NULL;
@@ -540,7 +551,10 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc) {
       pf_buf_free(&schema);
       return -PF_ENOMEM;
     }
-    t->input_schema = pf_arena_strndup(cfg->arena, schema.data, schema.len);
+    /* tools with the same schema share its text (and its validator) */
+    t->input_schema = vcache_text(vc, schema.data, schema.len);
+    if (!t->input_schema)
+      t->input_schema = pf_arena_strndup(cfg->arena, schema.data, schema.len);
     if (!t->input_schema) {
       pf_buf_free(&schema);
       pf_buf_free(&err);
