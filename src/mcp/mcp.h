@@ -67,20 +67,20 @@ void pf__invoke(pf_call *parent, const struct pf__tool *t, const pf_json *args,
 typedef struct pf__tool {
   const pf_cfg_tool *cfg;
   const char *name;
-  size_t name_len;
+  uint32_t name_len;
+  _Atomic bool hidden;         /* `enabled: false` / pf_set_enabled */
+  /* resilience (src/runtime/middleware.h) */
+  bool policied;    /* calls go through the policy path (retry, breaker, ...) */
+  bool own_timeout; /* the kind enforces timeout_ms itself (cli, http) */
+  bool blocking;    /* native: runs on the thread pool (`blocking: true`, or by
+                       default when the state store is redis) */
   pf_handler_fn fn;
   struct pf_validator *input;  /* compiled inputSchema (never NULL) */
   struct pf_validator *output; /* compiled outputSchema, or NULL */
   const char *input_schema;    /* JSON text: generated from params, or verbatim (shared by
                                   tools with the same text) */
-  _Atomic bool hidden;         /* `enabled: false` / pf_set_enabled */
   pf__start_fn start;          /* loop kinds (cli, http, pipeline), else NULL */
   void *kind_data;             /* the kind's compiled form (cli: struct pf__cli) */
-  /* resilience (src/runtime/middleware.h) */
-  bool policied;          /* calls go through the policy path (retry, breaker, ...) */
-  bool own_timeout;       /* the kind enforces timeout_ms itself (cli, http) */
-  bool blocking;          /* native: runs on the thread pool (`blocking: true`, or by
-                             default when the state store is redis) */
   struct pf__breaker *breaker;   /* or NULL */
   struct pf__bulkhead *bulkhead; /* or NULL */
   const struct pf__tool *fallback;

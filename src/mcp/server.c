@@ -466,28 +466,34 @@ static pf_validator *vcache_compile(vcache *vc, pf_arena *a, const char *text, s
   return v;
 }
 
-static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc);
+static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char **names,
+                            size_t *lens);
 
+/* The validator cache and the registry's key arrays live only while the
+ * tools are built. */
 static int build_tools(pf_server *srv, pf_buf *diag) {
-  size_t cap = 16;
-  while (cap < 4 * srv->cfg->ntools)
+  size_t cap = 16, n = srv->cfg->ntools;
+  while (cap < 4 * n)
     cap *= 2;
   vcache vc = {pf__malloc(cap * sizeof *vc.slots), cap - 1};
   if (vc.slots)
     memset(vc.slots, 0, cap * sizeof *vc.slots);
-  int rc = build_tools_with(srv, diag, &vc);
+  const char **names = pf__malloc((n + 1) * sizeof *names);
+  size_t *lens = pf__malloc((n + 1) * sizeof *lens);
+  int rc = names && lens ? build_tools_with(srv, diag, &vc, names, lens) : -PF_ENOMEM;
   pf__free(vc.slots);
+  pf__free(names);
+  pf__free(lens);
   return rc;
 }
 
-static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc) {
+static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char **names,
+                            size_t *lens) {
   pf_config *cfg = srv->cfg;
   int rc = 0;
   srv->ntools = cfg->ntools;
   srv->tools = pf__malloc((cfg->ntools ? cfg->ntools : 1) * sizeof *srv->tools);
-  const char **names = pf_arena_alloc(cfg->arena, (cfg->ntools + 1) * sizeof *names);
-  size_t *lens = pf_arena_alloc(cfg->arena, (cfg->ntools + 1) * sizeof *lens);
-  if (!srv->tools || !names || !lens)
+  if (!srv->tools)
     return -PF_ENOMEM;
   memset(srv->tools, 0, (cfg->ntools ? cfg->ntools : 1) * sizeof *srv->tools);
   for (size_t i = 0; i < cfg->ntools; i++) {
@@ -495,7 +501,7 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc) {
     pf__tool *t = &srv->tools[i];
     t->cfg = c;
     t->name = c->name;
-    t->name_len = strlen(c->name);
+    t->name_len = (uint32_t)strlen(c->name); /* 1 to 64 bytes (the config checks) */
     names[i] = t->name;
     lens[i] = t->name_len;
     if (c->kind == PF_TOOL_CLI || c->kind == PF_TOOL_HTTP) {
