@@ -17,6 +17,18 @@ static void enter(const char *sub) {
   assert_int_equal(chdir(dir), 0);
 }
 
+/* Loads text that must load without a problem (diagnostics printed if not). */
+static pf_config *load_text_ok(const char *name, const char *text, size_t len) {
+  pf_config *cfg = NULL;
+  pf_buf diag = PF_BUF_INIT;
+  int rc = pf_config_load_text(name, text, len, &cfg, &diag);
+  if (rc)
+    fprintf(stderr, "%s", pf_buf_cstr(&diag));
+  assert_int_equal(rc, 0);
+  pf_buf_free(&diag);
+  return cfg;
+}
+
 static pf_config *load_ok(const char *file) {
   pf_buf diag = PF_BUF_INIT;
   pf_config *cfg = NULL;
@@ -531,12 +543,7 @@ static void test_env(void **state) {
                              "  version: \"${PF_CFG_EMPTY:-v1} $${PF_CFG_A} $5 ${PF_CFG_EMPTY}|\"\n"
                              "  page_size: ${PF_CFG_SIZE}\n"
                              "  description: ${PF_CFG_NOPE:-}\n";
-  pf_config *cfg = NULL;
-  pf_buf diag = PF_BUF_INIT;
-  int rc = pf_config_load_text("env.yaml", text, sizeof text - 1, &cfg, &diag);
-  if (rc)
-    fprintf(stderr, "%s", pf_buf_cstr(&diag));
-  assert_int_equal(rc, 0);
+  pf_config *cfg = load_text_ok("env.yaml", text, sizeof text - 1);
   STR(cfg->forge.name, "alpha-beta");
   STR(cfg->forge.version, "v1 ${PF_CFG_A} $5 |");
   assert_int_equal(cfg->forge.page_size, 42);
@@ -547,7 +554,8 @@ static void test_env(void **state) {
                             "  name: ${PF_CFG_NOPE}\n"
                             "  version: \"${1X}\"\n"
                             "  title: \"${PF_CFG_A\"\n";
-  rc = pf_config_load_text("env.yaml", bad, sizeof bad - 1, &cfg, &diag);
+  pf_buf diag = PF_BUF_INIT;
+  int rc = pf_config_load_text("env.yaml", bad, sizeof bad - 1, &cfg, &diag);
   assert_int_equal(rc, -PF_ECONFIG);
   STR(pf_buf_cstr(&diag),
       "env.yaml:2:9: forge.name: environment variable 'PF_CFG_NOPE' is not set\n"
@@ -895,13 +903,7 @@ static void test_policy_shared(void **state) {
       "  - {type: native, name: b, description: B, handler: {path: x}}\n"
       "  - {type: native, name: c, description: C, handler: {path: x}, timeout_ms: 5s}\n"
       "  - {type: native, name: d, description: D, handler: {path: x}, max_concurrent: 3}\n";
-  pf_config *cfg = NULL;
-  pf_buf diag = PF_BUF_INIT;
-  int rc = pf_config_load_text("p.yaml", text, sizeof text - 1, &cfg, &diag);
-  if (rc)
-    fprintf(stderr, "%s", pf_buf_cstr(&diag));
-  assert_int_equal(rc, 0);
-  pf_buf_free(&diag);
+  pf_config *cfg = load_text_ok("p.yaml", text, sizeof text - 1);
   const pf_cfg_policy *shared = &cfg->inherited_policy;
   assert_ptr_equal(cfg->tools[0].policy, shared);
   assert_ptr_equal(cfg->tools[1].policy, shared);
