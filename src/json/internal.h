@@ -132,11 +132,30 @@ int pf__json_strtod(const char *text, size_t len, double *out);
 /* pf__json_escape_to's general loop (write.c). */
 char *pf__json_escape_run(char *o, const char *s, size_t len);
 
-/* a[0..n) == b[0..n): short runs (most keys and argument names) compared
- * in line, longer ones by memcmp. */
+/* a[0..n) == b[0..n) for the short runs of keys, names and message
+ * literals: 8- or 4-byte words (the last one overlapping), no call; reads
+ * nothing outside either range. */
 static inline bool pf__bytes_eq(const char *a, const char *b, size_t n) {
-  if (n > 8)
-    return memcmp(a, b, n) == 0;
+  if (n >= 8) {
+    uint64_t x, y;
+    for (size_t i = 0; i + 8 < n; i += 8) {
+      memcpy(&x, a + i, 8);
+      memcpy(&y, b + i, 8);
+      if (x != y)
+        return false;
+    }
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    return x == y;
+  }
+  if (n >= 4) {
+    uint32_t x1, y1, x2, y2;
+    memcpy(&x1, a, 4);
+    memcpy(&y1, b, 4);
+    memcpy(&x2, a + n - 4, 4);
+    memcpy(&y2, b + n - 4, 4);
+    return ((x1 ^ y1) | (x2 ^ y2)) == 0;
+  }
   for (size_t i = 0; i < n; i++)
     if (a[i] != b[i])
       return false;

@@ -984,9 +984,10 @@ close:;
  * with its scalar values cut out: the literal bytes between the values
  * (braces, member names, separators, true/false/null, and the message's
  * "jsonrpc" and "method" strings), the holes (a string's content or a
- * number) and the node array the parser built for it. A message that matches a shape byte for byte around its holes gets
- * that node array, with the holes' values and the names' positions filled
- * in: a few comparisons and one copy instead of a parse. */
+ * number) and the node array the parser built for it. A message that
+ * matches a shape byte for byte around its holes gets that node array, with
+ * the holes' values and the names' positions filled in: a few comparisons
+ * and one copy instead of a parse. */
 
 #define SHAPE_SLOTS 4
 #define SHAPE_NODES 64
@@ -1048,33 +1049,12 @@ uint64_t pf__json_shapes_hits(const pf__json_shapes *c) { return c ? c->hits : 0
 
 uint64_t pf__json_shapes_last(const pf__json_shapes *c) { return c ? c->last : 0; }
 
-/* a[0..n) == b[0..n), n small: words, the last one overlapping */
-static inline bool lit_eq(const u8 *a, const u8 *b, size_t n) {
-  uint64_t x, y;
-  if (n >= 8) {
-    size_t i = 0;
-    for (; i + 8 < n; i += 8) {
-      memcpy(&x, a + i, 8);
-      memcpy(&y, b + i, 8);
-      if (x != y)
-        return false;
-    }
-    memcpy(&x, a + n - 8, 8);
-    memcpy(&y, b + n - 8, 8);
-    return x == y;
-  }
-  if (n >= 4) {
-    uint32_t x1, y1, x2, y2;
-    memcpy(&x1, a, 4);
-    memcpy(&y1, b, 4);
-    memcpy(&x2, a + n - 4, 4);
-    memcpy(&y2, b + n - 4, 4);
-    return ((x1 ^ y1) | (x2 ^ y2)) == 0;
-  }
-  for (size_t i = 0; i < n; i++)
-    if (a[i] != b[i])
-      return false;
-  return true;
+/* Moves order[pos] to the front (most recently used). */
+static void to_front(pf__json_shapes *c, uint32_t pos) {
+  uint8_t si = c->order[pos];
+  for (; pos > 0; pos--)
+    c->order[pos] = c->order[pos - 1];
+  c->order[0] = si;
 }
 
 /* The message text (untouched) through shape sh: its nodes, or NULL when it
@@ -1088,7 +1068,7 @@ static const pf_json *shape_read(const shape *sh, u8 *text, size_t len, pf_arena
   uint32_t k = 0;
   for (;; k++) {
     size_t sl = sh->seg[k + 1] - sh->seg[k];
-    if ((size_t)(end - p) < sl || !lit_eq(p, sh->lit + sh->seg[k], sl))
+    if ((size_t)(end - p) < sl || !pf__bytes_eq((const char *)p, (const char *)sh->lit + sh->seg[k], sl))
       return NULL;
     segp[k] = p;
     p += sl;
@@ -1264,9 +1244,7 @@ static void shape_learn(pf__json_shapes *c, const u8 *text, size_t len, const pf
   memcpy(sh->node, nodes, (size_t)n * sizeof(pf_json));
   /* in use, and tried first; with all slots in use, the least recently
    * matched shape becomes the spare */
-  for (uint32_t pos = c->n; pos > 0; pos--)
-    c->order[pos] = c->order[pos - 1];
-  c->order[0] = (uint8_t)si;
+  to_front(c, c->n);
   if (c->n < SHAPE_SLOTS)
     c->n++;
 }
@@ -1292,10 +1270,7 @@ const pf_json *pf__json_parse_msg(char *text, size_t len, pf_arena *arena,
             continue;
           const pf_json *r = shape_read(sh, (u8 *)text, len, arena);
           if (r) {
-            uint8_t si = shapes->order[i];
-            for (; i > 0; i--)
-              shapes->order[i] = shapes->order[i - 1];
-            shapes->order[0] = si;
+            to_front(shapes, i);
             shapes->hits++;
             shapes->last = sh->token;
             shapes->misses = 0;

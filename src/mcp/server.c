@@ -439,27 +439,29 @@ typedef struct vcache {
   size_t mask;
 } vcache;
 
-/* The kept text equal to text[0..len) of an earlier tool, or NULL. */
-static const char *vcache_text(const vcache *vc, const char *text, size_t len) {
+/* The slot holding text[0..len), or the empty slot where it goes; NULL
+ * without a table. */
+static vcache_slot *vcache_find(const vcache *vc, const char *text, size_t len) {
   if (!vc->slots)
     return NULL;
-  for (size_t i = (size_t)pf__hash(text, len, 0) & vc->mask; vc->slots[i].text;
-       i = (i + 1) & vc->mask)
+  size_t i = (size_t)pf__hash(text, len, 0) & vc->mask;
+  for (; vc->slots[i].text; i = (i + 1) & vc->mask)
     if (vc->slots[i].len == len && memcmp(vc->slots[i].text, text, len) == 0)
-      return vc->slots[i].text;
-  return NULL;
+      break;
+  return &vc->slots[i];
+}
+
+/* The kept text equal to text[0..len) of an earlier tool, or NULL. */
+static const char *vcache_text(const vcache *vc, const char *text, size_t len) {
+  vcache_slot *sl = vcache_find(vc, text, len);
+  return sl ? sl->text : NULL;
 }
 
 static pf_validator *vcache_compile(vcache *vc, pf_arena *a, const char *text, size_t len,
                                     pf_buf *err) {
-  vcache_slot *sl = NULL;
-  if (vc->slots) {
-    size_t i = (size_t)pf__hash(text, len, 0) & vc->mask;
-    for (; vc->slots[i].text; i = (i + 1) & vc->mask)
-      if (vc->slots[i].len == len && memcmp(vc->slots[i].text, text, len) == 0)
-        return pf_validator_ref(vc->slots[i].v);
-    sl = &vc->slots[i];
-  }
+  vcache_slot *sl = vcache_find(vc, text, len);
+  if (sl && sl->text)
+    return pf_validator_ref(sl->v);
   pf_validator *v = pf_validator_compile_in(text, len, a, err);
   if (v && sl)
     *sl = (vcache_slot){text, len, v};
