@@ -1068,7 +1068,8 @@ static const pf_json *shape_read(const shape *sh, u8 *text, size_t len, pf_arena
   uint32_t k = 0;
   for (;; k++) {
     size_t sl = sh->seg[k + 1] - sh->seg[k];
-    if ((size_t)(end - p) < sl || !pf__bytes_eq((const char *)p, (const char *)sh->lit + sh->seg[k], sl))
+    const char *lit = (const char *)sh->lit + sh->seg[k];
+    if ((size_t)(end - p) < sl || !pf__bytes_eq((const char *)p, lit, sl))
       return NULL;
     segp[k] = p;
     p += sl;
