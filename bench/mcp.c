@@ -63,7 +63,8 @@ static int cmp_d(const void *a, const void *b) {
 typedef void (*op_fn)(void *ctx, size_t i);
 
 /* Median ns/op over reps of `iters` ops, and allocations per op. */
-static void measure(const char *name, op_fn fn, void *ctx, size_t iters, const char *note) {
+static void measure(const char *name, op_fn fn, void *ctx, size_t iters, size_t per_op,
+                    const char *note) {
   int reps = quick ? 3 : 15;
   double t[32];
   if (only && !strstr(name, only))
@@ -74,14 +75,14 @@ static void measure(const char *name, op_fn fn, void *ctx, size_t iters, const c
     double t0 = now_ns();
     for (size_t i = 0; i < iters; i++)
       fn(ctx, i);
-    t[r] = (now_ns() - t0) / (double)iters;
+    t[r] = (now_ns() - t0) / (double)iters / (double)per_op;
   }
   qsort(t, (size_t)reps, sizeof t[0], cmp_d);
   size_t a0 = atomic_load(&nalloc);
   size_t n = iters < 1000 ? iters : 1000;
   for (size_t i = 0; i < n; i++)
     fn(ctx, i);
-  double allocs = (double)(atomic_load(&nalloc) - a0) / (double)n;
+  double allocs = (double)(atomic_load(&nalloc) - a0) / (double)n / (double)per_op;
   printf("| %-44s | %10.1f | %8.2f | %s |\n", name, t[reps / 2], allocs, note ? note : "");
 }
 
@@ -98,28 +99,55 @@ PF_TOOL(bench_echo) {
 }
 
 /* ---- registry ---- */
+/* A lookup is a few nanoseconds, the size of an indirect call and a loop
+ * iteration, so one timed op is a batch of REG_BATCH lookups of names picked
+ * pseudo-randomly, and its time is divided by REG_BATCH. The names are packed
+ * in one buffer, as a config's names are in its arena. */
+#define REG_BATCH 16
+
 typedef struct reg_ctx {
   pf__registry r;
-  char **keys;
+  char *text; /* the names, NUL-separated */
+  const char **keys;
   size_t *lens, n;
-  size_t *order; /* lookup order: pseudo-random */
+  uint32_t *order; /* lookup order: pseudo-random, 1024 entries */
   volatile long sink;
 } reg_ctx;
 
 static void reg_op(void *c, size_t i) {
   reg_ctx *x = c;
-  size_t k = x->order[i % 1024];
-  x->sink += pf__registry_find(&x->r, x->keys[k], x->lens[k]);
+  const uint32_t *o = x->order + (i * REG_BATCH) % 1024;
+  long sum = 0;
+  for (int j = 0; j < REG_BATCH; j++)
+    sum += pf__registry_find(&x->r, x->keys[o[j]], x->lens[o[j]]);
+  x->sink = sum;
 }
 
 static void scan_op(void *c, size_t i) {
   reg_ctx *x = c;
-  size_t k = x->order[i % 1024];
-  for (size_t j = 0; j < x->n; j++)
-    if (x->lens[j] == x->lens[k] && memcmp(x->keys[j], x->keys[k], x->lens[k]) == 0) {
-      x->sink += (long)j;
-      break;
-    }
+  const uint32_t *o = x->order + (i * REG_BATCH) % 1024;
+  long sum = 0;
+  for (int b = 0; b < REG_BATCH; b++) {
+    size_t k = o[b];
+    for (size_t j = 0; j < x->n; j++)
+      if (x->lens[j] == x->lens[k] && memcmp(x->keys[j], x->keys[k], x->lens[k]) == 0) {
+        sum += (long)j;
+        break;
+      }
+  }
+  x->sink = sum;
+}
+
+/* The harness alone: the same loads of key and length, no lookup. */
+static void reg_null_op(void *c, size_t i) {
+  reg_ctx *x = c;
+  const uint32_t *o = x->order + (i * REG_BATCH) % 1024;
+  long sum = 0;
+  for (int j = 0; j < REG_BATCH; j++) {
+    const char *volatile k = x->keys[o[j]];
+    sum += (long)x->lens[o[j]] + (k != NULL);
+  }
+  x->sink = sum;
 }
 
 static void bench_registry(void) {
@@ -127,30 +155,35 @@ static void bench_registry(void) {
   for (size_t s = 0; s < 4; s++) {
     reg_ctx x = {0};
     x.n = sizes[s];
+    x.text = malloc(x.n * 24);
     x.keys = malloc(x.n * sizeof *x.keys);
     x.lens = malloc(x.n * sizeof *x.lens);
     x.order = malloc(1024 * sizeof *x.order);
+    char *p = x.text;
     for (size_t i = 0; i < x.n; i++) {
-      x.keys[i] = malloc(32);
-      x.lens[i] = (size_t)snprintf(x.keys[i], 32, "tool_name_%zu", i);
+      x.keys[i] = p;
+      x.lens[i] = (size_t)snprintf(p, 24, "tool_name_%zu", i);
+      p += x.lens[i] + 1;
     }
     uint64_t z = 88172645463325252ull;
     for (size_t i = 0; i < 1024; i++) {
       z ^= z << 13, z ^= z >> 7, z ^= z << 17;
-      x.order[i] = z % x.n;
+      x.order[i] = (uint32_t)(z % x.n);
     }
-    if (pf__registry_build(&x.r, (const char *const *)x.keys, x.lens, x.n) != 0) {
+    if (pf__registry_build(&x.r, x.keys, x.lens, x.n) != 0) {
       fprintf(stderr, "registry build failed\n");
       exit(1);
     }
     char name[64];
     snprintf(name, sizeof name, "registry lookup, %zu tools", x.n);
-    measure(name, reg_op, &x, quick ? 100000 : 2000000, "perfect hash");
+    measure(name, reg_op, &x, quick ? 10000 : 200000, REG_BATCH, "perfect hash");
     snprintf(name, sizeof name, "  baseline: linear scan, %zu tools", x.n);
-    measure(name, scan_op, &x, x.n >= 1000 ? 20000 : 200000, "strcmp loop");
+    measure(name, scan_op, &x, x.n >= 1000 ? 2000 : 20000, REG_BATCH, "strcmp loop");
+    if (x.n == 10)
+      measure("  harness only (key loads, no lookup)", reg_null_op, &x, quick ? 10000 : 200000,
+              REG_BATCH, "included in the rows above");
     pf__registry_free(&x.r);
-    for (size_t i = 0; i < x.n; i++)
-      free(x.keys[i]);
+    free(x.text);
     free(x.keys);
     free(x.lens);
     free(x.order);
@@ -264,7 +297,7 @@ static void bench_rpc(void) {
       fprintf(stderr, "unexpected response to %s:\n%s\n", cases[i].name, pf_buf_cstr(&x.out));
       exit(1);
     }
-    measure(cases[i].name, rpc_op, &x, quick ? 20000 : 500000, "bytes in -> bytes out");
+    measure(cases[i].name, rpc_op, &x, quick ? 20000 : 500000, 1, "bytes in -> bytes out");
   }
   for (size_t i = 0; i < 8; i++) {
     rpc_rotating_op(&x, i);
@@ -273,7 +306,7 @@ static void bench_rpc(void) {
       exit(1);
     }
   }
-  measure("tools/call add, 8 layouts in turn", rpc_rotating_op, &x, quick ? 20000 : 500000,
+  measure("tools/call add, 8 layouts in turn", rpc_rotating_op, &x, quick ? 20000 : 500000, 1,
           "bytes in -> bytes out");
   pf_buf_free(&x.out);
   pf__session_destroy(s);
@@ -375,20 +408,21 @@ static void bench_config(const char *srcdir) {
     x.name = path;
     char name[80];
     snprintf(name, sizeof name, "config load: examples/%s", examples[i]);
-    measure(name, cfg_op, &x, quick ? 100 : 2000, "YAML -> validated model");
+    measure(name, cfg_op, &x, quick ? 100 : 2000, 1, "YAML -> validated model");
     free(text);
   }
   size_t len;
   char *big = gen_tools(1000, &len);
   cfg_ctx x = {big, "gen1000.yaml", len, 0};
-  measure("config load: generated 1,000 tools", cfg_op, &x, quick ? 3 : 20, "target <= 10 ms");
+  measure("config load: generated 1,000 tools", cfg_op, &x, quick ? 3 : 20, 1,
+          "target <= 10 ms");
   free(big);
   big = gen_tools(100, &len);
   x = (cfg_ctx){big, "gen100.yaml", len, 1};
-  measure("config load + server build: 100 tools", cfg_op, &x, quick ? 10 : 200,
+  measure("config load + server build: 100 tools", cfg_op, &x, quick ? 10 : 200, 1,
           "schemas, validators, tools/list pages");
   x.build = 0;
-  measure("  of which config load: 100 tools", cfg_op, &x, quick ? 10 : 200, "");
+  measure("  of which config load: 100 tools", cfg_op, &x, quick ? 10 : 200, 1, "");
 
   /* Schema generation: every tool's params -> JSON Schema text, then the
    * tools/list pages (every protocol revision) rebuilt from them, as a
@@ -397,12 +431,12 @@ static void bench_config(const char *srcdir) {
   if (pf_config_load_text("gen100.yaml", big, len, &cfg, NULL) != 0)
     exit(1);
   schema_ctx sx = {cfg, PF_BUF_INIT, NULL};
-  measure("schema generation: 100 tools", schema_op, &sx, quick ? 100 : 2000,
+  measure("schema generation: 100 tools", schema_op, &sx, quick ? 100 : 2000, 1,
           "params -> JSON Schema text");
   pf_buf_free(&sx.out);
   if (pf__server_create(cfg, &sx.srv, NULL) != 0)
     exit(1);
-  measure("tools/list pages rebuilt: 100 tools", pages_op, &sx, quick ? 100 : 1000,
+  measure("tools/list pages rebuilt: 100 tools", pages_op, &sx, quick ? 100 : 1000, 1,
           "all revisions, from the schema texts");
   pf__server_destroy(sx.srv);
   free(big);

@@ -14,14 +14,22 @@ static int by_count_desc(const void *a, const void *b) {
   return x->count != y->count ? (x->count < y->count ? 1 : -1) : (x->id < y->id ? -1 : 1);
 }
 
+/* The table of an empty registry: one bucket, one empty slot. */
+static uint64_t empty_disp[1];
+static pf__reg_slot empty_slot[1] = {{0, 0, NULL, UINT32_MAX, 0}};
+
+static void set_empty(pf__registry *r) {
+  *r = (pf__registry){0, 1, 1, empty_disp, empty_slot};
+}
+
 int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *lens, size_t n) {
-  memset(r, 0, sizeof *r);
+  set_empty(r);
   if (n == 0)
     return 0;
   if (n > UINT32_MAX / 4)
     return -PF_EINVAL;
   for (size_t i = 0; i < n; i++)
-    if (lens[i] > UINT32_MAX)
+    if (lens[i] >= UINT32_MAX)
       return -PF_EINVAL;
   r->nkeys = (uint32_t)n;
   r->nslots = (uint32_t)(n + n / 4 + 1);   /* load factor 0.8 */
@@ -36,7 +44,8 @@ int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *l
   int rc = -PF_ENOMEM;
   if (!r->disp || !r->slots || !bk || !order || !kb || !tmp)
     goto out;
-  memset(r->slots, 0, r->nslots * sizeof *r->slots);
+  for (uint32_t i = 0; i < r->nslots; i++)
+    r->slots[i] = (pf__reg_slot){0, 0, NULL, UINT32_MAX, 0};
   for (uint32_t b = 0; b < r->nbuckets; b++)
     bk[b] = (bucket){b, 0, 0};
   /* one hash per key, kept for the displacement search */
@@ -124,10 +133,22 @@ out:
   return rc;
 }
 
+long pf__registry_find_long(const pf__registry *r, const char *key, size_t len) {
+  uint64_t w0, w1;
+  pf__reg_words(key, len, &w0, &w1);
+  uint64_t h = pf__reg_hash(key, len, w0, w1);
+  const pf__reg_slot *s =
+      &r->slots[pf__registry_slot(h, r->disp[pf__registry_bucket(h, r->nbuckets)], r->nslots)];
+  if (s->w0 != w0 || s->w1 != w1 || s->len != len || !s->idx1 ||
+      memcmp(s->key + 8, key + 8, len - 16) != 0)
+    return -1;
+  return (long)s->idx1 - 1;
+}
+
 void pf__registry_free(pf__registry *r) {
-  pf__free(r->disp);
-  pf__free(r->slots);
-  r->disp = NULL;
-  r->slots = NULL;
-  r->nkeys = 0;
+  if (r->slots != empty_slot) {
+    pf__free(r->disp);
+    pf__free(r->slots);
+  }
+  set_empty(r);
 }

@@ -20,7 +20,7 @@
 typedef struct pf__reg_slot {
   uint64_t w0, w1; /* pf__reg_words() of the key */
   const char *key; /* for keys longer than 16 bytes */
-  uint32_t len;
+  uint32_t len;  /* UINT32_MAX: empty */
   uint32_t idx1; /* index + 1; 0: empty */
 } pf__reg_slot;
 
@@ -74,21 +74,23 @@ static inline uint32_t pf__registry_slot(uint64_t h, uint64_t disp, uint32_t nsl
   return pf__reduce((uint32_t)(((h ^ disp) * 0xd6e8feb86659fd93ull) >> 32), nslots);
 }
 
-/* Index of `key`, or -1. */
+/* Keys longer than 16 bytes: out of line, to keep the common path short. */
+long pf__registry_find_long(const pf__registry *r, const char *key, size_t len);
+
+/* Index of `key`, or -1. An empty slot's length is UINT32_MAX, which no key
+ * of up to 16 bytes has, and an empty registry has one empty slot, so the
+ * common path has no test but the comparison. */
 static inline __attribute__((always_inline)) long pf__registry_find(const pf__registry *r,
                                                                    const char *key, size_t len) {
-  if (!r->nkeys)
-    return -1;
+  if (__builtin_expect(len > 16, 0))
+    return pf__registry_find_long(r, key, len);
   uint64_t w0, w1;
   pf__reg_words(key, len, &w0, &w1);
   uint64_t h = pf__reg_hash(key, len, w0, w1);
   const pf__reg_slot *s =
       &r->slots[pf__registry_slot(h, r->disp[pf__registry_bucket(h, r->nbuckets)], r->nslots)];
-  if (s->w0 != w0 || s->w1 != w1 || s->len != len || !s->idx1)
-    return -1;
-  if (len > 16 && memcmp(s->key + 8, key + 8, len - 16) != 0)
+  if ((s->w0 ^ w0) | (s->w1 ^ w1) | (s->len ^ len))
     return -1;
   return (long)s->idx1 - 1;
 }
-
 #endif

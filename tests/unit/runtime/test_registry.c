@@ -90,12 +90,49 @@ static void test_lengths_and_near_misses(void **state) {
   pf__registry_free(&r);
 }
 
+/* An empty registry (no keys, or a failed build) answers -1 to every key,
+ * short or long, and can be freed any number of times. */
+static void test_empty(void **state) {
+  (void)state;
+  static const char long_key[] = "a_tool_name_longer_than_sixteen_bytes";
+  pf__registry r;
+  assert_int_equal(pf__registry_build(&r, NULL, NULL, 0), 0);
+  assert_int_equal(pf__registry_find(&r, "", 0), -1);
+  assert_int_equal(pf__registry_find(&r, "add", 3), -1);
+  assert_int_equal(pf__registry_find(&r, long_key, sizeof long_key - 1), -1);
+  pf__registry_free(&r);
+  pf__registry_free(&r);
+  assert_int_equal(pf__registry_find(&r, "add", 3), -1);
+  const char *dup[] = {"x", "x"};
+  size_t lens[] = {1, 1};
+  assert_int_equal(pf__registry_build(&r, dup, lens, 2), -PF_EINVAL);
+  assert_int_equal(pf__registry_find(&r, "x", 1), -1);
+  assert_int_equal(pf__registry_find(&r, long_key, sizeof long_key - 1), -1);
+  pf__registry_free(&r);
+}
+
+/* The empty key is a key like any other. */
+static void test_empty_key(void **state) {
+  (void)state;
+  const char *keys[] = {"", "a", "abcdefghijklmnopqrstuvwxyz"};
+  size_t lens[] = {0, 1, 26};
+  pf__registry r;
+  assert_int_equal(pf__registry_build(&r, keys, lens, 3), 0);
+  for (long i = 0; i < 3; i++)
+    assert_int_equal(pf__registry_find(&r, keys[i], lens[i]), i);
+  assert_int_equal(pf__registry_find(&r, "b", 1), -1);
+  assert_int_equal(pf__registry_find(&r, "abcdefghijklmnopqrstuvwxyZ", 26), -1);
+  pf__registry_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sizes),
       cmocka_unit_test(test_duplicates),
       cmocka_unit_test(test_binary_keys),
       cmocka_unit_test(test_lengths_and_near_misses),
+      cmocka_unit_test(test_empty),
+      cmocka_unit_test(test_empty_key),
   };
   return cmocka_run_group_tests_name("runtime/registry", tests, NULL, NULL);
 }
