@@ -123,6 +123,7 @@ typedef struct pf__prompt {
 } pf__prompt;
 
 typedef struct pf_server {
+  uint64_t uid; /* unique in the process (never reused): what memos name a server by */
   pf_config *cfg;
   void *dl; /* dlopen handle of forge.library, or NULL */
   pf__tool *tools;
@@ -293,6 +294,11 @@ typedef struct pf__msg_memo {
   int16_t mi;                      /* the method's index, -1 until known */
   bool call;                       /* tools/call's members below are known */
   uint8_t name, args, meta;        /* from params */
+  /* The arguments passed tool vtool1 - 1 of server vuid, whose input
+   * validator decides by layout (pf_validator_by_layout): every message of
+   * the shape passes it. 0: none. */
+  uint32_t vtool1;
+  uint64_t vuid;
 } pf__msg_memo;
 
 /* Per-thread scratch memory for one message. */

@@ -758,6 +758,8 @@ int pf__server_create(pf_config *cfg, pf_server **out, pf_buf *diag) {
     return -PF_ENOMEM;
   }
   memset(srv, 0, sizeof *srv);
+  static _Atomic uint64_t uids;
+  srv->uid = atomic_fetch_add(&uids, 1) + 1;
   srv->cfg = cfg;
   srv->max_message = PF_MAX_MESSAGE_DEFAULT;
   srv->client_timeout_ms =

@@ -490,6 +490,8 @@ static void one(pf__session *s, const pf_json *m, pf_buf *out, pf__scratch *sc, 
                          false,
                          0,
                          0,
+                         0,
+                         0,
                          0};
   }
 members:;

@@ -166,15 +166,21 @@ void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, 
   pf__call_init(&c, s, t, args, &sc->content, &sc->structured, out, sc->arena, token);
   /* Invalid arguments are a tool result the model can read and correct
    * (protocol 2025-11-25, SEP-1303), not a protocol error. */
-  pf_buf msg = PF_BUF_INIT;
-  if (pf_validator_check(t->input, args, &msg) != 0) {
-    pf_result_error(&c, "Invalid arguments for tool '%s': %s", t->name, pf_buf_cstr(&msg));
-    pf_buf_free(&msg);
-    pf__tool_write_result(&c, id, NULL, out);
-    return;
+  if (!mm || mm->vtool1 != (uint32_t)ti + 1 || mm->vuid != s->srv->uid) {
+    pf_buf msg = PF_BUF_INIT;
+    if (pf_validator_check(t->input, args, &msg) != 0) {
+      pf_result_error(&c, "Invalid arguments for tool '%s': %s", t->name, pf_buf_cstr(&msg));
+      pf_buf_free(&msg);
+      pf__tool_write_result(&c, id, NULL, out);
+      return;
+    }
+    if (msg.data) /* a passing check writes nothing */
+      pf_buf_free(&msg);
+    if (mm && pf_validator_by_layout(t->input)) { /* the shape's later messages pass too */
+      mm->vtool1 = (uint32_t)ti + 1;
+      mm->vuid = s->srv->uid;
+    }
   }
-  if (msg.data) /* a passing check writes nothing */
-    pf_buf_free(&msg);
   if (t->start || t->blocking || t->policied) {
     pf__invoke_request(s, t, id, args, token, out, sc->ctx);
     return;

@@ -144,6 +144,7 @@ struct pf_validator {
   atomic_flag md_busy;
   code_cell *codes;
   const pf_json *empty; /* {}: what a call without arguments is checked as */
+  bool by_layout;       /* pf_validator_by_layout() */
 };
 
 static const char *const type_names[] = {"null",   "boolean", "integer", "number",
@@ -951,6 +952,8 @@ pf_validator *pf_validator_ref(pf_validator *v) {
   return v;
 }
 
+static bool by_layout(const vnode *n);
+
 pf_validator *pf_validator_compile_in(const char *schema_json, size_t len, pf_arena *arena,
                                       pf_buf *err) {
   if (!schema_json) {
@@ -1012,8 +1015,28 @@ pf_validator *pf_validator_compile_in(const char *schema_json, size_t len, pf_ar
     pf_validator_free(v);
     return NULL;
   }
+  v->by_layout = by_layout(v->root);
   return v;
 }
+
+/* A flat object of bare types decides by layout, unless a property takes
+ * integers but not all numbers: then 2 and 2.5, both a number hole of one
+ * layout, get different verdicts. */
+static bool by_layout(const vnode *n) {
+  if (!(n->flags & F_FLATOBJ) || (n->flags & (F_PRE | F_POST)))
+    return false;
+  for (uint32_t i = 0; i < n->nprops; i++) {
+    const vnode *ps = n->props[i].schema;
+    if (!ps)
+      continue;
+    uint32_t num = ps->types & (T_INT | T_NUM);
+    if ((ps->flags & ~(uint32_t)F_TYPEONLY) || (num && num != (T_INT | T_NUM)))
+      return false;
+  }
+  return true;
+}
+
+bool pf_validator_by_layout(const pf_validator *v) { return v->by_layout; }
 
 void pf_validator_free(pf_validator *v) {
   if (!v || --v->refs > 0)

@@ -50,6 +50,7 @@
 #ifndef PF_SCHEMA_VALIDATOR_H
 #define PF_SCHEMA_VALIDATOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <pforge/arena.h>
@@ -109,6 +110,15 @@ void pf_validator_free(pf_validator *v);
  * Returns -PF_ENOMEM only if a contended call cannot allocate its
  * temporary match data. Thread-safe (see above). */
 int pf_validator_check(const pf_validator *v, const pf_json *value, pf_buf *msg);
+
+/* True when pf_validator_check()'s verdict on any value follows from the
+ * value's layout alone: its members' names and order, which kind each
+ * scalar is (string, number, true, false, null) and the arrays' lengths,
+ * never a string's content or a number's value. So it is for an object of
+ * properties with a bare `type` each (where a property that takes numbers
+ * takes all of them, not integers only), and `required`. Two messages of
+ * one shape (pf__json_shapes) then get the same verdict. Thread-safe. */
+bool pf_validator_by_layout(const pf_validator *v);
 
 /* The `default` of the root schema's property `name` (name[0..len), bytes),
  * or NULL when that property is not declared or has no default (a property

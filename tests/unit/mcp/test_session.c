@@ -91,6 +91,7 @@ PF_TOOL(ut_toggle) {
   return pf_result_textf(call, "rc %d", rc);
 }
 
+PF_TOOL(ut_ok) { return pf_result_textz(call, "ok"); }
 PF_TOOL(ut_res) { return pf_result_textf(call, "res %s", pf_arg_str(call, "id", "?")); }
 
 /* ------------------------------------------------------------------ */
@@ -1018,6 +1019,80 @@ static void test_shape_memo(void **state) {
 #undef TEXT
 }
 
+/* A passing validation is remembered per message shape, for a tool whose
+ * validator decides by layout. Messages of one layout that name another
+ * tool, or the same tool index of another server, are still checked. */
+static const char yaml_vmemo[] =
+    "forge: {name: unit, version: '0.1'}\n"
+    "tools:\n"
+    "  - {type: native, name: num, description: N, handler: {path: ut_ok}, params: {x: number}}\n"
+    "  - {type: native, name: int, description: I, handler: {path: ut_ok}, params: {x: integer}}\n"
+    "  - {type: native, name: str, description: S, handler: {path: ut_ok}, params: {s: string}}\n"
+    "  - {type: native, name: short, description: S, handler: {path: ut_ok},\n"
+    "     params: {s: {type: string, validation: {max_length: 2}}}}\n";
+static const char yaml_vmemo_other[] =
+    "forge: {name: unit, version: '0.1'}\n"
+    "tools:\n"
+    "  - {type: native, name: num, description: N, handler: {path: ut_ok}, params: {x: integer}}\n";
+
+static int setup_vmemo(void **state) {
+  setup_yaml = yaml_vmemo;
+  int rc = setup(state);
+  setup_yaml = yaml;
+  return rc;
+}
+
+static void test_validation_memo(void **state) {
+  fixture *f = *state;
+  init(f, "2025-11-25");
+#define XCALL(name, x) RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"" name \
+      "\",\"arguments\":{\"x\":" x "}}}"
+#define SCALL(name, v) RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"" name \
+      "\",\"arguments\":{\"s\":\"" v "\"}}}"
+#define OK RPC "\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}}\n"
+  for (int round = 0; round < 3; round++) {
+    EXPECT(f, XCALL("num", "2.5"), OK);
+    EXPECT(f, XCALL("num", "7"), OK);
+    /* the same layout: int's validator does not decide by layout */
+    assert_non_null(strstr(handle(f, XCALL("int", "2.5")), "expected integer, got number"));
+    EXPECT(f, XCALL("int", "3"), OK);
+    assert_non_null(strstr(handle(f, XCALL("int", "3.5")), "expected integer, got number"));
+    EXPECT(f, XCALL("num", "-1e3"), OK);
+    /* another layout (a string where a number was) */
+    assert_non_null(strstr(handle(f, XCALL("num", "\"2\"")), "expected number, got string"));
+    EXPECT(f, SCALL("str", "abc"), OK);
+    assert_non_null(strstr(handle(f, SCALL("short", "abc")), "more than the maximum length 2"));
+    EXPECT(f, SCALL("short", "ab"), OK);
+    assert_non_null(strstr(handle(f, SCALL("short", "abcd")), "more than the maximum length 2"));
+    EXPECT(f, SCALL("str", "abcd"), OK);
+  }
+  /* another server on this thread whose tool 0, also named num, takes
+   * integers: the message num passed above is checked again there */
+  EXPECT(f, XCALL("num", "2.5"), OK);
+  pf_buf diag = PF_BUF_INIT;
+  pf_config *cfg = NULL;
+  assert_int_equal(
+      pf_config_load_text("other.yaml", yaml_vmemo_other, strlen(yaml_vmemo_other), &cfg, &diag),
+      0);
+  pf_server *srv2 = NULL;
+  assert_int_equal(pf__server_create(cfg, &srv2, &diag), 0);
+  pf_buf_free(&diag);
+  pf__session *s2 = pf__session_create(srv2, &f->loop, NULL);
+  assert_non_null(s2);
+  pf__session *s1 = f->s;
+  f->s = s2;
+  init(f, "2025-11-25");
+  assert_non_null(strstr(handle(f, XCALL("num", "2.5")), "expected integer, got number"));
+  EXPECT(f, XCALL("num", "2"), OK);
+  f->s = s1;
+  EXPECT(f, XCALL("num", "2.5"), OK);
+  pf__session_destroy(s2);
+  pf__server_destroy(srv2);
+#undef XCALL
+#undef SCALL
+#undef OK
+}
+
 /* Lists read on other threads (as HTTP workers do) while a tool is shown
  * and hidden: every answer is one of the two lists, and nothing is read
  * after it was freed (under ASan). */
@@ -1104,6 +1179,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pages_reclaimed, setup_tracked, teardown_tracked),
       cmocka_unit_test_setup_teardown(test_pages_concurrent, setup_toggle, teardown),
       cmocka_unit_test_setup_teardown(test_shape_memo, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_validation_memo, setup_vmemo, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

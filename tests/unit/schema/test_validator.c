@@ -560,6 +560,48 @@ static void test_bad_schemas(void **state) {
   pf_validator_free(NULL);
 }
 
+/* Which validators decide by layout alone: flat objects of bare types,
+ * where a property taking numbers takes all of them. */
+static void test_by_layout(void **state) {
+  (void)state;
+  static const struct {
+    const char *schema;
+    bool want;
+  } cases[] = {
+      {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\"},"
+       "\"b\":{\"type\":\"string\"}},\"required\":[\"a\"]}",
+       true},
+      {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"boolean\"},\"n\":{}},"
+       "\"additionalProperties\":false}",
+       true},
+      {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":[\"number\",\"null\"]}}}", true},
+      {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}", false},
+      {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":[\"integer\",\"string\"]}}}",
+       false},
+      {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\",\"minimum\":0}}}",
+       false},
+      {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"maxLength\":3}}}",
+       false},
+      {"{\"type\":\"object\",\"properties\":{\"a\":{\"enum\":[1,2]}}}", false},
+      {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"object\","
+       "\"properties\":{\"b\":{\"type\":\"string\"}}}}}",
+       false},
+      {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}},"
+       "\"anyOf\":[{\"required\":[\"a\"]}]}",
+       false},
+      {"{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/$defs/n\"}},"
+       "\"$defs\":{\"n\":{\"type\":\"integer\"}}}",
+       false},
+      {"{\"type\":\"string\"}", false},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    pf_validator *v = compile_ok(cases[i].schema);
+    if (pf_validator_by_layout(v) != cases[i].want)
+      fail_msg("%s: by layout should be %d", cases[i].schema, cases[i].want);
+    pf_validator_free(v);
+  }
+}
+
 /* Checking a valid value allocates nothing, from the first call on. */
 static void test_no_alloc(void **state) {
   (void)state;
@@ -773,6 +815,7 @@ int main(void) {
       cmocka_unit_test(test_raw_schema),
       cmocka_unit_test(test_refs),
       cmocka_unit_test(test_bad_schemas),
+      cmocka_unit_test(test_by_layout),
       cmocka_unit_test(test_no_alloc),
       cmocka_unit_test(test_compile_oom),
       cmocka_unit_test(test_mcp_schemas),
