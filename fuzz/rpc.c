@@ -3,6 +3,7 @@
  * a body. A second session that has been initialized with each protocol
  * revision gets the same input, so methods past the lifecycle gate are
  * reached too. Blocking tools are not configured: no threads. */
+#define _GNU_SOURCE /* memmem */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,17 @@ static const char yaml[] =
     "      b: {type: integer, required: false, default: 1, enum: [1, 2, 3]}\n"
     "      s: {type: string, required: false, pattern: '^[a-z]+$', max_length: 8}\n"
     "      l: {type: array, required: false, items: {type: string}}\n"
+    "  - type: native\n"
+    "    name: sum\n"
+    "    description: Sum (a validator that decides by layout)\n"
+    "    handler: {path: pf_fuzz_sum}\n"
+    "    params: {a: number, b: {type: number, required: false}, s: {type: string, "
+    "required: false}, f: {type: boolean, required: false}}\n"
+    "  - type: native\n"
+    "    name: isum\n"
+    "    description: Sum of integers (a validator that reads values)\n"
+    "    handler: {path: pf_fuzz_sum}\n"
+    "    params: {a: integer, b: {type: integer, required: false}}\n"
     "resources:\n"
     "  - {uri: 'mem://a', text: A, mime_type: text/plain, supports: [subscribe]}\n"
     "  - {uri_template: 'mem://t/{id}/{x}', handler: {path: pf_fuzz_res}, mime_type: text/plain}\n"
@@ -36,6 +48,12 @@ static const char yaml[] =
 __attribute__((visibility("default"))) int pf_fuzz_add(pf_call *call);
 int pf_fuzz_add(pf_call *call) {
   return pf_result_textf(call, "%g", pf_arg_number(call, "a", 0) + pf_arg_number(call, "b", 0));
+}
+
+__attribute__((visibility("default"))) int pf_fuzz_sum(pf_call *call);
+int pf_fuzz_sum(pf_call *call) {
+  return pf_result_textf(call, "%g %s %d", pf_arg_number(call, "a", 0) + pf_arg_number(call, "b", 0),
+                         pf_arg_str(call, "s", "-"), (int)pf_arg_bool(call, "f", false));
 }
 
 __attribute__((visibility("default"))) int pf_fuzz_res(pf_call *call);
@@ -79,9 +97,65 @@ static void setup(void) {
   }
 }
 
+/* The answer to text[0..size) (copied: parsed in situ) from session s, with
+ * this thread's message shapes, or without them (no shape read, no memo). */
+static char *answer(pf__session *s, const char *text, size_t size, bool shapes) {
+  pf__scratch *sc = pf__scratch_get();
+  struct pf__json_shapes *keep = sc->shapes;
+  if (!shapes)
+    sc->shapes = NULL;
+  char *msg = malloc(size + 1);
+  if (!msg)
+    abort();
+  memcpy(msg, text, size);
+  msg[size] = 0;
+  pf_buf_reset(&out);
+  pf__session_handle(s, msg, size, &out);
+  sc->shapes = keep;
+  free(msg);
+  char *r = malloc(out.len + 1);
+  if (!r)
+    abort();
+  if (out.len)
+    memcpy(r, out.data, out.len);
+  r[out.len] = 0;
+  return r;
+}
+
+/* A tools/call read through the shape of the one before it, with its
+ * arguments' validation remembered (pf__msg_memo), answers as one read
+ * without shapes: the input, then the input with every digit changed but
+ * those of "2.0" (the same layout with other numbers, ids and strings). */
+static void differential(const uint8_t *data, size_t size) {
+  if (!memmem(data, size, "tools/call", 10))
+    return;
+  char *b = malloc(size + 1);
+  if (!b)
+    abort();
+  memcpy(b, data, size);
+  for (size_t i = 0; i < size; i++) {
+    if (size - i >= 5 && memcmp(b + i, "\"2.0\"", 5) == 0)
+      i += 4; /* the "jsonrpc" value: literal in a shape */
+    else if (b[i] >= '0' && b[i] <= '9')
+      b[i] = (char)('0' + (b[i] - '0' + 7) % 10);
+  }
+  pf__session *s = ready[PF_PROTO__COUNT - 1];
+  free(answer(s, (const char *)data, size, true)); /* learns, or reads through, a shape */
+  char *with = answer(s, b, size, true);
+  char *without = answer(s, b, size, false);
+  if (strcmp(with, without) != 0) {
+    fprintf(stderr, "through a shape:\n%s\nwithout:\n%s\n", with, without);
+    abort();
+  }
+  free(with);
+  free(without);
+  free(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!srv)
     setup();
+  differential(data, size);
   char *msg = malloc(size + 1);
   if (!msg)
     return 0;

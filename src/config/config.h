@@ -313,6 +313,10 @@ typedef struct pf_config {
    * state store) */
   bool no_handlers;
   pf_arena *arena; /* owns everything above */
+  /* The tools' params (pf_cfg_param, their strings): only the server's
+   * build reads them (input schemas, cli/http/pipeline checks), so they
+   * live apart and pf__config_drop_params() frees them after it. */
+  pf_arena *params_arena;
 } pf_config;
 
 /* Loads and validates `path`. On success returns 0 and *out (free with
@@ -327,5 +331,9 @@ int pf_config_load_text(const char *name, const char *text, size_t len, pf_confi
                         pf_buf *diag);
 
 void pf_config_free(pf_config *cfg);
+
+/* Frees the tools' params (every tool's params becomes NULL, nparams 0):
+ * for a config whose server is built, which reads them no more. */
+void pf__config_drop_params(pf_config *cfg);
 
 #endif

@@ -622,13 +622,16 @@ int pf_config_load_text(const char *name, const char *text, size_t len, pf_confi
     name = "<text>";
   pf_arena *a = pf_arena_create(0);
   pf_arena *scratch = pf_arena_create(0);
+  pf_arena *pa = pf_arena_create(0);
   pf_config *cfg = a ? pf_arena_calloc(a, 1, sizeof *cfg) : NULL;
-  if (!cfg || !scratch) {
+  if (!cfg || !scratch || !pa) {
     pf_arena_destroy(a);
     pf_arena_destroy(scratch);
+    pf_arena_destroy(pa);
     return -PF_ENOMEM;
   }
   cfg->arena = a;
+  cfg->params_arena = pa;
   pf__cfg_ctx c = {.cfg = cfg, .a = a, .scratch = scratch};
   c.file = pf__cfg_strdup(&c, name, strlen(name));
   cfg->path = c.file;
@@ -636,7 +639,7 @@ int pf_config_load_text(const char *name, const char *text, size_t len, pf_confi
   cfg->dir =
       slash ? (slash == c.file ? "/" : pf__cfg_strdup(&c, c.file, (size_t)(slash - c.file))) : ".";
   if (c.oom) {
-    pf_arena_destroy(a);
+    pf_config_free(cfg);
     pf_arena_destroy(scratch);
     return -PF_ENOMEM;
   }
@@ -656,7 +659,7 @@ int pf_config_load_text(const char *name, const char *text, size_t len, pf_confi
   int rc = c.oom ? -PF_ENOMEM : c.ndiags ? -PF_ECONFIG : 0;
   pf_arena_destroy(scratch);
   if (rc) {
-    pf_arena_destroy(a);
+    pf_config_free(cfg);
     return rc;
   }
   *out = cfg;
@@ -705,6 +708,17 @@ int pf_config_load(const char *path, pf_config **out, pf_buf *diag) {
 }
 
 void pf_config_free(pf_config *cfg) {
-  if (cfg)
+  if (cfg) {
+    pf_arena_destroy(cfg->params_arena);
     pf_arena_destroy(cfg->arena);
+  }
+}
+
+void pf__config_drop_params(pf_config *cfg) {
+  for (size_t i = 0; i < cfg->ntools; i++) {
+    cfg->tools[i].params = NULL;
+    cfg->tools[i].nparams = 0;
+  }
+  pf_arena_destroy(cfg->params_arena);
+  cfg->params_arena = NULL;
 }

@@ -404,7 +404,10 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
     t->loc = k[T_NAME].loc;
   t->title = pf__cfg_str(c, &k[T_TITLE]);
   t->description = pf__cfg_str(c, &k[T_DESCRIPTION]);
+  pf_arena *model = c->a; /* params live apart: the build frees them */
+  c->a = c->cfg->params_arena;
   pf__cfg_params(c, &k[T_PARAMS], &t->params, &t->nparams);
+  c->a = model;
   t->input_schema_json = raw_schema(c, &k[T_INPUT_SCHEMA]);
   t->output_schema_json = raw_schema(c, &k[T_OUTPUT_SCHEMA]);
   if (k[T_INPUT_SCHEMA].key && k[T_PARAMS].key && pf__cfg_count(&k[T_PARAMS]) > 0)

@@ -790,6 +790,7 @@ int pf__server_create(pf_config *cfg, pf_server **out, pf_buf *diag) {
     pf__server_destroy(srv);
     return rc;
   }
+  pf__config_drop_params(cfg); /* built: the schemas are text and validators now */
   *out = srv;
   return 0;
 }

@@ -1019,6 +1019,24 @@ static void test_shape_memo(void **state) {
 #undef TEXT
 }
 
+/* The tools' params are freed once the server is built: the schemas are
+ * text and validators by then, and both still work. */
+static void test_params_dropped(void **state) {
+  fixture *f = *state;
+  assert_null(f->srv->cfg->params_arena);
+  for (size_t i = 0; i < f->srv->cfg->ntools; i++) {
+    assert_null(f->srv->cfg->tools[i].params);
+    assert_int_equal(f->srv->cfg->tools[i].nparams, 0);
+  }
+  init(f, "2025-11-25");
+  assert_non_null(strstr(handle(f, RPC "\"id\":1,\"method\":\"tools/list\"}"),
+                         "\"inputSchema\":{\"type\":\"object\",\"properties\":{\"text\":"
+                         "{\"type\":\"string\"}},\"required\":[\"text\"]"));
+  assert_non_null(strstr(handle(f, RPC "\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":"
+                                       "\"echo\",\"arguments\":{\"text\":5}}}"),
+                         "argument 'text': expected string, got integer"));
+}
+
 /* A passing validation is remembered per message shape, for a tool whose
  * validator decides by layout. Messages of one layout that name another
  * tool, or the same tool index of another server, are still checked. */
@@ -1180,6 +1198,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pages_concurrent, setup_toggle, teardown),
       cmocka_unit_test_setup_teardown(test_shape_memo, setup, teardown),
       cmocka_unit_test_setup_teardown(test_validation_memo, setup_vmemo, teardown),
+      cmocka_unit_test_setup_teardown(test_params_dropped, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
