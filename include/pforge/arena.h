@@ -21,6 +21,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The API: exported by the pforge executable, which hides the rest. */
+#pragma GCC visibility push(default)
 
 typedef struct pf_arena pf_arena;
 
@@ -60,6 +62,7 @@ size_t pf_arena_used(const pf_arena *a);
 /* Bytes of block memory the arena holds. */
 size_t pf_arena_capacity(const pf_arena *a);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -24,6 +24,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The API: exported by the pforge executable, which hides the rest. */
+#pragma GCC visibility push(default)
 
 typedef struct pf_buf {
   char *data;  /* owned; NULL until the first append */
@@ -80,6 +82,7 @@ static inline void pf_buf_reset(pf_buf *b) {
 /* Frees the memory and leaves an empty buffer (PF_BUF_INIT). */
 void pf_buf_free(pf_buf *b);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The API: exported by the pforge executable, which hides the rest. */
+#pragma GCC visibility push(default)
 
 /* X(NAME, message, json_rpc_code) */
 #define PF_ERRNO_MAP(X)                                                        \
@@ -53,6 +55,7 @@ const char *pf_strerror(int err);
 const char *pf_err_name(int err);
 int pf_err_rpc_code(int err);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -79,6 +79,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The API: exported by the pforge executable, which hides the rest. */
+#pragma GCC visibility push(default)
 
 /* ------------------------------------------------------------------ */
 /* Values                                                              */
@@ -257,6 +259,7 @@ void pf_json_escape(pf_buf *out, const char *s, size_t len);
  * bytes), NUL-terminated; returns the length. NaN/inf give "null". */
 size_t pf_json_fmt_double(double v, char *out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -49,6 +49,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The API: exported by the pforge executable, which hides the rest. */
+#pragma GCC visibility push(default)
 
 /* 1: arguments, results, progress, logging, resources, cancellation.
  * 2: adds pf_client_supports/request/notify, pf_stream_close,
@@ -323,6 +325,7 @@ int pf_state_cas(pf_call *call, const char *key, size_t key_len, const char *exp
  * discarded (a cancelled request gets no response). */
 bool pf_cancelled(pf_call *call);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -12,8 +12,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The API: exported by the pforge executable, which hides the rest. */
+#pragma GCC visibility push(default)
 /* The version of the library actually linked, e.g. "0.1.0". Static. */
 const char *pf_version(void);
+
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -44,7 +44,8 @@ static void diagf(pf_buf *diag, const pf_cfg_loc *loc, const char *fmt, ...) {
 static void *find_symbol(pf_server *srv, const char *sym) {
   void *fn = srv->dl ? dlsym(srv->dl, sym) : NULL;
   if (!fn) {
-    /* handlers linked into the executable (built with -rdynamic) */
+    /* handlers linked into the executable: exported when they have default
+     * visibility (PF_TOOL gives it) and it links with --export-dynamic */
     void *self = dlopen(NULL, RTLD_NOW);
     if (self) {
       fn = dlsym(self, sym);
@@ -758,6 +759,9 @@ int pf__server_create(pf_config *cfg, pf_server **out, pf_buf *diag) {
     return -PF_ENOMEM;
   }
   memset(srv, 0, sizeof *srv);
+  pf__registry_init(&srv->tool_reg); /* lookups before (or after a failed) build: -1 */
+  pf__registry_init(&srv->res_reg);
+  pf__registry_init(&srv->prompt_reg);
   static _Atomic uint64_t uids;
   srv->uid = atomic_fetch_add(&uids, 1) + 1;
   srv->cfg = cfg;

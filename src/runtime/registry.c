@@ -18,12 +18,10 @@ static int by_count_desc(const void *a, const void *b) {
 static uint64_t empty_disp[1];
 static pf__reg_slot empty_slot[1] = {{0, 0, NULL, UINT32_MAX, 0}};
 
-static void set_empty(pf__registry *r) {
-  *r = (pf__registry){0, 1, 1, empty_disp, empty_slot};
-}
+void pf__registry_init(pf__registry *r) { *r = (pf__registry){0, 1, 1, empty_disp, empty_slot}; }
 
 int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *lens, size_t n) {
-  set_empty(r);
+  pf__registry_init(r);
   if (n == 0)
     return 0;
   if (n > UINT32_MAX / 4)
@@ -150,5 +148,5 @@ void pf__registry_free(pf__registry *r) {
     pf__free(r->disp);
     pf__free(r->slots);
   }
-  set_empty(r);
+  pf__registry_init(r);
 }

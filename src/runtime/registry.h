@@ -30,8 +30,13 @@ typedef struct pf__registry {
   pf__reg_slot *slots; /* nslots */
 } pf__registry;
 
+/* Makes r the empty registry (every lookup: -1). A registry needs this or
+ * pf__registry_build() before its first lookup: a zeroed one has no table. */
+void pf__registry_init(pf__registry *r);
+
 /* Builds the table for keys[0..n) (distinct; borrowed: must outlive the
- * registry). Returns 0 or -PF_ENOMEM / -PF_EINVAL (duplicate key). */
+ * registry). Returns 0 or -PF_ENOMEM / -PF_EINVAL (duplicate key); r is
+ * the empty registry then. */
 int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *lens, size_t n);
 void pf__registry_free(pf__registry *r);
 

@@ -5,7 +5,8 @@
 # and relocations at start-up. With static_deps (the second argument, true
 # by default), neither may libuv, LMDB or hiredis: they are linked in.
 # Checks the executable's DT_NEEDED entries.
-# Then its dynamic symbols (src/cli/exports.list): every function the public
+# Then its dynamic symbols (-fvisibility=hidden, the public headers pushing
+# default visibility, --exclude-libs for libuv, LMDB, hiredis): every function the public
 # headers (the third argument: include/pforge) declare is exported, for
 # handler libraries; the engine's pf__ functions, libuv, LMDB and hiredis
 # are not.

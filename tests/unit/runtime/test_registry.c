@@ -103,6 +103,10 @@ static void test_empty(void **state) {
   pf__registry_free(&r);
   pf__registry_free(&r);
   assert_int_equal(pf__registry_find(&r, "add", 3), -1);
+  pf__registry_init(&r);
+  assert_int_equal(pf__registry_find(&r, "add", 3), -1);
+  assert_int_equal(pf__registry_find(&r, long_key, sizeof long_key - 1), -1);
+  pf__registry_free(&r);
   const char *dup[] = {"x", "x"};
   size_t lens[] = {1, 1};
   assert_int_equal(pf__registry_build(&r, dup, lens, 2), -PF_EINVAL);
