@@ -133,24 +133,28 @@ typedef struct pf_cfg_http_tool {
 } pf_cfg_http_tool;
 
 typedef struct pf_cfg_tool {
+  /* the small fields first, together (no padding between pointers) */
   pf_tool_kind kind;
+  uint32_t timeout_ms; /* 0 = default */
+  /* annotations: -1 unset, 0 false, 1 true */
+  int8_t read_only_hint, destructive_hint, idempotent_hint, open_world_hint;
+  bool blocking;     /* native: run on the thread pool */
+  bool blocking_set; /* `blocking` was written (else: default) */
+  bool disabled;     /* `enabled: false`: hidden until pf_set_enabled shows it */
+
   const char *name;
   const char *title;       /* or annotations.title, or NULL */
   const char *description; /* required */
-  pf_cfg_param *params;    /* the DSL form, nparams of them, declaration order */
+  pf_cfg_param *params;    /* the DSL form, nparams of them, declaration order (freed
+                              after the server's build: pf__config_drop_params) */
   size_t nparams;
   const char *input_schema_json;  /* raw `input_schema` (verbatim JSON text), or NULL */
   const char *output_schema_json; /* raw `output_schema`, or NULL */
-  /* annotations: -1 unset, 0 false, 1 true */
-  int8_t read_only_hint, destructive_hint, idempotent_hint, open_world_hint;
   const char *icons_json; /* JSON array text, or NULL */
-  uint32_t timeout_ms;    /* 0 = default */
 
   /* native */
   const char *handler_path;   /* as written, e.g. handlers::greet::say_hello */
   const char *handler_symbol; /* last `::` segment: say_hello */
-  bool blocking;              /* run on the thread pool */
-  bool blocking_set;          /* `blocking` was written (else: default) */
 
   /* the kind's own keys: kind cli / http, else NULL */
   pf_cfg_cli_tool *cli;
@@ -168,7 +172,6 @@ typedef struct pf_cfg_tool {
   const char *fallback; /* a tool run with the same arguments when this one fails, or NULL */
   pf_cfg_loc fallback_loc;
 
-  bool disabled; /* `enabled: false`: hidden until pf_set_enabled shows it */
   pf_cfg_loc loc;
 } pf_cfg_tool;
 
