@@ -133,24 +133,13 @@ static void report(void) {
           n_compared, n_shape, n_memo);
 }
 
-/* Compares the answer to b read through the shape the input primed (twice:
- * the first read learns the shape, the second reads through it and records
- * the validation memo) with the answer read without shapes. */
-static void compare(const uint8_t *data, size_t size, const char *b, size_t blen) {
-  pf__session *s = ready[PF_PROTO__COUNT - 1];
+/* Compares the answer to b[0..len) read through the shape (and memo)
+ * differential() primed with the answer read without shapes. */
+static void compare(pf__session *s, uint64_t primed, bool memo, const char *b, size_t len) {
   pf__scratch *sc = pf__scratch_get();
-  /* a fresh cache (and memos: their tokens are the old cache's): most fuzz
-   * inputs match nothing, and a cache that kept missing pauses */
-  pf__json_shapes_free(sc->shapes);
-  sc->shapes = pf__json_shapes_new();
-  memset(sc->memo, 0, sizeof sc->memo);
-  free(answer(s, (const char *)data, size, true)); /* learns the shape */
-  free(answer(s, (const char *)data, size, true)); /* reads through it, records the memo */
-  uint64_t primed = pf__json_shapes_last(sc->shapes);
-  bool memo = primed && sc->memo[primed % 4].token == primed && sc->memo[primed % 4].vtool1;
-  char *with = answer(s, b, blen, true);
+  char *with = answer(s, b, len, true);
   bool through = primed && pf__json_shapes_last(sc->shapes) == primed;
-  char *without = answer(s, b, blen, false);
+  char *without = answer(s, b, len, false);
   n_compared++;
   n_shape += through;
   n_memo += through && memo;
@@ -166,28 +155,47 @@ static bool is_num_char(uint8_t c) {
   return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E';
 }
 
+/* Whether d[i..size) starts with the "jsonrpc" value "2.0" (literal in a
+ * shape: the variants below leave it as it is). */
+static bool version_at(const uint8_t *d, size_t size, size_t i) {
+  return size - i >= 5 && memcmp(d + i, "\"2.0\"", 5) == 0;
+}
+
 /* A tools/call read through the shape of one before it, with its
  * arguments' validation remembered (pf__msg_memo), answers as one read
- * without shapes. Two messages of the input's layout with other values:
- * every digit changed but those of "2.0", and every one-digit integer made
- * a fraction (7 -> 7.5: a number hole takes any form). */
+ * without shapes. The input primes a fresh cache twice (the first read
+ * learns its shape, the second reads through it and records the memo), then
+ * two messages of its layout with other values are compared: every digit
+ * changed but those of "2.0", and every one-digit integer made a fraction
+ * (7 -> 7.5: a number hole takes any form). */
 static void differential(const uint8_t *data, size_t size) {
   if (!memmem(data, size, "tools/call", 10))
     return;
+  pf__session *s = ready[PF_PROTO__COUNT - 1];
+  pf__scratch *sc = pf__scratch_get();
+  /* a fresh cache (and memos: their tokens are the old cache's): most fuzz
+   * inputs match nothing, and a cache that kept missing pauses */
+  pf__json_shapes_free(sc->shapes);
+  sc->shapes = pf__json_shapes_new();
+  memset(sc->memo, 0, sizeof sc->memo);
+  free(answer(s, (const char *)data, size, true));
+  free(answer(s, (const char *)data, size, true));
+  uint64_t primed = pf__json_shapes_last(sc->shapes);
+  bool memo = primed && sc->memo[primed % 4].token == primed && sc->memo[primed % 4].vtool1;
   char *b = malloc(2 * size + 1);
   if (!b)
     abort();
   memcpy(b, data, size);
   for (size_t i = 0; i < size; i++) {
-    if (size - i >= 5 && memcmp(b + i, "\"2.0\"", 5) == 0)
-      i += 4; /* the "jsonrpc" value: literal in a shape */
+    if (version_at(data, size, i))
+      i += 4;
     else if (b[i] >= '0' && b[i] <= '9')
       b[i] = (char)('0' + (b[i] - '0' + 7) % 10);
   }
-  compare(data, size, b, size);
+  compare(s, primed, memo, b, size);
   size_t n = 0;
   for (size_t i = 0; i < size; i++) {
-    if (size - i >= 5 && memcmp(data + i, "\"2.0\"", 5) == 0) {
+    if (version_at(data, size, i)) {
       memcpy(b + n, data + i, 5);
       n += 5;
       i += 4;
@@ -200,7 +208,7 @@ static void differential(const uint8_t *data, size_t size) {
       b[n++] = '5';
     }
   }
-  compare(data, size, b, n);
+  compare(s, primed, memo, b, n);
   free(b);
 }
 

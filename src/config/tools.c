@@ -423,16 +423,14 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
   pf_cfg_policy own = {0};
   pf__cfg_policy(c, &pv, &own);
   if (own.has_timeout || own.has_retry || own.has_cb || own.has_bulkhead) {
-    pf_cfg_policy *p = pf_arena_alloc(c->a, sizeof *p);
+    pf_cfg_policy *p = pf_arena_alloc(c->a, sizeof *p); /* else the inherited one, set above */
     if (p) {
       *p = own;
       pf__cfg_policy_inherit(p, &c->cfg->forge.defaults);
+      t->policy = p;
     } else {
       c->oom = true;
     }
-    t->policy = p ? p : &c->cfg->inherited_policy;
-  } else {
-    t->policy = &c->cfg->inherited_policy;
   }
   t->timeout_ms = t->policy->timeout_ms;
   if (k[T_FALLBACK].present) {

@@ -480,19 +480,13 @@ static void one(pf__session *s, const pf_json *m, pf_buf *out, pf__scratch *sc, 
     }
   }
   if (mm) {
-    *mm = (pf__msg_memo){token,
-                         (uint8_t)(idv ? idv - m : 0),
-                         (uint8_t)(verv ? verv - m : 0),
-                         (uint8_t)(methv ? methv - m : 0),
-                         (uint8_t)(params ? params - m : 0),
-                         has_reply,
-                         -1,
-                         false,
-                         0,
-                         0,
-                         0,
-                         0,
-                         0};
+    *mm = (pf__msg_memo){.token = token,
+                         .id = (uint8_t)(idv ? idv - m : 0),
+                         .ver = (uint8_t)(verv ? verv - m : 0),
+                         .method = (uint8_t)(methv ? methv - m : 0),
+                         .params = (uint8_t)(params ? params - m : 0),
+                         .reply = has_reply,
+                         .mi = -1};
   }
 members:;
   const pf_json *id = valid_id(idv) ? idv : NULL;

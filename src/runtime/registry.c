@@ -133,10 +133,7 @@ out:
 
 long pf__registry_find_long(const pf__registry *r, const char *key, size_t len) {
   uint64_t w0, w1;
-  pf__reg_words(key, len, &w0, &w1);
-  uint64_t h = pf__reg_hash(key, len, w0, w1);
-  const pf__reg_slot *s =
-      &r->slots[pf__registry_slot(h, r->disp[pf__registry_bucket(h, r->nbuckets)], r->nslots)];
+  const pf__reg_slot *s = pf__registry_probe(r, key, len, &w0, &w1);
   if (s->w0 != w0 || s->w1 != w1 || s->len != len || !s->idx1 ||
       memcmp(s->key + 8, key + 8, len - 16) != 0)
     return -1;

@@ -79,6 +79,14 @@ static inline uint32_t pf__registry_slot(uint64_t h, uint64_t disp, uint32_t nsl
   return pf__reduce((uint32_t)(((h ^ disp) * 0xd6e8feb86659fd93ull) >> 32), nslots);
 }
 
+/* The one slot where key[0..len) can be, with its words in *w0, *w1. */
+static inline const pf__reg_slot *pf__registry_probe(const pf__registry *r, const char *key,
+                                                     size_t len, uint64_t *w0, uint64_t *w1) {
+  pf__reg_words(key, len, w0, w1);
+  uint64_t h = pf__reg_hash(key, len, *w0, *w1);
+  return &r->slots[pf__registry_slot(h, r->disp[pf__registry_bucket(h, r->nbuckets)], r->nslots)];
+}
+
 /* Keys longer than 16 bytes: out of line, to keep the common path short. */
 long pf__registry_find_long(const pf__registry *r, const char *key, size_t len);
 
@@ -90,10 +98,7 @@ static inline __attribute__((always_inline)) long pf__registry_find(const pf__re
   if (__builtin_expect(len > 16, 0))
     return pf__registry_find_long(r, key, len);
   uint64_t w0, w1;
-  pf__reg_words(key, len, &w0, &w1);
-  uint64_t h = pf__reg_hash(key, len, w0, w1);
-  const pf__reg_slot *s =
-      &r->slots[pf__registry_slot(h, r->disp[pf__registry_bucket(h, r->nbuckets)], r->nslots)];
+  const pf__reg_slot *s = pf__registry_probe(r, key, len, &w0, &w1);
   if ((s->w0 ^ w0) | (s->w1 ^ w1) | (s->len ^ len))
     return -1;
   return (long)s->idx1 - 1;
