@@ -193,18 +193,19 @@ static size_t short_decimal(double v, char *out) {
     if (m < 0)
       continue;
     /* m.10^-k: the integer part, the point, then exactly k fraction
-     * digits (the last one is not 0: k is the fewest) */
-    uint64_t um = (uint64_t)m, pk = (uint64_t)p10[k], fp = um % pk;
-    size_t o = 0;
-    if (v < 0)
-      out[o++] = '-';
-    o += pf__json_fmt_u64(um / pk, out + o);
-    out[o++] = '.';
-    for (int j = k - 1; j >= 0; j--, fp /= 10)
-      out[o + (size_t)j] = (char)('0' + fp % 10);
-    o += (size_t)k;
-    out[o] = '\0';
-    return o;
+     * digits (the last one is not 0: k is the fewest). The fraction is
+     * written from its end, a digit at a time (a division by the constant
+     * 10 is a multiply), which leaves the integer part in um. */
+    uint64_t um = (uint64_t)m;
+    size_t nd = count_digits(um), uk = (size_t)k, o = v < 0;
+    out[0] = '-';
+    size_t end = o + (nd > uk ? nd - uk : 1) + 1 + uk, pos = end;
+    for (size_t j = 0; j < uk; j++, um /= 10)
+      out[--pos] = (char)('0' + um % 10);
+    out[--pos] = '.';
+    pf__json_fmt_u64(um, out + o);
+    out[end] = '\0';
+    return end;
   }
   return 0;
 }
