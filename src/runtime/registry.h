@@ -1,10 +1,10 @@
 /* Name -> index lookup with a perfect hash, built once at load.
  *
  * Construction is "hash, displace": keys are spread over buckets by one hash;
- * for each bucket, largest first, a displacement seed is searched so that
- * all of its keys land in free slots of the table. A lookup is then two
- * hashes and one key comparison, whatever the number of names: O(1) worst
- * case, with no probing. */
+ * for each bucket, largest first, a multiplier is searched so that all of
+ * its keys land in free slots of the table. A lookup is then one hash, two
+ * multiplies and one key comparison, whatever the number of names: O(1)
+ * worst case, with no probing. */
 #ifndef PF_RUNTIME_REGISTRY_H
 #define PF_RUNTIME_REGISTRY_H
 
@@ -16,19 +16,24 @@
 
 /* One slot of the table: the key's length and first/last 8 bytes inline, so
  * a lookup of a key up to 16 bytes (most tool and method names) reads one
- * slot and compares two words, with no call to memcmp. */
+ * slot and compares two words, with no call to memcmp. 24 bytes. */
 typedef struct pf__reg_slot {
   uint64_t w0, w1; /* pf__reg_words() of the key */
-  const char *key; /* for keys longer than 16 bytes */
-  uint32_t len;  /* UINT32_MAX: empty */
-  uint32_t idx1; /* index + 1; 0: empty */
+  uint32_t len;    /* UINT32_MAX: empty (no key is that long) */
+  uint32_t idx;    /* the key's index */
 } pf__reg_slot;
 
 typedef struct pf__registry {
-  uint32_t nkeys, nslots, nbuckets;
-  uint64_t *disp;      /* per bucket: displacement (seed * odd constant) */
-  pf__reg_slot *slots; /* nslots */
+  pf__reg_slot *slots; /* nslots (load factor 0.9) */
+  uint64_t *disp;      /* per bucket: an odd multiplier for its keys' hashes */
+  uint64_t seed;       /* of the hash: PF__REG_SEED0, or another when two keys collided */
+  uint32_t nslots, nbuckets, nkeys; /* nbuckets: a power of two, >= 2 */
+  uint32_t bshift;                  /* 64 - log2(nbuckets) */
+  const char **keys; /* the keys, when one is longer than 16 bytes, else NULL */
 } pf__registry;
+
+/* The hash seed a build tries first (tests build keys that collide under it). */
+#define PF__REG_SEED0 0x243f6a8885a308d3ull
 
 /* Makes r the empty registry (every lookup: -1). A registry needs this or
  * pf__registry_build() before its first lookup: a zeroed one has no table. */
@@ -63,28 +68,33 @@ static inline void pf__reg_words(const char *key, size_t len, uint64_t *w0, uint
   }
 }
 
-/* The key's hash: one multiply for keys up to 16 bytes. */
-static inline uint64_t pf__reg_hash(const char *key, size_t len, uint64_t w0, uint64_t w1) {
+/* The key's hash: two multiplies for keys up to 16 bytes. Weaker than a
+ * general-purpose hash, and need not be more: a build that finds two keys
+ * with the same 64-bit hash tries another seed. */
+#define PF__REG_K1 0x9e3779b97f4a7c15ull
+#define PF__REG_K2 0xd6e8feb86659fd93ull
+static inline uint64_t pf__reg_hash(const char *key, size_t len, uint64_t w0, uint64_t w1,
+                                    uint64_t seed) {
   if (len > 16)
-    return pf__hash(key, len, 0);
-  return pf__mix(w0 ^ 0x2d358dccaa6c78a5ull, w1 ^ 0x8bb84b93962eacc9ull ^ ((uint64_t)len << 56));
+    return pf__hash(key, len, seed);
+  return (((w0 ^ seed) * PF__REG_K1) ^ (w1 + len)) * PF__REG_K2;
 }
 
-/* The high half of the hash picks the bucket; the bucket's displacement
- * re-mixes the whole hash for the slot (one more multiply). */
-static inline uint32_t pf__registry_bucket(uint64_t h, uint32_t nbuckets) {
-  return pf__reduce((uint32_t)(h >> 32), nbuckets);
+/* The top bits of the hash pick the bucket; the bucket's multiplier
+ * spreads its keys over the slots (one multiply, one reduction). */
+static inline uint32_t pf__registry_bucket(uint64_t h, uint32_t bshift) {
+  return (uint32_t)(h >> bshift);
 }
 static inline uint32_t pf__registry_slot(uint64_t h, uint64_t disp, uint32_t nslots) {
-  return pf__reduce((uint32_t)(((h ^ disp) * 0xd6e8feb86659fd93ull) >> 32), nslots);
+  return pf__reduce((uint32_t)((h * disp) >> 32), nslots);
 }
 
 /* The one slot where key[0..len) can be, with its words in *w0, *w1. */
 static inline const pf__reg_slot *pf__registry_probe(const pf__registry *r, const char *key,
                                                      size_t len, uint64_t *w0, uint64_t *w1) {
   pf__reg_words(key, len, w0, w1);
-  uint64_t h = pf__reg_hash(key, len, *w0, *w1);
-  return &r->slots[pf__registry_slot(h, r->disp[pf__registry_bucket(h, r->nbuckets)], r->nslots)];
+  uint64_t h = pf__reg_hash(key, len, *w0, *w1, r->seed);
+  return &r->slots[pf__registry_slot(h, r->disp[pf__registry_bucket(h, r->bshift)], r->nslots)];
 }
 
 /* Keys longer than 16 bytes: out of line, to keep the common path short. */
@@ -101,6 +111,6 @@ static inline __attribute__((always_inline)) long pf__registry_find(const pf__re
   const pf__reg_slot *s = pf__registry_probe(r, key, len, &w0, &w1);
   if ((s->w0 ^ w0) | (s->w1 ^ w1) | (s->len ^ len))
     return -1;
-  return (long)s->idx1 - 1;
+  return (long)s->idx;
 }
 #endif

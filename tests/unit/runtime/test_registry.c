@@ -129,6 +129,37 @@ static void test_empty_key(void **state) {
   pf__registry_free(&r);
 }
 
+/* Two distinct keys with one hash under the first seed (built from the
+ * hash's formula: 16-byte keys are their two words): the build tries
+ * another seed and then finds both. */
+static void test_hash_collision_reseeds(void **state) {
+  (void)state;
+  uint64_t a0 = 0x6c6f6f745f796d5full, a1 = 0x3130305f656d616eull, b0 = a0 ^ 0x100;
+  uint64_t b1 = ((((a0 ^ PF__REG_SEED0) * PF__REG_K1) ^ (a1 + 16)) ^
+                 ((b0 ^ PF__REG_SEED0) * PF__REG_K1)) - 16;
+  char ka[16], kb[16];
+  memcpy(ka, &a0, 8);
+  memcpy(ka + 8, &a1, 8);
+  memcpy(kb, &b0, 8);
+  memcpy(kb + 8, &b1, 8);
+  uint64_t w0, w1, v0, v1;
+  pf__reg_words(ka, 16, &w0, &w1);
+  pf__reg_words(kb, 16, &v0, &v1);
+  assert_true(w0 != v0);
+  assert_true(pf__reg_hash(ka, 16, w0, w1, PF__REG_SEED0) ==
+              pf__reg_hash(kb, 16, v0, v1, PF__REG_SEED0));
+  const char *keys[] = {"add", ka, "echo", kb};
+  size_t lens[] = {3, 16, 4, 16};
+  pf__registry r;
+  assert_int_equal(pf__registry_build(&r, keys, lens, 4), 0);
+  assert_true(r.seed != PF__REG_SEED0);
+  for (long i = 0; i < 4; i++)
+    assert_int_equal(pf__registry_find(&r, keys[i], lens[i]), i);
+  kb[15] ^= 1;
+  assert_int_equal(pf__registry_find(&r, kb, 16), -1);
+  pf__registry_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sizes),
@@ -137,6 +168,7 @@ int main(void) {
       cmocka_unit_test(test_lengths_and_near_misses),
       cmocka_unit_test(test_empty),
       cmocka_unit_test(test_empty_key),
+      cmocka_unit_test(test_hash_collision_reseeds),
   };
   return cmocka_run_group_tests_name("runtime/registry", tests, NULL, NULL);
 }
