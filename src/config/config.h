@@ -132,6 +132,29 @@ typedef struct pf_cfg_http_tool {
   uint32_t max_redirects;      /* default 5 */
 } pf_cfg_http_tool;
 
+/* The keys few tools write, apart: a tool with none of them shares one
+ * zeroed block (pf_cfg_tool.more is never NULL). */
+typedef struct pf_cfg_tool_more {
+  const char *title;              /* or annotations.title, or NULL */
+  const char *output_schema_json; /* raw `output_schema`, or NULL */
+  const char *icons_json;         /* JSON array text, or NULL */
+
+  /* the kind's own keys: kind cli / http, else NULL */
+  pf_cfg_cli_tool *cli;
+  pf_cfg_http_tool *http;
+
+  /* pipeline */
+  pf_cfg_pipeline_step *steps;
+  size_t nsteps;
+  const char *pipeline_output; /* `output`: a template of the result, or NULL (last step's) */
+
+  const char *fallback; /* a tool run with the same arguments when this one fails, or NULL */
+  pf_cfg_loc fallback_loc;
+} pf_cfg_tool_more;
+
+/* The block of a tool with none of those keys. */
+extern const pf_cfg_tool_more pf__cfg_tool_no_more;
+
 typedef struct pf_cfg_tool {
   /* the small fields first, together (no padding between pointers) */
   pf_tool_kind kind;
@@ -143,34 +166,22 @@ typedef struct pf_cfg_tool {
   bool disabled;     /* `enabled: false`: hidden until pf_set_enabled shows it */
 
   const char *name;
-  const char *title;       /* or annotations.title, or NULL */
   const char *description; /* required */
   pf_cfg_param *params;    /* the DSL form, nparams of them, declaration order (freed
                               after the server's build: pf__config_drop_params) */
   size_t nparams;
-  const char *input_schema_json;  /* raw `input_schema` (verbatim JSON text), or NULL */
-  const char *output_schema_json; /* raw `output_schema`, or NULL */
-  const char *icons_json; /* JSON array text, or NULL */
+  const char *input_schema_json; /* raw `input_schema` (verbatim JSON text), or NULL */
 
   /* native */
   const char *handler_path;   /* as written, e.g. handlers::greet::say_hello */
-  const char *handler_symbol; /* last `::` segment: say_hello */
-
-  /* the kind's own keys: kind cli / http, else NULL */
-  pf_cfg_cli_tool *cli;
-  pf_cfg_http_tool *http;
-
-  /* pipeline */
-  pf_cfg_pipeline_step *steps;
-  size_t nsteps;
-
-  const char *pipeline_output; /* `output`: a template of the result, or NULL (last step's) */
+  const char *handler_symbol; /* last `::` segment: say_hello (handler_path itself when
+                                 it has no `::`) */
 
   /* resilience: the tool's own keys merged over forge.defaults (for a tool
    * with none of its own, the config's inherited_policy, shared) */
   const pf_cfg_policy *policy;
-  const char *fallback; /* a tool run with the same arguments when this one fails, or NULL */
-  pf_cfg_loc fallback_loc;
+
+  const pf_cfg_tool_more *more; /* never NULL */
 
   pf_cfg_loc loc;
 } pf_cfg_tool;

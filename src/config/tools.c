@@ -151,13 +151,14 @@ static int8_t hint(pf__cfg_ctx *c, const pf__cfg_val *v) {
   return pf__cfg_bool(c, v, false) ? 1 : 0;
 }
 
-static void parse_annotations(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
+static void parse_annotations(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t,
+                              pf_cfg_tool_more *m) {
   pf__cfg_val a[A__N];
   pf__cfg_map(c, v, annotation_keys, PF__NELEM(annotation_keys), a, A__N, NULL, NULL);
   /* MCP has both Tool.title and ToolAnnotations.title; one suffices. */
   const char *title = pf__cfg_str(c, &a[A_TITLE]);
-  if (title && !t->title)
-    t->title = title;
+  if (title && !m->title)
+    m->title = title;
   t->read_only_hint = hint(c, &a[A_READ_ONLY]);
   t->destructive_hint = hint(c, &a[A_DESTRUCTIVE]);
   t->idempotent_hint = hint(c, &a[A_IDEMPOTENT]);
@@ -192,7 +193,7 @@ static const pf__cfg_key auth_keys[] = {
     {U_QUERY, "query", NULL, PF__T_STR, false},
 };
 
-static void parse_auth(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
+static void parse_auth(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool_more *m) {
   static const char *const types[] = {"bearer", "basic", "apikey"};
   /* Which keys each auth type takes, by slot. */
   static const bool allowed[3][U__N] = {
@@ -206,7 +207,7 @@ static void parse_auth(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
   int ty = pf__cfg_enum(c, &a[U_TYPE], types, 3, false);
   if (ty < 0)
     return;
-  t->http->auth_type = types[ty];
+  m->http->auth_type = types[ty];
   for (int s = 1; s < U__N; s++)
     if (a[s].key && !allowed[ty][s]) {
       pf__cfg_err(c, a[s].key_loc, v->path, "key '%s' does not apply to auth type '%s'", a[s].key,
@@ -227,15 +228,15 @@ static void parse_auth(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
     pf__cfg_err(c, v->loc, v->path, "missing required key 'username'");
   if (ty == 2 && a[U_HEADER].present && a[U_QUERY].present)
     pf__cfg_err(c, a[U_QUERY].key_loc, v->path, "give only one of 'header' and 'query'");
-  t->http->auth_token = pf__cfg_str(c, &a[U_TOKEN]);
-  t->http->auth_token_env = pf__cfg_str(c, &a[U_TOKEN_ENV]);
-  t->http->auth_username = pf__cfg_str(c, &a[U_USERNAME]);
-  t->http->auth_password = pf__cfg_str(c, &a[U_PASSWORD]);
-  t->http->auth_password_env = pf__cfg_str(c, &a[U_PASSWORD_ENV]);
-  t->http->auth_key = pf__cfg_str(c, &a[U_KEY]);
-  t->http->auth_key_env = pf__cfg_str(c, &a[U_KEY_ENV]);
-  t->http->auth_header = pf__cfg_str(c, &a[U_HEADER]);
-  t->http->auth_query = pf__cfg_str(c, &a[U_QUERY]);
+  m->http->auth_token = pf__cfg_str(c, &a[U_TOKEN]);
+  m->http->auth_token_env = pf__cfg_str(c, &a[U_TOKEN_ENV]);
+  m->http->auth_username = pf__cfg_str(c, &a[U_USERNAME]);
+  m->http->auth_password = pf__cfg_str(c, &a[U_PASSWORD]);
+  m->http->auth_password_env = pf__cfg_str(c, &a[U_PASSWORD_ENV]);
+  m->http->auth_key = pf__cfg_str(c, &a[U_KEY]);
+  m->http->auth_key_env = pf__cfg_str(c, &a[U_KEY_ENV]);
+  m->http->auth_header = pf__cfg_str(c, &a[U_HEADER]);
+  m->http->auth_query = pf__cfg_str(c, &a[U_QUERY]);
 }
 
 /* ---- pipeline steps ---- */
@@ -250,22 +251,22 @@ static const pf__cfg_key step_keys[] = {
     {S_ERROR_POLICY, "error_policy", NULL, PF__T_STR, false},
 };
 
-static void parse_steps(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
+static void parse_steps(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool_more *m) {
   static const char *const policies[] = {"fail_fast", "continue"};
   size_t cnt = pf__cfg_count(v);
   if (cnt == 0) {
     pf__cfg_err(c, v->loc, v->path, "a pipeline needs at least one step");
     return;
   }
-  t->steps = pf_arena_calloc(c->a, cnt, sizeof *t->steps);
-  if (!t->steps) {
+  m->steps = pf_arena_calloc(c->a, cnt, sizeof *m->steps);
+  if (!m->steps) {
     c->oom = true;
     return;
   }
   size_t i = 0;
   for (pf__ynode *item = pf__y_items(v->node); item; item = item->next) {
     pf__cfg_val sv = pf__cfg_item(c, v, item, i);
-    pf_cfg_pipeline_step *s = &t->steps[i++];
+    pf_cfg_pipeline_step *s = &m->steps[i++];
     s->loc = sv.loc;
     pf__cfg_val k[S__N];
     if (!pf__cfg_map(c, &sv, step_keys, PF__NELEM(step_keys), k, S__N, NULL, NULL))
@@ -280,7 +281,7 @@ static void parse_steps(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
     if (k[S_ERROR_POLICY].present)
       s->continue_on_error = pf__cfg_enum(c, &k[S_ERROR_POLICY], policies, 2, false) == 1;
   }
-  t->nsteps = i;
+  m->nsteps = i;
 }
 
 /* ---- raw JSON schemas ---- */
@@ -374,7 +375,10 @@ static int prescan_kind(const pf__ynode *n) {
   return -1;
 }
 
-static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
+const pf_cfg_tool_more pf__cfg_tool_no_more;
+
+static void parse_tool_keys(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t,
+                            pf_cfg_tool_more *m) {
   static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH"};
   t->loc = v->loc;
   t->read_only_hint = t->destructive_hint = t->idempotent_hint = t->open_world_hint = -1;
@@ -402,20 +406,20 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
   }
   if (k[T_NAME].present)
     t->loc = k[T_NAME].loc;
-  t->title = pf__cfg_str(c, &k[T_TITLE]);
+  m->title = pf__cfg_str(c, &k[T_TITLE]);
   t->description = pf__cfg_str(c, &k[T_DESCRIPTION]);
   pf_arena *model = c->a; /* params live apart: the build frees them */
   c->a = c->cfg->params_arena;
   pf__cfg_params(c, &k[T_PARAMS], &t->params, &t->nparams);
   c->a = model;
   t->input_schema_json = raw_schema(c, &k[T_INPUT_SCHEMA]);
-  t->output_schema_json = raw_schema(c, &k[T_OUTPUT_SCHEMA]);
+  m->output_schema_json = raw_schema(c, &k[T_OUTPUT_SCHEMA]);
   if (k[T_INPUT_SCHEMA].key && k[T_PARAMS].key && pf__cfg_count(&k[T_PARAMS]) > 0)
     pf__cfg_err(c, k[T_INPUT_SCHEMA].key_loc, v->path,
                 "give either 'params' or 'input_schema', not both");
   if (k[T_ANNOTATIONS].present)
-    parse_annotations(c, &k[T_ANNOTATIONS], t);
-  t->icons_json = pf__cfg_icons(c, &k[T_ICONS]);
+    parse_annotations(c, &k[T_ANNOTATIONS], t, m);
+  m->icons_json = pf__cfg_icons(c, &k[T_ICONS]);
   t->disabled = !pf__cfg_bool(c, &k[T_ENABLED], true);
   int64_t n;
   pf__cfg_policy_vals pv = {&k[T_TIMEOUT], &k[T_RETRY], &k[T_BREAKER], &k[T_BULKHEAD],
@@ -440,8 +444,8 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
                   "fallback names another tool (define the fallback as a tool of its own and "
                   "write its name here)");
     else
-      t->fallback = pf__cfg_str(c, &k[T_FALLBACK]);
-    t->fallback_loc = k[T_FALLBACK].loc;
+      m->fallback = pf__cfg_str(c, &k[T_FALLBACK]);
+    m->fallback_loc = k[T_FALLBACK].loc;
   }
 
   switch (kind) {
@@ -452,72 +456,89 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
     t->blocking_set = k[T_BLOCKING].present;
     break;
   case PF_TOOL_CLI:
-    if (!(t->cli = pf_arena_calloc(c->a, 1, sizeof *t->cli))) {
+    if (!(m->cli = pf_arena_calloc(c->a, 1, sizeof *m->cli))) {
       c->oom = true;
       break;
     }
-    t->cli->command = pf__cfg_str(c, &k[T_COMMAND]);
-    if (t->cli->command && !*t->cli->command)
+    m->cli->command = pf__cfg_str(c, &k[T_COMMAND]);
+    if (m->cli->command && !*m->cli->command)
       pf__cfg_err(c, k[T_COMMAND].loc, k[T_COMMAND].path, "command must not be empty");
-    pf__cfg_strlist(c, &k[T_ARGS], &t->cli->args, &t->cli->nargs);
-    t->cli->cwd = pf__cfg_str(c, &k[T_CWD]);
-    pf__cfg_strmap(c, &k[T_ENV], &t->cli->env, &t->cli->nenv);
-    t->cli->stream = pf__cfg_bool(c, &k[T_STREAM], false);
-    t->cli->stdin_template = pf__cfg_str(c, &k[T_STDIN]);
-    t->cli->env_clear = pf__cfg_bool(c, &k[T_ENV_CLEAR], false);
+    pf__cfg_strlist(c, &k[T_ARGS], &m->cli->args, &m->cli->nargs);
+    m->cli->cwd = pf__cfg_str(c, &k[T_CWD]);
+    pf__cfg_strmap(c, &k[T_ENV], &m->cli->env, &m->cli->nenv);
+    m->cli->stream = pf__cfg_bool(c, &k[T_STREAM], false);
+    m->cli->stdin_template = pf__cfg_str(c, &k[T_STDIN]);
+    m->cli->env_clear = pf__cfg_bool(c, &k[T_ENV_CLEAR], false);
     if (k[T_ENV_ALLOW].present) {
-      pf__cfg_strlist(c, &k[T_ENV_ALLOW], &t->cli->env_allow, &t->cli->nenv_allow);
-      t->cli->has_env_allow = true;
-      if (!t->cli->env_clear)
+      pf__cfg_strlist(c, &k[T_ENV_ALLOW], &m->cli->env_allow, &m->cli->nenv_allow);
+      m->cli->has_env_allow = true;
+      if (!m->cli->env_clear)
         pf__cfg_err(c, k[T_ENV_ALLOW].loc, k[T_ENV_ALLOW].path,
                     "env_allow applies only with env_clear: true");
     }
     if (k[T_OUTPUT].present) {
       static const char *const outputs[] = {"text", "json"};
-      t->cli->output_json = pf__cfg_enum(c, &k[T_OUTPUT], outputs, 2, false) == 1;
+      m->cli->output_json = pf__cfg_enum(c, &k[T_OUTPUT], outputs, 2, false) == 1;
     }
-    t->cli->max_output_bytes = 1024 * 1024;
+    m->cli->max_output_bytes = 1024 * 1024;
     if (k[T_MAX_OUTPUT].present && pf__cfg_int(c, &k[T_MAX_OUTPUT], 1, (int64_t)1 << 30, &n))
-      t->cli->max_output_bytes = (uint32_t)n;
-    t->cli->allow_extra_args = pf__cfg_bool(c, &k[T_EXTRA_ARGS], false);
+      m->cli->max_output_bytes = (uint32_t)n;
+    m->cli->allow_extra_args = pf__cfg_bool(c, &k[T_EXTRA_ARGS], false);
     break;
   case PF_TOOL_HTTP: {
-    if (!(t->http = pf_arena_calloc(c->a, 1, sizeof *t->http))) {
+    if (!(m->http = pf_arena_calloc(c->a, 1, sizeof *m->http))) {
       c->oom = true;
       break;
     }
-    t->http->endpoint = pf__cfg_str(c, &k[T_ENDPOINT]);
-    const char *ep = t->http->endpoint;
+    m->http->endpoint = pf__cfg_str(c, &k[T_ENDPOINT]);
+    const char *ep = m->http->endpoint;
     if (ep && strncmp(ep, "{{", 2) != 0 && strncasecmp(ep, "http://", 7) != 0 &&
         strncasecmp(ep, "https://", 8) != 0)
       pf__cfg_err(c, k[T_ENDPOINT].loc, k[T_ENDPOINT].path,
-                  "endpoint must be an http:// or https:// URL, got '%s'", t->http->endpoint);
-    t->http->method = "GET";
+                  "endpoint must be an http:// or https:// URL, got '%s'", m->http->endpoint);
+    m->http->method = "GET";
     if (k[T_METHOD].present) {
-      int m = pf__cfg_enum(c, &k[T_METHOD], methods, PF__NELEM(methods), true);
-      if (m >= 0)
-        t->http->method = methods[m];
+      int mi = pf__cfg_enum(c, &k[T_METHOD], methods, PF__NELEM(methods), true);
+      if (mi >= 0)
+        m->http->method = methods[mi];
     }
-    pf__cfg_strmap(c, &k[T_HEADERS], &t->http->headers, &t->http->nheaders);
+    pf__cfg_strmap(c, &k[T_HEADERS], &m->http->headers, &m->http->nheaders);
     if (k[T_AUTH].present)
-      parse_auth(c, &k[T_AUTH], t);
-    t->http->body_template = pf__cfg_str(c, &k[T_BODY_TEMPLATE]);
-    pf__cfg_strmap(c, &k[T_QUERY], &t->http->query, &t->http->nquery);
-    t->http->max_response_bytes = 10 * 1024 * 1024;
+      parse_auth(c, &k[T_AUTH], m);
+    m->http->body_template = pf__cfg_str(c, &k[T_BODY_TEMPLATE]);
+    pf__cfg_strmap(c, &k[T_QUERY], &m->http->query, &m->http->nquery);
+    m->http->max_response_bytes = 10 * 1024 * 1024;
     if (k[T_MAX_RESPONSE].present && pf__cfg_int(c, &k[T_MAX_RESPONSE], 1, (int64_t)1 << 30, &n))
-      t->http->max_response_bytes = (uint32_t)n;
-    t->http->follow_redirects = pf__cfg_bool(c, &k[T_FOLLOW_REDIRECTS], true);
-    t->http->max_redirects = 5;
+      m->http->max_response_bytes = (uint32_t)n;
+    m->http->follow_redirects = pf__cfg_bool(c, &k[T_FOLLOW_REDIRECTS], true);
+    m->http->max_redirects = 5;
     if (k[T_MAX_REDIRECTS].present && pf__cfg_int(c, &k[T_MAX_REDIRECTS], 0, 100, &n))
-      t->http->max_redirects = (uint32_t)n;
+      m->http->max_redirects = (uint32_t)n;
     break;
   }
   case PF_TOOL_PIPELINE:
     if (k[T_STEPS].present)
-      parse_steps(c, &k[T_STEPS], t);
-    t->pipeline_output = pf__cfg_str(c, &k[T_OUTPUT]);
+      parse_steps(c, &k[T_STEPS], m);
+    m->pipeline_output = pf__cfg_str(c, &k[T_OUTPUT]);
     break;
   default: break;
+  }
+}
+
+/* The rare keys go to a block of their own, or to the shared empty one. */
+static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
+  pf_cfg_tool_more m = {0};
+  t->more = &pf__cfg_tool_no_more;
+  parse_tool_keys(c, v, t, &m);
+  if (m.title || m.output_schema_json || m.icons_json || m.cli || m.http || m.steps ||
+      m.nsteps || m.pipeline_output || m.fallback || m.fallback_loc.file || m.fallback_loc.line) {
+    pf_cfg_tool_more *p = pf_arena_alloc(c->a, sizeof *p);
+    if (p) {
+      *p = m;
+      t->more = p;
+    } else {
+      c->oom = true;
+    }
   }
 }
 
@@ -537,12 +558,12 @@ static void unknown_tool(pf__cfg_ctx *c, const char *name, pf_cfg_loc loc, const
 
 /* Edge e of tool t: its steps, then its fallback. */
 static const char *edge(const pf_cfg_tool *t, size_t e, pf_cfg_loc *loc) {
-  if (e < t->nsteps) {
-    *loc = t->steps[e].loc;
-    return t->steps[e].tool;
+  if (e < t->more->nsteps) {
+    *loc = t->more->steps[e].loc;
+    return t->more->steps[e].tool;
   }
-  *loc = t->fallback_loc;
-  return e == t->nsteps ? t->fallback : NULL;
+  *loc = t->more->fallback_loc;
+  return e == t->more->nsteps ? t->more->fallback : NULL;
 }
 
 
@@ -572,7 +593,7 @@ static void check_cycles(pf__cfg_ctx *c, const pf__cfg_names *names) {
       size_t u = stack[sp - 1];
       const pf_cfg_tool *t = &cfg->tools[u];
       pf_cfg_loc loc;
-      if (next[u] > t->nsteps) {
+      if (next[u] > t->more->nsteps) {
         color[u] = 2;
         sp--;
         continue;
@@ -597,7 +618,7 @@ static void check_cycles(pf__cfg_ctx *c, const pf__cfg_names *names) {
         }
         pf_buf_puts(&chain, cfg->tools[v].name);
         const char *path =
-            e < t->nsteps
+            e < t->more->nsteps
                 ? pf__cfg_path_key(c,
                                    pf__cfg_path_idx(c,
                                                     pf__cfg_path_key(
@@ -639,8 +660,8 @@ void pf__cfg_tools(pf__cfg_ctx *c, const pf__cfg_val *v) {
   /* Steps may name tools defined after the pipeline. */
   for (size_t ti = 0; ti < cfg->ntools; ti++) {
     const pf_cfg_tool *t = &cfg->tools[ti];
-    for (size_t si = 0; si < t->nsteps; si++) {
-      const pf_cfg_pipeline_step *s = &t->steps[si];
+    for (size_t si = 0; si < t->more->nsteps; si++) {
+      const pf_cfg_pipeline_step *s = &t->more->steps[si];
       if (!s->tool)
         continue;
       const char *path = pf__cfg_path_key(
@@ -652,12 +673,12 @@ void pf__cfg_tools(pf__cfg_ctx *c, const pf__cfg_val *v) {
       else if (pf__cfg_names_get(&names, s->tool) == SIZE_MAX)
         unknown_tool(c, s->tool, s->loc, path);
     }
-    if (t->fallback) {
+    if (t->more->fallback) {
       const char *path = pf__cfg_path_key(c, pf__cfg_path_idx(c, "tools", ti), "fallback");
-      if (t->name && strcmp(t->fallback, t->name) == 0)
-        pf__cfg_err(c, t->fallback_loc, path, "a tool cannot be its own fallback");
-      else if (pf__cfg_names_get(&names, t->fallback) == SIZE_MAX)
-        unknown_tool(c, t->fallback, t->fallback_loc, path);
+      if (t->name && strcmp(t->more->fallback, t->name) == 0)
+        pf__cfg_err(c, t->more->fallback_loc, path, "a tool cannot be its own fallback");
+      else if (pf__cfg_names_get(&names, t->more->fallback) == SIZE_MAX)
+        unknown_tool(c, t->more->fallback, t->more->fallback_loc, path);
     }
   }
   check_cycles(c, &names);

@@ -235,11 +235,11 @@ static void tool_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) 
   PF_JW_KEY(w, "name");
   pf_jw_str(w, t->name, t->name_len);
   if (v >= PF_PROTO_2025_06_18)
-    opt_str(w, "title", c->title);
+    opt_str(w, "title", c->more->title);
   opt_str(w, "description", c->description);
   raw_json(w, "inputSchema", t->input_schema);
   if (v >= PF_PROTO_2025_06_18)
-    raw_json(w, "outputSchema", c->output_schema_json);
+    raw_json(w, "outputSchema", c->more->output_schema_json);
   if (v >= PF_PROTO_2025_03_26 && (c->read_only_hint >= 0 || c->destructive_hint >= 0 ||
                                    c->idempotent_hint >= 0 || c->open_world_hint >= 0)) {
     PF_JW_KEY(w, "annotations");
@@ -256,7 +256,7 @@ static void tool_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) 
     pf_jw_obj_end(w);
   }
   if (v >= PF_PROTO_2025_11_25)
-    raw_json(w, "icons", c->icons_json);
+    raw_json(w, "icons", c->more->icons_json);
   pf_jw_obj_end(w);
 }
 
@@ -268,8 +268,8 @@ static bool tool_same(pf_server *srv, size_t i, pf__proto v) {
   case PF_PROTO_2025_03_26:
     return c->read_only_hint < 0 && c->destructive_hint < 0 && c->idempotent_hint < 0 &&
            c->open_world_hint < 0;
-  case PF_PROTO_2025_06_18: return !c->title && !c->output_schema_json;
-  case PF_PROTO_2025_11_25: return !c->icons_json;
+  case PF_PROTO_2025_06_18: return !c->more->title && !c->more->output_schema_json;
+  case PF_PROTO_2025_11_25: return !c->more->icons_json;
   default: return false;
   }
 }
@@ -402,8 +402,8 @@ static int build_policy(pf_server *srv, pf__tool *t) {
   bool redis = srv->cfg->state.present && srv->cfg->state.backend &&
                strcmp(srv->cfg->state.backend, "redis") == 0;
   t->blocking = c->kind == PF_TOOL_NATIVE && (c->blocking || (redis && !c->blocking_set));
-  if (c->fallback) {
-    long fi = pf__registry_find(&srv->tool_reg, c->fallback, strlen(c->fallback));
+  if (c->more->fallback) {
+    long fi = pf__registry_find(&srv->tool_reg, c->more->fallback, strlen(c->more->fallback));
     t->fallback = fi >= 0 ? &srv->tools[fi] : NULL;
   }
   if (p->cb_failure_threshold) {
@@ -575,10 +575,10 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char
       rc = -PF_ECONFIG;
     }
     pf_buf_free(&schema);
-    if (c->output_schema_json) {
+    if (c->more->output_schema_json) {
       pf_buf_reset(&err);
-      t->output = vcache_compile(vc, cfg->arena, c->output_schema_json,
-                                 strlen(c->output_schema_json), &err);
+      t->output = vcache_compile(vc, cfg->arena, c->more->output_schema_json,
+                                 strlen(c->more->output_schema_json), &err);
       if (!t->output) {
         diagf(diag, &c->loc, "tools[%zu] '%s': output schema: %s", i, c->name, pf_buf_cstr(&err));
         rc = -PF_ECONFIG;

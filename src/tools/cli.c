@@ -73,28 +73,28 @@ int pf__cli_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err)
   memset(k, 0, sizeof *k);
   t->kind_data = k;
   int rc = 0;
-  k->command = compile("command", cfg->cli->command ? cfg->cli->command : "", err, &rc);
-  if (cfg->cli->nargs) {
-    k->args = pf__malloc(cfg->cli->nargs * sizeof *k->args);
+  k->command = compile("command", cfg->more->cli->command ? cfg->more->cli->command : "", err, &rc);
+  if (cfg->more->cli->nargs) {
+    k->args = pf__malloc(cfg->more->cli->nargs * sizeof *k->args);
     if (!k->args)
       return -PF_ENOMEM;
-    memset(k->args, 0, cfg->cli->nargs * sizeof *k->args);
-    k->nargs = cfg->cli->nargs;
-    for (size_t i = 0; i < cfg->cli->nargs && rc == 0; i++)
-      k->args[i] = compile("args", cfg->cli->args[i], err, &rc);
+    memset(k->args, 0, cfg->more->cli->nargs * sizeof *k->args);
+    k->nargs = cfg->more->cli->nargs;
+    for (size_t i = 0; i < cfg->more->cli->nargs && rc == 0; i++)
+      k->args[i] = compile("args", cfg->more->cli->args[i], err, &rc);
   }
-  if (cfg->cli->nenv) {
-    k->env = pf__malloc(cfg->cli->nenv * sizeof *k->env);
+  if (cfg->more->cli->nenv) {
+    k->env = pf__malloc(cfg->more->cli->nenv * sizeof *k->env);
     if (!k->env)
       return -PF_ENOMEM;
-    memset(k->env, 0, cfg->cli->nenv * sizeof *k->env);
-    for (size_t i = 0; i < cfg->cli->nenv && rc == 0; i++)
-      k->env[i] = compile("env", cfg->cli->env[i].value, err, &rc);
+    memset(k->env, 0, cfg->more->cli->nenv * sizeof *k->env);
+    for (size_t i = 0; i < cfg->more->cli->nenv && rc == 0; i++)
+      k->env[i] = compile("env", cfg->more->cli->env[i].value, err, &rc);
   }
-  if (cfg->cli->cwd && rc == 0)
-    k->cwd = compile("cwd", cfg->cli->cwd, err, &rc);
-  if (cfg->cli->stdin_template && rc == 0)
-    k->stdin_tpl = compile("stdin", cfg->cli->stdin_template, err, &rc);
+  if (cfg->more->cli->cwd && rc == 0)
+    k->cwd = compile("cwd", cfg->more->cli->cwd, err, &rc);
+  if (cfg->more->cli->stdin_template && rc == 0)
+    k->stdin_tpl = compile("stdin", cfg->more->cli->stdin_template, err, &rc);
   if (rc)
     return rc;
   t->start = cli_start;
@@ -108,23 +108,23 @@ int pf__cli_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err)
     add_vars(k->command, vars, &n, cap);
     for (size_t i = 0; i < k->nargs; i++)
       add_vars(k->args[i], vars, &n, cap);
-    for (size_t i = 0; i < cfg->cli->nenv; i++)
+    for (size_t i = 0; i < cfg->more->cli->nenv; i++)
       add_vars(k->env[i], vars, &n, cap);
     add_vars(k->cwd, vars, &n, cap);
     add_vars(k->stdin_tpl, vars, &n, cap);
-    size_t total = n + (cfg->cli->allow_extra_args ? 1 : 0);
+    size_t total = n + (cfg->more->cli->allow_extra_args ? 1 : 0);
     if (total) {
       pf_cfg_param *ps = pf_arena_alloc(arena, (total + 1) * sizeof *ps);
       if (!ps)
         return -PF_ENOMEM;
       size_t m = 0;
       for (size_t i = 0; i < n; i++) {
-        if (cfg->cli->allow_extra_args && strcmp(vars[i], "args") == 0)
+        if (cfg->more->cli->allow_extra_args && strcmp(vars[i], "args") == 0)
           continue;
         init_param(&ps[m++], pf_arena_strndup(arena, vars[i], strlen(vars[i])), PF_PARAM_STRING,
                    true, cfg->loc);
       }
-      if (cfg->cli->allow_extra_args) {
+      if (cfg->more->cli->allow_extra_args) {
         pf_cfg_param *items = &ps[total]; /* the spare slot */
         init_param(items, NULL, PF_PARAM_STRING, false, cfg->loc);
         init_param(&ps[m], "args", PF_PARAM_ARRAY, false, cfg->loc);
@@ -148,7 +148,7 @@ void pf__cli_free(pf__tool *t) {
     pf_tmpl_free(k->args[i]);
   pf__free(k->args);
   if (k->env)
-    for (size_t i = 0; i < t->cfg->cli->nenv; i++)
+    for (size_t i = 0; i < t->cfg->more->cli->nenv; i++)
       pf_tmpl_free(k->env[i]);
   pf__free(k->env);
   pf_tmpl_free(k->cwd);
@@ -317,7 +317,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   if (n > 0) {
     if (is_out) {
       keep(r, &r->obuf, &r->otrunc, buf->base, (size_t)n);
-      if (r->cfg->cli->stream)
+      if (r->cfg->more->cli->stream)
         stream(r, buf->base, (size_t)n);
     } else {
       keep(r, &r->ebuf, &r->etrunc, buf->base, (size_t)n);
@@ -355,7 +355,7 @@ static void text_block(pf_call *c, const char *prefix, const pf_buf *b, bool tru
 static void finish(run *r) {
   pf_call *c = r->call;
   struct pf__async *a = c->async;
-  if (r->cfg->cli->stream && r->line.len)
+  if (r->cfg->more->cli->stream && r->line.len)
     stream_line(r, r->line.data, r->line.len);
   const char *name = c->name;
   if (r->spawn_err) {
@@ -381,7 +381,7 @@ static void finish(run *r) {
       text_block(c, "", &r->obuf, r->otrunc, r->max);
       if (r->ebuf.len)
         text_block(c, "stderr:\n", &r->ebuf, r->etrunc, r->max);
-      if (r->cfg->cli->output_json && !r->otrunc && r->obuf.len) {
+      if (r->cfg->more->cli->output_json && !r->otrunc && r->obuf.len) {
         const pf_json *v = pf_json_parse_copy(r->obuf.data, r->obuf.len, c->arena, NULL, NULL);
         if (v && pf_json_typeof(v) == PF_JSON_OBJECT) {
           pf_json_writer *w = pf_result_structured(c);
@@ -422,10 +422,10 @@ static bool env_allowed(const pf_cfg_tool *cfg, const char *entry) {
   if (!eq)
     return false;
   size_t n = (size_t)(eq - entry);
-  if (!cfg->cli->has_env_allow)
+  if (!cfg->more->cli->has_env_allow)
     return n == 4 && memcmp(entry, "PATH", 4) == 0;
-  for (size_t i = 0; i < cfg->cli->nenv_allow; i++)
-    if (strlen(cfg->cli->env_allow[i]) == n && memcmp(cfg->cli->env_allow[i], entry, n) == 0)
+  for (size_t i = 0; i < cfg->more->cli->nenv_allow; i++)
+    if (strlen(cfg->more->cli->env_allow[i]) == n && memcmp(cfg->more->cli->env_allow[i], entry, n) == 0)
       return true;
   return false;
 }
@@ -433,8 +433,8 @@ static bool env_allowed(const pf_cfg_tool *cfg, const char *entry) {
 static bool env_overridden(const pf_cfg_tool *cfg, const char *entry) {
   const char *eq = strchr(entry, '=');
   size_t n = eq ? (size_t)(eq - entry) : strlen(entry);
-  for (size_t i = 0; i < cfg->cli->nenv; i++)
-    if (strlen(cfg->cli->env[i].key) == n && memcmp(cfg->cli->env[i].key, entry, n) == 0)
+  for (size_t i = 0; i < cfg->more->cli->nenv; i++)
+    if (strlen(cfg->more->cli->env[i].key) == n && memcmp(cfg->more->cli->env[i].key, entry, n) == 0)
       return true;
   return false;
 }
@@ -450,7 +450,7 @@ static int cli_start(pf_call *c, uv_loop_t *loop) {
     return -PF_ELIMIT;
   }
   /* argv: each template is exactly one element */
-  const pf_json *extra = cfg->cli->allow_extra_args ? pf_json_get(c->args, "args") : NULL;
+  const pf_json *extra = cfg->more->cli->allow_extra_args ? pf_json_get(c->args, "args") : NULL;
   size_t nextra = pf_json_typeof(extra) == PF_JSON_ARRAY ? pf_json_len(extra) : 0;
   char **argv = pf_arena_alloc(c->arena, (k->nargs + nextra + 2) * sizeof *argv);
   char *cmd = render(c, k->command, NULL);
@@ -477,22 +477,22 @@ static int cli_start(pf_call *c, uv_loop_t *loop) {
   size_t nenv = 0;
   while (environ[nenv])
     nenv++;
-  char **envp = pf_arena_alloc(c->arena, (nenv + cfg->cli->nenv + 1) * sizeof *envp);
+  char **envp = pf_arena_alloc(c->arena, (nenv + cfg->more->cli->nenv + 1) * sizeof *envp);
   if (!envp)
     goto nomem;
   size_t ne = 0;
   for (size_t i = 0; i < nenv; i++)
-    if ((cfg->cli->env_clear ? env_allowed(cfg, environ[i]) : true) &&
+    if ((cfg->more->cli->env_clear ? env_allowed(cfg, environ[i]) : true) &&
         !env_overridden(cfg, environ[i]))
       envp[ne++] = environ[i];
-  for (size_t i = 0; i < cfg->cli->nenv; i++) {
+  for (size_t i = 0; i < cfg->more->cli->nenv; i++) {
     size_t vl;
     char *v = render(c, k->env[i], &vl);
-    size_t kl = strlen(cfg->cli->env[i].key);
+    size_t kl = strlen(cfg->more->cli->env[i].key);
     char *e = v ? pf_arena_alloc(c->arena, kl + vl + 2) : NULL;
     if (!e)
       goto nomem;
-    memcpy(e, cfg->cli->env[i].key, kl);
+    memcpy(e, cfg->more->cli->env[i].key, kl);
     e[kl] = '=';
     memcpy(e + kl + 1, v, vl + 1);
     envp[ne++] = e;
@@ -513,7 +513,7 @@ static int cli_start(pf_call *c, uv_loop_t *loop) {
   r->call = c;
   r->cfg = cfg;
   r->cmd = cmd;
-  r->max = cfg->cli->max_output_bytes ? cfg->cli->max_output_bytes : 1024 * 1024;
+  r->max = cfg->more->cli->max_output_bytes ? cfg->more->cli->max_output_bytes : 1024 * 1024;
   r->obuf = r->ebuf = r->line = (pf_buf)PF_BUF_INIT;
   r->proc.data = r->in.data = r->out.data = r->err.data = r->timer.data = r;
   r->wreq.data = r;

@@ -140,9 +140,9 @@ static int infer_params(pf_cfg_tool *cfg, const pf__http *k, pf_arena *arena) {
   varset s = {.n = 0};
   add_vars(&s, k->base);
   add_vars(&s, k->endpoint);
-  for (size_t i = 0; i < cfg->http->nquery; i++)
+  for (size_t i = 0; i < cfg->more->http->nquery; i++)
     add_vars(&s, k->query[i]);
-  for (size_t i = 0; i < cfg->http->nheaders; i++)
+  for (size_t i = 0; i < cfg->more->http->nheaders; i++)
     add_vars(&s, k->headers[i]);
   for (size_t i = 0; i < pf_jtmpl_nvars(k->body); i++)
     add_var(&s, pf_jtmpl_var(k->body, i));
@@ -186,7 +186,7 @@ int pf__http_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err
   memset(k, 0, sizeof *k);
   t->kind_data = k;
   int rc = 0;
-  const char *ep = cfg->http->endpoint ? cfg->http->endpoint : "";
+  const char *ep = cfg->more->http->endpoint ? cfg->more->http->endpoint : "";
   size_t eplen = strlen(ep);
   const char *close = strncmp(ep, "{{", 2) == 0 ? strstr(ep, "}}") : NULL;
   if (close) {
@@ -199,22 +199,22 @@ int pf__http_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err
   }
   if (rc == 0)
     k->endpoint = compile("endpoint", ep, eplen, err, &rc);
-  for (size_t i = 0; i < cfg->http->nheaders && rc == 0; i++)
-    if (!valid_header_name(cfg->http->headers[i].key)) {
-      pf_buf_printf(err, "headers: invalid header name '%s'", cfg->http->headers[i].key);
+  for (size_t i = 0; i < cfg->more->http->nheaders && rc == 0; i++)
+    if (!valid_header_name(cfg->more->http->headers[i].key)) {
+      pf_buf_printf(err, "headers: invalid header name '%s'", cfg->more->http->headers[i].key);
       rc = -PF_ECONFIG;
     }
-  if (rc == 0 && cfg->http->auth_header && !valid_header_name(cfg->http->auth_header)) {
-    pf_buf_printf(err, "auth.header: invalid header name '%s'", cfg->http->auth_header);
+  if (rc == 0 && cfg->more->http->auth_header && !valid_header_name(cfg->more->http->auth_header)) {
+    pf_buf_printf(err, "auth.header: invalid header name '%s'", cfg->more->http->auth_header);
     rc = -PF_ECONFIG;
   }
   if (rc == 0)
-    k->headers = compile_kv("headers", cfg->http->headers, cfg->http->nheaders, err, &rc);
+    k->headers = compile_kv("headers", cfg->more->http->headers, cfg->more->http->nheaders, err, &rc);
   if (rc == 0)
-    k->query = compile_kv("query", cfg->http->query, cfg->http->nquery, err, &rc);
-  if (rc == 0 && cfg->http->body_template) {
+    k->query = compile_kv("query", cfg->more->http->query, cfg->more->http->nquery, err, &rc);
+  if (rc == 0 && cfg->more->http->body_template) {
     pf_buf e = PF_BUF_INIT;
-    k->body = pf_jtmpl_compile(cfg->http->body_template, strlen(cfg->http->body_template), &e);
+    k->body = pf_jtmpl_compile(cfg->more->http->body_template, strlen(cfg->more->http->body_template), &e);
     if (!k->body) {
       pf_buf_printf(err, "body_template: %s", pf_buf_cstr(&e));
       rc = -PF_ECONFIG;
@@ -223,7 +223,7 @@ int pf__http_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err
   }
   if (rc)
     return rc;
-  k->args_body = !k->body && has_body_method(cfg->http->method ? cfg->http->method : "GET");
+  k->args_body = !k->body && has_body_method(cfg->more->http->method ? cfg->more->http->method : "GET");
   t->start = http_start;
   if (cfg->nparams == 0 && !cfg->input_schema_json)
     return infer_params(cfg, k, arena);
@@ -236,10 +236,10 @@ void pf__http_free(pf__tool *t) {
     return;
   pf_tmpl_free(k->base);
   pf_tmpl_free(k->endpoint);
-  for (size_t i = 0; k->headers && i < t->cfg->http->nheaders; i++)
+  for (size_t i = 0; k->headers && i < t->cfg->more->http->nheaders; i++)
     pf_tmpl_free(k->headers[i]);
   pf__free(k->headers);
-  for (size_t i = 0; k->query && i < t->cfg->http->nquery; i++)
+  for (size_t i = 0; k->query && i < t->cfg->more->http->nquery; i++)
     pf_tmpl_free(k->query[i]);
   pf__free(k->query);
   pf_jtmpl_free(k->body);
@@ -484,7 +484,7 @@ static int transfer_error(xfer *x, CURLcode res) {
     pf_buf_printf(&m, " timed out after %u ms", timeout_of(x->cfg));
     rc = -PF_ETIMEDOUT;
   } else if (res == CURLE_TOO_MANY_REDIRECTS) {
-    pf_buf_printf(&m, ": too many redirects (max_redirects: %u)", x->cfg->http->max_redirects);
+    pf_buf_printf(&m, ": too many redirects (max_redirects: %u)", x->cfg->more->http->max_redirects);
     rc = -PF_EIO;
   } else {
     const char *why = x->errbuf[0] ? x->errbuf : pf__curl.curl_easy_strerror(res);
@@ -620,8 +620,8 @@ static void put_param(pf_buf *url, const char *key, size_t klen) {
  * null) is left out, and to an array repeats the parameter. */
 static int add_query(pf_call *c, const pf_cfg_tool *cfg, const pf__http *k, pf_buf *url) {
   pf_tmpl_ctx ctx = {.values = c->args, .lookup = lookup_default, .ud = (void *)c->tool};
-  for (size_t i = 0; i < cfg->http->nquery; i++) {
-    const char *key = cfg->http->query[i].key;
+  for (size_t i = 0; i < cfg->more->http->nquery; i++) {
+    const char *key = cfg->more->http->query[i].key;
     if (pf_tmpl_is_single_var(k->query[i], NULL)) {
       const pf_json *v = pf_tmpl_single_value(k->query[i], &ctx);
       pf_json_type ty = pf_json_typeof(v);
@@ -648,8 +648,8 @@ static int add_query(pf_call *c, const pf_cfg_tool *cfg, const pf__http *k, pf_b
 }
 
 static bool has_header(const pf_cfg_tool *cfg, const char *name) {
-  for (size_t i = 0; i < cfg->http->nheaders; i++)
-    if (strcasecmp(cfg->http->headers[i].key, name) == 0)
+  for (size_t i = 0; i < cfg->more->http->nheaders; i++)
+    if (strcasecmp(cfg->more->http->headers[i].key, name) == 0)
       return true;
   return false;
 }
@@ -700,8 +700,8 @@ static void set_opts(xfer *x, const pf_cfg_tool *cfg, const char *url, const cha
   pf__curl.curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
   pf__curl.curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-  pf__curl.curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, cfg->http->follow_redirects ? 1L : 0L);
-  pf__curl.curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)cfg->http->max_redirects);
+  pf__curl.curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, cfg->more->http->follow_redirects ? 1L : 0L);
+  pf__curl.curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)cfg->more->http->max_redirects);
   pf__curl.curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   pf__curl.curl_easy_setopt(e, CURLOPT_USERAGENT, "pforge/" PF_VERSION);
   pf__curl.curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
@@ -725,15 +725,15 @@ static void set_opts(xfer *x, const pf_cfg_tool *cfg, const char *url, const cha
 static int get_secrets(xfer *x, const char **token, const char **password, const char **key) {
   pf_call *c = x->call;
   const pf_cfg_tool *cfg = x->cfg;
-  const char *auth = cfg->http->auth_type ? cfg->http->auth_type : "";
+  const char *auth = cfg->more->http->auth_type ? cfg->more->http->auth_type : "";
   if (strcmp(auth, "bearer") == 0 &&
-      !(*token = secret(c, cfg->http->auth_token, cfg->http->auth_token_env)))
+      !(*token = secret(c, cfg->more->http->auth_token, cfg->more->http->auth_token_env)))
     return -PF_EINVAL;
   if (strcmp(auth, "basic") == 0 &&
-      !(*password = secret(c, cfg->http->auth_password, cfg->http->auth_password_env)))
+      !(*password = secret(c, cfg->more->http->auth_password, cfg->more->http->auth_password_env)))
     return -PF_EINVAL;
   if (strcmp(auth, "apikey") == 0 &&
-      !(*key = secret(c, cfg->http->auth_key, cfg->http->auth_key_env)))
+      !(*key = secret(c, cfg->more->http->auth_key, cfg->more->http->auth_key_env)))
     return -PF_EINVAL;
   add_secret(x, *token);
   add_secret(x, *password);
@@ -741,7 +741,7 @@ static int get_secrets(xfer *x, const char **token, const char **password, const
   if (*password) {
     /* what an upstream echoing the Authorization header would show */
     pf_buf up = PF_BUF_INIT, b64 = PF_BUF_INIT;
-    pf_buf_printf(&up, "%s:%s", cfg->http->auth_username ? cfg->http->auth_username : "",
+    pf_buf_printf(&up, "%s:%s", cfg->more->http->auth_username ? cfg->more->http->auth_username : "",
                   *password);
     pf__base64_encode(&b64, up.data, up.len);
     if (up.data)
@@ -777,8 +777,8 @@ static int build_url(xfer *x, const pf__http *k, const char *key, const char **f
     rc = add_query(c, x->cfg, k, &url);
   if (rc == 0 && !(x->shown_url = pf_arena_strndup(c->arena, url.data ? url.data : "", url.len)))
     rc = -PF_ENOMEM;
-  if (rc == 0 && key && x->cfg->http->auth_query) {
-    put_param(&url, x->cfg->http->auth_query, strlen(x->cfg->http->auth_query));
+  if (rc == 0 && key && x->cfg->more->http->auth_query) {
+    put_param(&url, x->cfg->more->http->auth_query, strlen(x->cfg->more->http->auth_query));
     pf__uri_pct_encode(&url, key, strlen(key));
   }
   if (rc == 0 && (url.failed || !(*full = pf_arena_strndup(c->arena, url.data, url.len))))
@@ -794,18 +794,18 @@ static int build_headers(xfer *x, const pf__http *k, const char *token, const ch
   const pf_cfg_tool *cfg = x->cfg;
   int rc = 0;
   pf_buf v = PF_BUF_INIT;
-  for (size_t i = 0; i < cfg->http->nheaders && rc == 0; i++) {
+  for (size_t i = 0; i < cfg->more->http->nheaders && rc == 0; i++) {
     pf_buf_reset(&v);
     if ((rc = render(c, k->headers[i], PF_TMPL_RAW, &v)) != 0)
       break;
     const char *s = v.data ? v.data : "";
     if (memchr(s, '\r', v.len) || memchr(s, '\n', v.len)) {
       pf_result_error(c, "Tool '%s': header %s: the value contains a line break", c->name,
-                      cfg->http->headers[i].key);
+                      cfg->more->http->headers[i].key);
       rc = -PF_EINVAL;
       break;
     }
-    rc = add_header(x, cfg->http->headers[i].key, s, v.len);
+    rc = add_header(x, cfg->more->http->headers[i].key, s, v.len);
   }
   pf_buf_free(&v);
   if (rc == 0 && token) {
@@ -818,8 +818,8 @@ static int build_headers(xfer *x, const pf__http *k, const char *token, const ch
     rc = add_header(x, "Authorization", h, tl + 7);
     memset(h, 0, tl + 7); /* the list holds its own copy */
   }
-  if (rc == 0 && key && !cfg->http->auth_query)
-    rc = add_header(x, cfg->http->auth_header ? cfg->http->auth_header : PF_HTTP_APIKEY_HEADER, key,
+  if (rc == 0 && key && !cfg->more->http->auth_query)
+    rc = add_header(x, cfg->more->http->auth_header ? cfg->more->http->auth_header : PF_HTTP_APIKEY_HEADER, key,
                     strlen(key));
   if (rc == 0)
     rc = add_header(x, "Expect", "", 0); /* no 100-continue round trip */
@@ -861,8 +861,8 @@ static int http_start(pf_call *c, uv_loop_t *loop) {
   memset(x, 0, sizeof *x);
   x->call = c;
   x->cfg = cfg;
-  x->method = cfg->http->method ? cfg->http->method : "GET";
-  x->max = cfg->http->max_response_bytes ? cfg->http->max_response_bytes : 10u * 1024 * 1024;
+  x->method = cfg->more->http->method ? cfg->more->http->method : "GET";
+  x->max = cfg->more->http->max_response_bytes ? cfg->more->http->max_response_bytes : 10u * 1024 * 1024;
   x->resp = (pf_buf)PF_BUF_INIT;
 
   const char *token = NULL, *password = NULL, *key = NULL, *url = NULL;
@@ -890,7 +890,7 @@ static int http_start(pf_call *c, uv_loop_t *loop) {
     if (password) {
       pf__curl.curl_easy_setopt(x->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
       pf__curl.curl_easy_setopt(x->easy, CURLOPT_USERNAME,
-                                cfg->http->auth_username ? cfg->http->auth_username : "");
+                                cfg->more->http->auth_username ? cfg->more->http->auth_username : "");
       pf__curl.curl_easy_setopt(x->easy, CURLOPT_PASSWORD, password);
     }
     if (pf__curl.curl_multi_add_handle(x->ml->multi, x->easy) != CURLM_OK)

@@ -58,7 +58,7 @@ static bool is_ident(const char *s) {
  * `<var>_error` companions count as defined by their step. */
 static long var_step(const pf_cfg_tool *cfg, size_t upto, const char *name) {
   for (size_t i = 0; i < upto; i++) {
-    const char *v = cfg->steps[i].output_var;
+    const char *v = cfg->more->steps[i].output_var;
     if (!v)
       continue;
     size_t vl = strlen(v);
@@ -85,7 +85,7 @@ static void use_var(const pf_cfg_tool *cfg, size_t at, const char *what, const c
                     varset *free_vars, pf_buf *err, int *rc) {
   if (strcmp(name, "this") == 0 || var_step(cfg, at, name) >= 0)
     return;
-  long later = var_step(cfg, cfg->nsteps, name);
+  long later = var_step(cfg, cfg->more->nsteps, name);
   if (later >= 0) {
     pf_buf_printf(err, "steps[%zu].%s: '%s' is the output of step %ld, which runs later\n", at,
                   what, name, later);
@@ -94,7 +94,7 @@ static void use_var(const pf_cfg_tool *cfg, size_t at, const char *what, const c
   }
   if (cfg->nparams || cfg->input_schema_json) {
     if (!is_param(cfg, name) && cfg->nparams) {
-      if (at == cfg->nsteps)
+      if (at == cfg->more->nsteps)
         pf_buf_printf(err, "output: unknown variable '%s' (not a param or a step's output_var)\n",
                       name);
       else
@@ -120,15 +120,15 @@ int pf__pipeline_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf 
   memset(p, 0, sizeof *p);
   p->out_step = -1;
   t->kind_data = p;
-  p->steps = pf__malloc((cfg->nsteps ? cfg->nsteps : 1) * sizeof *p->steps);
+  p->steps = pf__malloc((cfg->more->nsteps ? cfg->more->nsteps : 1) * sizeof *p->steps);
   if (!p->steps)
     return -PF_ENOMEM;
-  memset(p->steps, 0, (cfg->nsteps ? cfg->nsteps : 1) * sizeof *p->steps);
-  p->n = cfg->nsteps;
+  memset(p->steps, 0, (cfg->more->nsteps ? cfg->more->nsteps : 1) * sizeof *p->steps);
+  p->n = cfg->more->nsteps;
   int rc = 0;
   varset fv = {.n = 0};
-  for (size_t i = 0; i < cfg->nsteps; i++) {
-    const pf_cfg_pipeline_step *cs = &cfg->steps[i];
+  for (size_t i = 0; i < cfg->more->nsteps; i++) {
+    const pf_cfg_pipeline_step *cs = &cfg->more->steps[i];
     pstep *s = &p->steps[i];
     s->var = cs->output_var;
     s->cont = cs->continue_on_error;
@@ -169,8 +169,8 @@ int pf__pipeline_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf 
         use_var(cfg, i, "condition", pf_expr_var(s->cond, v), &fv, err, &rc);
     }
   }
-  if (cfg->pipeline_output) {
-    const char *o = cfg->pipeline_output;
+  if (cfg->more->pipeline_output) {
+    const char *o = cfg->more->pipeline_output;
     pf_buf e = PF_BUF_INIT;
     p->out = pf_tmpl_compile(o, strlen(o), &e);
     if (!p->out) {
@@ -183,8 +183,8 @@ int pf__pipeline_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf 
       single = o;
     else if (p->out && pf_tmpl_is_single_var(p->out, &single) && !is_ident(single))
       single = NULL;
-    long st = single ? var_step(cfg, cfg->nsteps, single) : -1;
-    if (st >= 0 && strcmp(cfg->steps[st].output_var, single) == 0) {
+    long st = single ? var_step(cfg, cfg->more->nsteps, single) : -1;
+    if (st >= 0 && strcmp(cfg->more->steps[st].output_var, single) == 0) {
       p->out_step = st;
     } else if (is_ident(o)) {
       pf_buf_printf(err,
@@ -194,7 +194,7 @@ int pf__pipeline_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf 
       rc = -PF_ECONFIG;
     } else {
       for (size_t v = 0; p->out && v < pf_tmpl_nvars(p->out); v++)
-        use_var(cfg, cfg->nsteps, "output", pf_tmpl_var(p->out, v), &fv, err, &rc);
+        use_var(cfg, cfg->more->nsteps, "output", pf_tmpl_var(p->out, v), &fv, err, &rc);
     }
   }
   if (rc)
@@ -222,7 +222,7 @@ int pf__pipeline_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf 
 void pf__pipeline_link(pf__tool *t, pf__tool *tools, const pf__registry *reg) {
   pf__pipeline *p = t->kind_data;
   for (size_t i = 0; p && i < p->n; i++) {
-    const char *name = t->cfg->steps[i].tool;
+    const char *name = t->cfg->more->steps[i].tool;
     long ti = name ? pf__registry_find(reg, name, strlen(name)) : -1;
     p->steps[i].tool = ti >= 0 ? &tools[ti] : NULL;
   }
