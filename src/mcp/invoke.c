@@ -490,7 +490,7 @@ static void op_free(pf__op *op) {
 static void release_slot(pf__op *op) {
   if (op->holds_slot) {
     op->holds_slot = false;
-    pf__bulkhead_release(op->tool->bulkhead);
+    pf__bulkhead_release(op->tool->rare->bulkhead);
   }
 }
 
@@ -532,7 +532,7 @@ static void fallback_done(pf__op *fb, pf_call *c, void *ud) {
 
 /* The tool failed (or was refused) for good: its fallback, or this result. */
 static void op_fail(pf__op *op, pf__async *a) {
-  const pf__tool *fb = op->tool->fallback;
+  const pf__tool *fb = op->tool->rare->fallback;
   if (!fb || op_cancelled(op) || !a) {
     op_finish(op, a);
     return;
@@ -571,8 +571,8 @@ static void attempt_done(pf__op *op, pf__async *a, int rc) {
   pf__tool_settle(&a->call, rc);
   if (op_cancelled(op) || atomic_load(&a->call.cancelled)) {
     /* no outcome: a cancelled trial only frees its place */
-    if (op->admitted && op->tool->breaker)
-      pf__breaker_abandon(op->tool->breaker, op->trial);
+    if (op->admitted && op->tool->rare->breaker)
+      pf__breaker_abandon(op->tool->rare->breaker, op->trial);
     op->admitted = false;
     op_finish(op, a);
     return;
@@ -594,8 +594,8 @@ static void attempt_done(pf__op *op, pf__async *a, int rc) {
     }
     return;
   }
-  if (op->admitted && op->tool->breaker)
-    pf__breaker_record(op->tool->breaker, pf__now_ns() / 1000000, op->trial,
+  if (op->admitted && op->tool->rare->breaker)
+    pf__breaker_record(op->tool->rare->breaker, pf__now_ns() / 1000000, op->trial,
                        pf__outcome_failed(o));
   op->admitted = false;
   if (o == PF__OK)
@@ -684,12 +684,12 @@ static void op_attempt(pf__op *op) {
 
 static void on_queue_timeout(uv_timer_t *h) {
   pf__op *op = h->data;
-  if (!pf__bulkhead_leave(op->tool->bulkhead, &op->waiter)) {
+  if (!pf__bulkhead_leave(op->tool->rare->bulkhead, &op->waiter)) {
     op->phase = OP_GRANTING; /* the grant is on its way */
     return;
   }
   if (op->admitted)
-    pf__breaker_abandon(op->tool->breaker, op->trial);
+    pf__breaker_abandon(op->tool->rare->breaker, op->trial);
   op->admitted = false;
   atomic_fetch_add_explicit(&pf__tool_counters(op->tool)->rejected, 1, memory_order_relaxed);
   pf__async *a = synthetic(op,
@@ -728,12 +728,12 @@ static void op_wake_cancelled(pf__op *op) {
   if (op->phase == OP_DELAY) {
     op_timer_stop(op);
     on_retry_timer(op->timer);
-  } else if (op->phase == OP_QUEUED && !pf__bulkhead_leave(op->tool->bulkhead, &op->waiter)) {
+  } else if (op->phase == OP_QUEUED && !pf__bulkhead_leave(op->tool->rare->bulkhead, &op->waiter)) {
     op->phase = OP_GRANTING;
   } else if (op->phase == OP_QUEUED) {
     op_timer_stop(op);
     if (op->admitted)
-      pf__breaker_abandon(op->tool->breaker, op->trial);
+      pf__breaker_abandon(op->tool->rare->breaker, op->trial);
     op->admitted = false;
     pf__async *a = synthetic(op, "Tool '%s' was cancelled", op->tool->name);
     op_finish(op, a);
@@ -744,9 +744,9 @@ static void op_wake_cancelled(pf__op *op) {
 static void op_admit(pf__op *op) {
   const pf__tool *t = op->tool;
   pf__tool *mt = (pf__tool *)t;
-  if (t->breaker) {
+  if (t->rare->breaker) {
     uint64_t retry_ms;
-    if (pf__breaker_admit(t->breaker, pf__now_ns() / 1000000, &op->trial, &retry_ms) != 0) {
+    if (pf__breaker_admit(t->rare->breaker, pf__now_ns() / 1000000, &op->trial, &retry_ms) != 0) {
       atomic_fetch_add_explicit(&pf__tool_counters(mt)->rejected, 1, memory_order_relaxed);
       pf__async *a =
           retry_ms ? synthetic(op,
@@ -762,9 +762,9 @@ static void op_admit(pf__op *op) {
     }
     op->admitted = true;
   }
-  if (t->bulkhead && !op->holds_slot) {
+  if (t->rare->bulkhead && !op->holds_slot) {
     op->waiter.grant = on_grant;
-    int rc = pf__bulkhead_enter(t->bulkhead, &op->waiter);
+    int rc = pf__bulkhead_enter(t->rare->bulkhead, &op->waiter);
     if (rc == 0) {
       op->holds_slot = true;
     } else if (rc == 1 && op_timer_start(op, on_queue_timeout, t->cfg->policy->queue_timeout_ms) ==
@@ -772,12 +772,12 @@ static void op_admit(pf__op *op) {
       op->phase = OP_QUEUED;
       return;
     } else {
-      if (rc == 1 && !pf__bulkhead_leave(t->bulkhead, &op->waiter)) {
+      if (rc == 1 && !pf__bulkhead_leave(t->rare->bulkhead, &op->waiter)) {
         op->phase = OP_QUEUED; /* granted meanwhile: it arrives through wake */
         return;
       }
       if (op->admitted)
-        pf__breaker_abandon(t->breaker, op->trial);
+        pf__breaker_abandon(t->rare->breaker, op->trial);
       op->admitted = false;
       atomic_fetch_add_explicit(&pf__tool_counters(mt)->rejected, 1, memory_order_relaxed);
       pf__async *a = synthetic(op,

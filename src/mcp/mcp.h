@@ -64,6 +64,17 @@ typedef void (*pf__invoke_done)(void *ud, pf_call *result);
 void pf__invoke(pf_call *parent, const struct pf__tool *t, const pf_json *args,
                 pf__invoke_done done, void *ud);
 
+/* What only some tools have: loop kinds, policies, a fallback. */
+typedef struct pf__tool_rare {
+  void *kind_data;               /* the kind's compiled form (cli: struct pf__cli) */
+  struct pf__breaker *breaker;   /* or NULL */
+  struct pf__bulkhead *bulkhead; /* or NULL */
+  const struct pf__tool *fallback;
+} pf__tool_rare;
+
+/* The rare block of a tool with none of it (all NULL). */
+extern const pf__tool_rare pf__tool_no_rare;
+
 typedef struct pf__tool {
   const pf_cfg_tool *cfg;
   const char *name;
@@ -80,12 +91,14 @@ typedef struct pf__tool {
   const char *input_schema;    /* JSON text: generated from params, or verbatim (shared by
                                   tools with the same text) */
   pf__start_fn start;          /* loop kinds (cli, http, pipeline), else NULL */
-  void *kind_data;             /* the kind's compiled form (cli: struct pf__cli) */
-  struct pf__breaker *breaker;   /* or NULL */
-  struct pf__bulkhead *bulkhead; /* or NULL */
-  const struct pf__tool *fallback;
+  const pf__tool_rare *rare;   /* never NULL: &pf__tool_no_rare, or the tool's own
+                                  (pf__tool_rare_mut) */
   _Atomic(pf__tool_stats *) stats; /* from the first call, else NULL: pf__tool_counters */
 } pf__tool;
+
+/* t's own rare block, allocated (zeroed) by the first call; NULL when out
+ * of memory. For the build only. */
+pf__tool_rare *pf__tool_rare_mut(pf__tool *t);
 
 /* t's counters, allocated by the first use (they are shared mutable state,
  * like the atomics in them, hence the cast). */

@@ -62,13 +62,13 @@ void pf__server_metrics(pf_server *srv, pf_buf *out) {
     for (size_t i = 0; i < srv->ntools; i++) {
       pf__tool *t = &srv->tools[i];
       unsigned long long v;
-      if (f < 2 && t->breaker)
-        v = f == 0 ? (unsigned long long)pf__breaker_state(t->breaker, now_ms)
-                   : (unsigned long long)atomic_load(&t->breaker->opened);
-      else if (f >= 2 && t->bulkhead) {
-        uv_mutex_lock(&t->bulkhead->lock);
-        v = f == 2 ? t->bulkhead->active : t->bulkhead->nqueued;
-        uv_mutex_unlock(&t->bulkhead->lock);
+      if (f < 2 && t->rare->breaker)
+        v = f == 0 ? (unsigned long long)pf__breaker_state(t->rare->breaker, now_ms)
+                   : (unsigned long long)atomic_load(&t->rare->breaker->opened);
+      else if (f >= 2 && t->rare->bulkhead) {
+        uv_mutex_lock(&t->rare->bulkhead->lock);
+        v = f == 2 ? t->rare->bulkhead->active : t->rare->bulkhead->nqueued;
+        uv_mutex_unlock(&t->rare->bulkhead->lock);
       } else
         continue;
       if (!head)

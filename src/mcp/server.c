@@ -391,6 +391,19 @@ static int build_init(pf_server *srv) {
 
 /* ------------------------------------------------------------------ */
 
+const pf__tool_rare pf__tool_no_rare;
+
+pf__tool_rare *pf__tool_rare_mut(pf__tool *t) {
+  if (t->rare && t->rare != &pf__tool_no_rare)
+    return (pf__tool_rare *)t->rare; /* the tool's own: allocated below */
+  pf__tool_rare *r = pf__malloc(sizeof *r);
+  if (r) {
+    *r = (pf__tool_rare){NULL, NULL, NULL, NULL};
+    t->rare = r;
+  }
+  return r;
+}
+
 /* The runtime side of a tool's resilience policy (src/runtime/middleware.h). */
 static int build_policy(pf_server *srv, pf__tool *t) {
   const pf_cfg_tool *c = t->cfg;
@@ -404,26 +417,38 @@ static int build_policy(pf_server *srv, pf__tool *t) {
   t->blocking = c->kind == PF_TOOL_NATIVE && (c->blocking || (redis && !c->blocking_set));
   if (c->more->fallback) {
     long fi = pf__registry_find(&srv->tool_reg, c->more->fallback, strlen(c->more->fallback));
-    t->fallback = fi >= 0 ? &srv->tools[fi] : NULL;
+    if (fi >= 0) {
+      pf__tool_rare *r = pf__tool_rare_mut(t);
+      if (!r)
+        return -PF_ENOMEM;
+      r->fallback = &srv->tools[fi];
+    }
   }
   if (p->cb_failure_threshold) {
-    t->breaker = pf__malloc(sizeof *t->breaker);
-    if (!t->breaker || pf__breaker_init(t->breaker, p) != 0) {
-      pf__free(t->breaker);
-      t->breaker = NULL;
+    pf__tool_rare *r = pf__tool_rare_mut(t);
+    if (!r)
+      return -PF_ENOMEM;
+    r->breaker = pf__malloc(sizeof *r->breaker);
+    if (!r->breaker || pf__breaker_init(r->breaker, p) != 0) {
+      pf__free(r->breaker);
+      r->breaker = NULL;
       return -PF_ENOMEM;
     }
   }
   if (p->max_concurrent) {
-    t->bulkhead = pf__malloc(sizeof *t->bulkhead);
+    pf__tool_rare *r = pf__tool_rare_mut(t);
+    if (!r)
+      return -PF_ENOMEM;
+    r->bulkhead = pf__malloc(sizeof *r->bulkhead);
     uint32_t queued = p->queue_timeout_ms ? p->max_queued : 0; /* no wait, no queue */
-    if (!t->bulkhead || pf__bulkhead_init(t->bulkhead, p->max_concurrent, queued) != 0) {
-      pf__free(t->bulkhead);
-      t->bulkhead = NULL;
+    if (!r->bulkhead || pf__bulkhead_init(r->bulkhead, p->max_concurrent, queued) != 0) {
+      pf__free(r->bulkhead);
+      r->bulkhead = NULL;
       return -PF_ENOMEM;
     }
   }
-  t->policied = t->breaker || t->bulkhead || t->fallback || p->retry_max_attempts > 1;
+  t->policied = t->rare->breaker || t->rare->bulkhead || t->rare->fallback ||
+                p->retry_max_attempts > 1;
   return 0;
 }
 
@@ -499,6 +524,8 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char
   if (!srv->tools)
     return -PF_ENOMEM;
   memset(srv->tools, 0, (cfg->ntools ? cfg->ntools : 1) * sizeof *srv->tools);
+  for (size_t i = 0; i < cfg->ntools; i++)
+    srv->tools[i].rare = &pf__tool_no_rare;
   for (size_t i = 0; i < cfg->ntools; i++) {
     const pf_cfg_tool *c = &cfg->tools[i];
     pf__tool *t = &srv->tools[i];
@@ -813,12 +840,16 @@ void pf__server_destroy(pf_server *srv) {
       pf__http_free(&srv->tools[i]);
     if (srv->tools[i].cfg && srv->tools[i].cfg->kind == PF_TOOL_PIPELINE)
       pf__pipeline_free(&srv->tools[i]);
-    if (srv->tools[i].breaker)
-      pf__breaker_destroy(srv->tools[i].breaker);
-    if (srv->tools[i].bulkhead)
-      pf__bulkhead_destroy(srv->tools[i].bulkhead);
-    pf__free(srv->tools[i].breaker);
-    pf__free(srv->tools[i].bulkhead);
+    const pf__tool_rare *r = srv->tools[i].rare;
+    if (r && r != &pf__tool_no_rare) {
+      if (r->breaker)
+        pf__breaker_destroy(r->breaker);
+      if (r->bulkhead)
+        pf__bulkhead_destroy(r->bulkhead);
+      pf__free(r->breaker);
+      pf__free(r->bulkhead);
+      pf__free((void *)r); /* the tool's own (pf__tool_rare_mut) */
+    }
   }
   pf__free(srv->tools);
   for (size_t i = 0; i < srv->nresources; i++) {

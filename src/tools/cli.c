@@ -71,7 +71,12 @@ int pf__cli_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err)
   if (!k)
     return -PF_ENOMEM;
   memset(k, 0, sizeof *k);
-  t->kind_data = k;
+  pf__tool_rare *rare = pf__tool_rare_mut(t);
+  if (!rare) {
+    pf__free(k);
+    return -PF_ENOMEM;
+  }
+  rare->kind_data = k;
   int rc = 0;
   k->command = compile("command", cfg->more->cli->command ? cfg->more->cli->command : "", err, &rc);
   if (cfg->more->cli->nargs) {
@@ -140,7 +145,7 @@ int pf__cli_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err)
 }
 
 void pf__cli_free(pf__tool *t) {
-  pf__cli *k = t->kind_data;
+  pf__cli *k = t->rare->kind_data;
   if (!k)
     return;
   pf_tmpl_free(k->command);
@@ -154,7 +159,7 @@ void pf__cli_free(pf__tool *t) {
   pf_tmpl_free(k->cwd);
   pf_tmpl_free(k->stdin_tpl);
   pf__free(k);
-  t->kind_data = NULL;
+  ((pf__tool_rare *)t->rare)->kind_data = NULL; /* its own block: it had kind_data */
 }
 
 /* ------------------------------------------------------------------ */
@@ -442,7 +447,7 @@ static bool env_overridden(const pf_cfg_tool *cfg, const char *entry) {
 static int cli_start(pf_call *c, uv_loop_t *loop) {
   const pf__tool *t = c->tool;
   const pf_cfg_tool *cfg = t->cfg;
-  const pf__cli *k = t->kind_data;
+  const pf__cli *k = t->rare->kind_data;
   if (atomic_fetch_add(&children, 1) >= PF_CLI_MAX_CHILDREN) {
     atomic_fetch_sub(&children, 1);
     pf_result_error(c, "Tool '%s': too many commands running (at most %d at once); try again later",

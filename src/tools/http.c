@@ -184,7 +184,12 @@ int pf__http_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err
   if (!k)
     return -PF_ENOMEM;
   memset(k, 0, sizeof *k);
-  t->kind_data = k;
+  pf__tool_rare *rare = pf__tool_rare_mut(t);
+  if (!rare) {
+    pf__free(k);
+    return -PF_ENOMEM;
+  }
+  rare->kind_data = k;
   int rc = 0;
   const char *ep = cfg->more->http->endpoint ? cfg->more->http->endpoint : "";
   size_t eplen = strlen(ep);
@@ -231,7 +236,7 @@ int pf__http_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err
 }
 
 void pf__http_free(pf__tool *t) {
-  pf__http *k = t->kind_data;
+  pf__http *k = t->rare->kind_data;
   if (!k)
     return;
   pf_tmpl_free(k->base);
@@ -244,7 +249,7 @@ void pf__http_free(pf__tool *t) {
   pf__free(k->query);
   pf_jtmpl_free(k->body);
   pf__free(k);
-  t->kind_data = NULL;
+  ((pf__tool_rare *)t->rare)->kind_data = NULL; /* its own block: it had kind_data */
   if (curl_users > 0 && --curl_users == 0) {
     /* this thread's share (the other threads' went with them) */
     CURLSH *sh = pthread_getspecific(share_key);
@@ -852,7 +857,7 @@ static int build_body(xfer *x, const pf__http *k, char **out, size_t *len) {
 static int http_start(pf_call *c, uv_loop_t *loop) {
   const pf__tool *t = c->tool;
   const pf_cfg_tool *cfg = t->cfg;
-  const pf__http *k = t->kind_data;
+  const pf__http *k = t->rare->kind_data;
   xfer *x = pf_arena_alloc(c->arena, sizeof *x);
   if (!x) {
     pf_result_error(c, "Tool '%s' failed: out of memory", c->name);

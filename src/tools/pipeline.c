@@ -119,7 +119,12 @@ int pf__pipeline_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf 
     return -PF_ENOMEM;
   memset(p, 0, sizeof *p);
   p->out_step = -1;
-  t->kind_data = p;
+  pf__tool_rare *rare = pf__tool_rare_mut(t);
+  if (!rare) {
+    pf__free(p);
+    return -PF_ENOMEM;
+  }
+  rare->kind_data = p;
   p->steps = pf__malloc((cfg->more->nsteps ? cfg->more->nsteps : 1) * sizeof *p->steps);
   if (!p->steps)
     return -PF_ENOMEM;
@@ -220,7 +225,7 @@ int pf__pipeline_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf 
 }
 
 void pf__pipeline_link(pf__tool *t, pf__tool *tools, const pf__registry *reg) {
-  pf__pipeline *p = t->kind_data;
+  pf__pipeline *p = t->rare->kind_data;
   for (size_t i = 0; p && i < p->n; i++) {
     const char *name = t->cfg->more->steps[i].tool;
     long ti = name ? pf__registry_find(reg, name, strlen(name)) : -1;
@@ -229,7 +234,7 @@ void pf__pipeline_link(pf__tool *t, pf__tool *tools, const pf__registry *reg) {
 }
 
 void pf__pipeline_free(pf__tool *t) {
-  pf__pipeline *p = t->kind_data;
+  pf__pipeline *p = t->rare->kind_data;
   if (!p)
     return;
   for (size_t i = 0; i < p->n; i++) {
@@ -239,7 +244,7 @@ void pf__pipeline_free(pf__tool *t) {
   pf_tmpl_free(p->out);
   pf__free(p->steps);
   pf__free(p);
-  t->kind_data = NULL;
+  ((pf__tool_rare *)t->rare)->kind_data = NULL; /* its own block: it had kind_data */
 }
 
 /* ---- run ---- */
@@ -448,7 +453,7 @@ static void finish(prun *r) {
 
 static int pipeline_start(pf_call *c, uv_loop_t *loop) {
   (void)loop;
-  const pf__pipeline *p = c->tool->kind_data;
+  const pf__pipeline *p = c->tool->rare->kind_data;
   prun *r = pf_call_alloc(c, sizeof *r);
   const pf_json **vals = pf_call_alloc(c, (p->n + 1) * sizeof *vals);
   const pf_json **errs = pf_call_alloc(c, (p->n + 1) * sizeof *errs);
