@@ -46,7 +46,8 @@ void *pf_arena_alloc(pf_arena *a, size_t size);
 /* Like pf_arena_alloc(), zero-filled. */
 void *pf_arena_calloc(pf_arena *a, size_t n, size_t size);
 
-/* Copies len bytes of s into the arena and adds a NUL. NULL on OOM. */
+/* Copies len bytes of s into the arena and adds a NUL. NULL on OOM. The
+ * copy is not aligned: strings take len + 1 bytes each, packed. */
 char *pf_arena_strndup(pf_arena *a, const char *s, size_t len);
 
 /* Invalidates every allocation; keeps the blocks for reuse. */

@@ -15,11 +15,11 @@ typedef struct block {
 } block;
 
 struct pf_arena {
-  block *head;    /* blocks in use order; all kept until trim/destroy */
-  block *cur;     /* block being filled; NULL before the first alloc */
+  block *head; /* blocks in use order; all kept until trim/destroy */
+  block *cur;  /* block being filled; NULL before the first alloc */
   unsigned char *ptr, *end;
   unsigned char *last; /* start of the most recent allocation */
-  size_t spent;   /* bytes used in blocks before cur */
+  size_t spent;        /* bytes used in blocks before cur */
   size_t block_size;
 };
 
@@ -85,14 +85,21 @@ static int next_block(pf_arena *a, size_t size) {
   return 0;
 }
 
+/* Allocations take exactly their size; an aligned one starts at the next
+ * multiple of ALIGN, a string (pf_arena_strndup) at the next byte. */
 void *pf_arena_alloc(pf_arena *a, size_t size) {
   if (size > SIZE_MAX - ALIGN)
     return NULL;
-  size = round_up(size ? size : 1);
-  if ((size_t)(a->end - a->ptr) < size && next_block(a, size) != 0)
-    return NULL;
-  unsigned char *p = a->ptr;
-  a->ptr += size;
+  if (!size)
+    size = 1;
+  size_t pad = (size_t)(-(uintptr_t)a->ptr & (ALIGN - 1));
+  if ((size_t)(a->end - a->ptr) < size + pad) {
+    if (next_block(a, size) != 0) /* a block's data is aligned */
+      return NULL;
+    pad = 0;
+  }
+  unsigned char *p = a->ptr + pad;
+  a->ptr = p + size;
   a->last = p;
   return p;
 }
@@ -107,22 +114,24 @@ void *pf_arena_calloc(pf_arena *a, size_t n, size_t size) {
 }
 
 char *pf_arena_strndup(pf_arena *a, const char *s, size_t len) {
-  if (len == SIZE_MAX)
+  if (len >= SIZE_MAX - ALIGN)
     return NULL;
-  char *p = pf_arena_alloc(a, len + 1);
-  if (p) {
-    if (len)
-      memcpy(p, s, len);
-    p[len] = '\0';
-  }
+  if ((size_t)(a->end - a->ptr) < len + 1 && next_block(a, len + 1) != 0)
+    return NULL;
+  char *p = (char *)a->ptr; /* text needs no alignment */
+  a->ptr += len + 1;
+  a->last = (unsigned char *)p;
+  if (len)
+    memcpy(p, s, len);
+  p[len] = '\0';
   return p;
 }
 
 void *pf__arena_extend(pf_arena *a, void *p, size_t old_size, size_t new_size) {
   if (new_size > SIZE_MAX - ALIGN)
     return NULL;
-  if (p && p == a->last && (size_t)(a->end - (unsigned char *)p) >= round_up(new_size)) {
-    a->ptr = (unsigned char *)p + round_up(new_size ? new_size : 1);
+  if (p && p == a->last && (size_t)(a->end - (unsigned char *)p) >= new_size) {
+    a->ptr = (unsigned char *)p + (new_size ? new_size : 1);
     return p;
   }
   void *q = pf_arena_alloc(a, new_size);

@@ -166,7 +166,7 @@ static size_t other_neighbour16(double v, char *out) {
   return n;
 }
 
-static const double p10[18] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
+static const double p10[18] = {1e0, 1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
                                1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
 
 /* Short decimals (3.5, 0.25, 19.99), the usual values in tool arguments

@@ -79,20 +79,20 @@ typedef struct pf__tool {
   const pf_cfg_tool *cfg;
   const char *name;
   uint32_t name_len;
-  _Atomic bool hidden;         /* `enabled: false` / pf_set_enabled */
+  _Atomic bool hidden; /* `enabled: false` / pf_set_enabled */
   /* resilience (src/runtime/middleware.h) */
   bool policied;    /* calls go through the policy path (retry, breaker, ...) */
   bool own_timeout; /* the kind enforces timeout_ms itself (cli, http) */
   bool blocking;    /* native: runs on the thread pool (`blocking: true`, or by
                        default when the state store is redis) */
   pf_handler_fn fn;
-  struct pf_validator *input;  /* compiled inputSchema (never NULL) */
-  struct pf_validator *output; /* compiled outputSchema, or NULL */
-  const char *input_schema;    /* JSON text: generated from params, or verbatim (shared by
-                                  tools with the same text) */
-  pf__start_fn start;          /* loop kinds (cli, http, pipeline), else NULL */
-  const pf__tool_rare *rare;   /* never NULL: &pf__tool_no_rare, or the tool's own
-                                  (pf__tool_rare_mut) */
+  struct pf_validator *input;      /* compiled inputSchema (never NULL) */
+  struct pf_validator *output;     /* compiled outputSchema, or NULL */
+  const char *input_schema;        /* JSON text: generated from params, or verbatim (shared by
+                                      tools with the same text) */
+  pf__start_fn start;              /* loop kinds (cli, http, pipeline), else NULL */
+  const pf__tool_rare *rare;       /* never NULL: &pf__tool_no_rare, or the tool's own
+                                      (pf__tool_rare_mut) */
   _Atomic(pf__tool_stats *) stats; /* from the first call, else NULL: pf__tool_counters */
 } pf__tool;
 
@@ -290,8 +290,8 @@ struct pf__session {
   uv_mutex_t lock;
   char **subs; /* [lock] subscribed URIs */
   size_t nsubs, capsubs;
-  struct pf__req *inflight; /* [lock] tools/call requests answered asynchronously */
-  size_t npending;          /* [lock] */
+  struct pf__req *inflight;   /* [lock] tools/call requests answered asynchronously */
+  size_t npending;            /* [lock] */
   struct pf__outreq *outreqs; /* [lock] requests to the client awaiting an answer */
   uint64_t next_outreq_id;    /* [lock] */
   pf__session *next;          /* [srv->sessions_lock] in the server's list of sessions */
@@ -347,10 +347,10 @@ struct pf_call {
    * `notify_lock`, and `wake` tells the loop thread to send them now. */
   uv_mutex_t *notify_lock;
   uv_async_t *wake;
-  struct pf__async *async;      /* the asynchronous call this is, or NULL */
+  struct pf__async *async;            /* the asynchronous call this is, or NULL */
   const atomic_bool *outer_cancelled; /* its request's flag, or NULL */
-  _Atomic unsigned close_retry; /* pf_stream_close asked: retry_ms + 1 */
-  bool route_can_close;         /* the route supports close_stream */
+  _Atomic unsigned close_retry;       /* pf_stream_close asked: retry_ms + 1 */
+  bool route_can_close;               /* the route supports close_stream */
   double last_progress;
   int nblocks;
   bool is_error;

@@ -20,8 +20,12 @@ static uint64_t empty_disp[2];
 static pf__reg_slot empty_slot[1] = {{0, 0, UINT32_MAX, UINT32_MAX}};
 
 void pf__registry_init(pf__registry *r) {
-  *r = (pf__registry){.slots = empty_slot, .disp = empty_disp, .seed = PF__REG_SEED0,
-                      .nslots = 1, .nbuckets = 2, .bshift = 63};
+  *r = (pf__registry){.slots = empty_slot,
+                      .disp = empty_disp,
+                      .seed = PF__REG_SEED0,
+                      .nslots = 1,
+                      .nbuckets = 2,
+                      .bshift = 63};
 }
 
 /* Working arrays of a build. */
@@ -135,9 +139,14 @@ int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *l
   r->slots = pf__malloc(r->nslots * sizeof *r->slots);
   /* the long path compares the middle bytes too */
   r->keys = any_long ? pf__malloc(n * sizeof *r->keys) : NULL;
-  build b = {keys, lens, (uint32_t)n, pf__malloc(r->nbuckets * sizeof *b.bk),
-             pf__malloc(n * sizeof *b.order), pf__malloc(n * sizeof *b.kb),
-             pf__malloc(r->nbuckets * sizeof *b.tmp), pf__malloc(n * sizeof *b.hs)};
+  build b = {keys,
+             lens,
+             (uint32_t)n,
+             pf__malloc(r->nbuckets * sizeof *b.bk),
+             pf__malloc(n * sizeof *b.order),
+             pf__malloc(n * sizeof *b.kb),
+             pf__malloc(r->nbuckets * sizeof *b.tmp),
+             pf__malloc(n * sizeof *b.hs)};
   int rc = -PF_ENOMEM;
   if (r->disp && r->slots && (r->keys || !any_long) && b.bk && b.order && b.kb && b.tmp && b.hs) {
     if (r->keys)

@@ -29,7 +29,7 @@ typedef struct pf__registry {
   uint64_t seed;       /* of the hash: PF__REG_SEED0, or another when two keys collided */
   uint32_t nslots, nbuckets, nkeys; /* nbuckets: a power of two, >= 2 */
   uint32_t bshift;                  /* 64 - log2(nbuckets) */
-  const char **keys; /* the keys, when one is longer than 16 bytes, else NULL */
+  const char **keys;                /* the keys, when one is longer than 16 bytes, else NULL */
 } pf__registry;
 
 /* The hash seed a build tries first (tests build keys that collide under it). */
@@ -46,7 +46,9 @@ int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *l
 void pf__registry_free(pf__registry *r);
 
 /* Maps a 32-bit hash onto [0, n) with a multiply instead of a division. */
-static inline uint32_t pf__reduce(uint32_t h, uint32_t n) { return (uint32_t)(((uint64_t)h * n) >> 32); }
+static inline uint32_t pf__reduce(uint32_t h, uint32_t n) {
+  return (uint32_t)(((uint64_t)h * n) >> 32);
+}
 
 /* A key's first and last 8 bytes (overlapping below 16; below 8: its bytes
  * packed, never read past the end). With the length they identify any key
@@ -90,8 +92,8 @@ static inline uint32_t pf__registry_slot(uint64_t h, uint64_t disp, uint32_t nsl
 }
 
 /* The one slot where key[0..len) can be, with its words in *w0, *w1. */
-static inline const pf__reg_slot *pf__registry_probe(const pf__registry *r, const char *key,
-                                                     size_t len, uint64_t *w0, uint64_t *w1) {
+static inline __attribute__((always_inline)) const pf__reg_slot *
+pf__registry_probe(const pf__registry *r, const char *key, size_t len, uint64_t *w0, uint64_t *w1) {
   pf__reg_words(key, len, w0, w1);
   uint64_t h = pf__reg_hash(key, len, *w0, *w1, r->seed);
   return &r->slots[pf__registry_slot(h, r->disp[pf__registry_bucket(h, r->bshift)], r->nslots)];
@@ -104,7 +106,7 @@ long pf__registry_find_long(const pf__registry *r, const char *key, size_t len);
  * of up to 16 bytes has, and an empty registry has one empty slot, so the
  * common path has no test but the comparison. */
 static inline __attribute__((always_inline)) long pf__registry_find(const pf__registry *r,
-                                                                   const char *key, size_t len) {
+                                                                    const char *key, size_t len) {
   if (__builtin_expect(len > 16, 0))
     return pf__registry_find_long(r, key, len);
   uint64_t w0, w1;

@@ -29,6 +29,39 @@ static void test_alloc_align(void **state) {
   pf_arena_destroy(NULL);
 }
 
+/* Strings pack byte by byte; aligned allocations between them still start
+ * at multiples of 16; nothing overlaps, across block boundaries too. */
+static void test_strings_pack(void **state) {
+  (void)state;
+  pf_arena *a = pf_arena_create(256);
+  char *s1 = pf_arena_strndup(a, "abcde", 5), *s2 = pf_arena_strndup(a, "xyz", 3);
+  assert_ptr_equal(s2, s1 + 6);
+  assert_string_equal(s1, "abcde");
+  assert_string_equal(s2, "xyz");
+  enum { N = 600 };
+  unsigned char *ptr[N];
+  size_t len[N];
+  char text[64];
+  memset(text, 'q', sizeof text);
+  for (int i = 0; i < N; i++) {
+    len[i] = (size_t)(i * 7 % 41);
+    if (i % 3 == 0) {
+      ptr[i] = (unsigned char *)pf_arena_strndup(a, text, len[i]);
+      assert_int_equal(ptr[i][len[i]], 0);
+      len[i]++; /* the NUL is its own */
+    } else {
+      ptr[i] = pf_arena_alloc(a, len[i]);
+      assert_int_equal((uintptr_t)ptr[i] % 16, 0);
+    }
+    assert_non_null(ptr[i]);
+    memset(ptr[i], i & 0xff, len[i]);
+  }
+  for (int i = 0; i < N; i++)
+    for (size_t j = 0; j < len[i]; j++)
+      assert_int_equal(ptr[i][j], i & 0xff);
+  pf_arena_destroy(a);
+}
+
 static void test_big_allocation(void **state) {
   (void)state;
   pf_arena *a = pf_arena_create(1024);
@@ -103,6 +136,7 @@ static void test_oom(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_alloc_align),
+      cmocka_unit_test(test_strings_pack),
       cmocka_unit_test(test_big_allocation),
       cmocka_unit_test(test_reset_reuses_blocks),
       cmocka_unit_test(test_extend),
