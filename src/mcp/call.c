@@ -23,7 +23,7 @@ void pf__call_init(pf_call *c, pf__session *s, const pf__tool *tool, const pf_js
                    const pf_json *progress_token) {
   c->s = s;
   c->tool = tool;
-  c->name = tool ? tool->name : NULL;
+  c->name = tool ? tool->cfg->name : NULL;
   c->args = args;
   c->content = content;
   c->structured = structured;

@@ -34,7 +34,11 @@ void pf__client_response(pf__session *s, const pf_json *msg);
  * rc into an isError result (and a failed buffer into an out-of-memory
  * one); write_result appends the tools/call response line (id, or its JSON
  * text id_text), checking structured output against the outputSchema. */
-void pf__tool_settle(pf_call *c, int rc);
+void pf__tool_settle_fail(pf_call *c, int rc); /* when pf__tool_settle has work */
+static inline void pf__tool_settle(pf_call *c, int rc) {
+  if ((rc < 0 && !c->is_error) || c->content->failed)
+    pf__tool_settle_fail(c, rc);
+}
 void pf__tool_write_result(pf_call *c, const pf_json *id, const char *id_text, pf_buf *out);
 
 /* Calls answered asynchronously (invoke.c): blocking handlers, loop kinds,

@@ -510,7 +510,7 @@ static void op_finish(pf__op *op, pf__async *a) {
     pf_call c;
     pf_arena *arena = pf_arena_create(0);
     pf__call_init(&c, op->req->s, op->tool, op->args, &content, &structured, NULL, arena, NULL);
-    pf_result_error(&c, "Tool '%s' failed: out of memory", op->tool->name);
+    pf_result_error(&c, "Tool '%s' failed: out of memory", op->tool->cfg->name);
     op->done(op, &c, op->ud);
     pf_buf_free(&content);
     pf_buf_free(&structured);
@@ -539,7 +539,7 @@ static void op_fail(pf__op *op, pf__async *a) {
   }
   atomic_fetch_add_explicit(&pf__tool_counters(op->tool)->fallbacks, 1, memory_order_relaxed);
   pf_log(&a->call, PF_LEVEL_WARNING, "pforge",
-         "tool '%s' failed; answering with its fallback '%s'", op->tool->name, fb->name);
+         "tool '%s' failed; answering with its fallback '%s'", op->tool->cfg->name, fb->cfg->name);
   attempt_free(a);
   op_timer_stop(op);
   release_slot(op);
@@ -555,7 +555,7 @@ static void op_fail(pf__op *op, pf__async *a) {
   /* op stays until the fallback answered */
   pf_buf msg = PF_BUF_INIT;
   if (pf_validator_check(fb->input, op->args, &msg) != 0) {
-    pf__async *e = synthetic(f, "Invalid arguments for fallback tool '%s': %s", fb->name,
+    pf__async *e = synthetic(f, "Invalid arguments for fallback tool '%s': %s", fb->cfg->name,
                              pf_buf_cstr(&msg));
     pf_buf_free(&msg);
     op_finish(f, e);
@@ -584,12 +584,12 @@ static void attempt_done(pf__op *op, pf__async *a, int rc) {
   if (o != PF__OK && pf__retry_wants(p, o) && op->attempt < p->retry_max_attempts) {
     uint32_t delay = pf__retry_delay(p, op->attempt, (double)rand() / ((double)RAND_MAX + 1));
     pf_log(&a->call, PF_LEVEL_INFO, "pforge", "tool '%s' attempt %u of %u failed; retrying in %u ms",
-           op->tool->name, op->attempt, p->retry_max_attempts, delay);
+           op->tool->cfg->name, op->attempt, p->retry_max_attempts, delay);
     attempt_free(a);
     op->phase = OP_DELAY;
     if (op_timer_start(op, on_retry_timer, delay) != 0) {
       pf__async *e = synthetic(op, "Tool '%s' failed and cannot be retried: out of memory",
-                               op->tool->name);
+                               op->tool->cfg->name);
       op_finish(op, e);
     }
     return;
@@ -609,7 +609,7 @@ static void attempt_done(pf__op *op, pf__async *a, int rc) {
 static void on_retry_timer(uv_timer_t *h) {
   pf__op *op = h->data;
   if (op_cancelled(op)) {
-    pf__async *a = synthetic(op, "Tool '%s' was cancelled", op->tool->name);
+    pf__async *a = synthetic(op, "Tool '%s' was cancelled", op->tool->cfg->name);
     attempt_done(op, a, 0);
     return;
   }
@@ -626,7 +626,7 @@ static void on_timeout(uv_timer_t *h) {
   op->cur = NULL;
   a->op = NULL;
   attempt_cancel(a);
-  pf__async *t = synthetic(op, "Tool '%s' timed out after %u ms", op->tool->name,
+  pf__async *t = synthetic(op, "Tool '%s' timed out after %u ms", op->tool->cfg->name,
                            op->tool->cfg->policy->timeout_ms);
   if (!t) {
     op_finish(op, NULL);
@@ -670,7 +670,7 @@ static void op_attempt(pf__op *op) {
       attempt_cancel(a); /* cancelled before it started: its hook runs now */
   } else if (t->blocking) {
     if (uv_queue_work(r->wake.loop, &a->work, pool_work, pool_done) != 0) {
-      pf_result_error(&a->call, "Tool '%s' failed: cannot queue the handler", t->name);
+      pf_result_error(&a->call, "Tool '%s' failed: cannot queue the handler", t->cfg->name);
       attempt_end(a, 0);
       return;
     }
@@ -679,7 +679,7 @@ static void op_attempt(pf__op *op) {
     return;
   }
   if (timed && op->cur == a && op_timer_start(op, on_timeout, timeout) != 0)
-    pf_log(&a->call, PF_LEVEL_WARNING, "pforge", "tool '%s': cannot arm its timeout", t->name);
+    pf_log(&a->call, PF_LEVEL_WARNING, "pforge", "tool '%s': cannot arm its timeout", t->cfg->name);
 }
 
 static void on_queue_timeout(uv_timer_t *h) {
@@ -695,7 +695,7 @@ static void on_queue_timeout(uv_timer_t *h) {
   pf__async *a = synthetic(op,
                            "Tool '%s' is busy: %u calls are running and none finished within "
                            "%u ms; try again later",
-                           op->tool->name, op->tool->cfg->policy->max_concurrent,
+                           op->tool->cfg->name, op->tool->cfg->policy->max_concurrent,
                            op->tool->cfg->policy->queue_timeout_ms);
   op_fail(op, a);
 }
@@ -715,7 +715,7 @@ static void op_granted(pf__op *op) {
   op->holds_slot = true;
   op_timer_stop(op);
   if (op_cancelled(op)) {
-    pf__async *a = synthetic(op, "Tool '%s' was cancelled", op->tool->name);
+    pf__async *a = synthetic(op, "Tool '%s' was cancelled", op->tool->cfg->name);
     op_finish(op, a);
     return;
   }
@@ -735,7 +735,7 @@ static void op_wake_cancelled(pf__op *op) {
     if (op->admitted)
       pf__breaker_abandon(op->tool->rare->breaker, op->trial);
     op->admitted = false;
-    pf__async *a = synthetic(op, "Tool '%s' was cancelled", op->tool->name);
+    pf__async *a = synthetic(op, "Tool '%s' was cancelled", op->tool->cfg->name);
     op_finish(op, a);
   }
 }
@@ -752,11 +752,11 @@ static void op_admit(pf__op *op) {
           retry_ms ? synthetic(op,
                                "Tool '%s' is unavailable: its circuit breaker is open after "
                                "repeated failures (next try in %llu ms)",
-                               t->name, (unsigned long long)retry_ms)
+                               t->cfg->name, (unsigned long long)retry_ms)
                    : synthetic(op,
                                "Tool '%s' is unavailable: its circuit breaker is testing "
                                "recovery with other calls; try again shortly",
-                               t->name);
+                               t->cfg->name);
       op_fail(op, a);
       return;
     }
@@ -783,7 +783,7 @@ static void op_admit(pf__op *op) {
       pf__async *a = synthetic(op,
                                "Tool '%s' is busy: %u calls are running and %u are waiting; "
                                "try again later",
-                               t->name, t->cfg->policy->max_concurrent,
+                               t->cfg->name, t->cfg->policy->max_concurrent,
                                t->cfg->policy->max_queued);
       op_fail(op, a);
       return;
@@ -858,7 +858,7 @@ void pf__invoke(pf_call *parent, const pf__tool *t, const pf_json *args, pf__inv
     pf_buf content = PF_BUF_INIT, structured = PF_BUF_INIT;
     pf_call c;
     pf__call_init(&c, r->s, t, args, &content, &structured, NULL, parent->arena, NULL);
-    pf_result_error(&c, "Tool '%s' failed: out of memory", t->name);
+    pf_result_error(&c, "Tool '%s' failed: out of memory", t->cfg->name);
     done(ud, &c);
     pf_buf_free(&content);
     pf_buf_free(&structured);
@@ -869,7 +869,7 @@ void pf__invoke(pf_call *parent, const pf__tool *t, const pf_json *args, pf__inv
   pf_buf msg = PF_BUF_INIT;
   if (pf_validator_check(t->input, args, &msg) != 0) {
     pf__async *e =
-        synthetic(op, "Invalid arguments for tool '%s': %s", t->name, pf_buf_cstr(&msg));
+        synthetic(op, "Invalid arguments for tool '%s': %s", t->cfg->name, pf_buf_cstr(&msg));
     pf_buf_free(&msg);
     op_finish(op, e);
     return;

@@ -76,8 +76,7 @@ typedef struct pf__tool_rare {
 extern const pf__tool_rare pf__tool_no_rare;
 
 typedef struct pf__tool {
-  const pf_cfg_tool *cfg;
-  const char *name;
+  const pf_cfg_tool *cfg; /* the name is cfg->name */
   uint32_t name_len;
   _Atomic bool hidden; /* `enabled: false` / pf_set_enabled */
   /* resilience (src/runtime/middleware.h) */

@@ -12,7 +12,7 @@ static void counter(pf_buf *out, const char *name, const char *help, const pf_se
     const pf__tool *t = &srv->tools[i];
     const _Atomic uint64_t *v =
         (const _Atomic uint64_t *)((const char *)pf__stats_peek(&t->stats) + off);
-    pf_buf_printf(out, "pforge_tool_%s{tool=\"%s\"} %llu\n", name, t->name,
+    pf_buf_printf(out, "pforge_tool_%s{tool=\"%s\"} %llu\n", name, t->cfg->name,
                   (unsigned long long)atomic_load_explicit(v, memory_order_relaxed));
   }
 }
@@ -40,14 +40,14 @@ void pf__server_metrics(pf_server *srv, pf_buf *out) {
       cum += atomic_load_explicit(&st->lat[b], memory_order_relaxed);
       if (b < PF__LAT_BUCKETS - 1)
         pf_buf_printf(out, "pforge_tool_duration_seconds_bucket{tool=\"%s\",le=\"%g\"} %llu\n",
-                      t->name, pf__lat_bounds_us[b] / 1e6, (unsigned long long)cum);
+                      t->cfg->name, pf__lat_bounds_us[b] / 1e6, (unsigned long long)cum);
       else
         pf_buf_printf(out, "pforge_tool_duration_seconds_bucket{tool=\"%s\",le=\"+Inf\"} %llu\n",
-                      t->name, (unsigned long long)cum);
+                      t->cfg->name, (unsigned long long)cum);
     }
-    pf_buf_printf(out, "pforge_tool_duration_seconds_sum{tool=\"%s\"} %.6f\n", t->name,
+    pf_buf_printf(out, "pforge_tool_duration_seconds_sum{tool=\"%s\"} %.6f\n", t->cfg->name,
                   atomic_load_explicit(&st->lat_sum_us, memory_order_relaxed) / 1e6);
-    pf_buf_printf(out, "pforge_tool_duration_seconds_count{tool=\"%s\"} %llu\n", t->name,
+    pf_buf_printf(out, "pforge_tool_duration_seconds_count{tool=\"%s\"} %llu\n", t->cfg->name,
                   (unsigned long long)cum);
   }
   /* one family per loop: a family's samples must be contiguous */
@@ -75,7 +75,7 @@ void pf__server_metrics(pf_server *srv, pf_buf *out) {
         pf_buf_printf(out, "# HELP pforge_tool_%s %s\n# TYPE pforge_tool_%s %s\n", fam[f][0],
                       fam[f][2], fam[f][0], fam[f][1]);
       head = true;
-      pf_buf_printf(out, "pforge_tool_%s{tool=\"%s\"} %llu\n", fam[f][0], t->name, v);
+      pf_buf_printf(out, "pforge_tool_%s{tool=\"%s\"} %llu\n", fam[f][0], t->cfg->name, v);
     }
   }
   size_t nsessions = 0;

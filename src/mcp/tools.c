@@ -21,7 +21,7 @@ void pf__tool_write_result(pf_call *c, const pf_json *id, const char *id_text, p
   if (structured && c->structured->failed) {
     pf_buf_reset(c->content);
     c->nblocks = 0;
-    pf_result_error(c, "Tool '%s' failed: out of memory", t->name);
+    pf_result_error(c, "Tool '%s' failed: out of memory", t->cfg->name);
     structured = false;
   }
   if (structured) {
@@ -36,13 +36,13 @@ void pf__tool_write_result(pf_call *c, const pf_json *id, const char *id_text, p
     if (!v) {
       pf_buf_reset(c->content);
       c->nblocks = 0;
-      pf_result_error(c, "Tool '%s' produced invalid structured output: %s at byte %zu", t->name,
+      pf_result_error(c, "Tool '%s' produced invalid structured output: %s at byte %zu", t->cfg->name,
                       jerr.msg, jerr.offset);
       structured = false;
     } else if (t->output && pf_validator_check(t->output, v, &msg) != 0) {
       pf_buf_reset(c->content);
       c->nblocks = 0;
-      pf_result_error(c, "Tool '%s' output does not match its outputSchema: %s", t->name,
+      pf_result_error(c, "Tool '%s' output does not match its outputSchema: %s", t->cfg->name,
                       pf_buf_cstr(&msg));
       structured = false;
     }
@@ -51,7 +51,7 @@ void pf__tool_write_result(pf_call *c, const pf_json *id, const char *id_text, p
     pf_buf_reset(c->content);
     c->nblocks = 0;
     pf_result_error(c, "Tool '%s' declares an outputSchema but returned no structured content",
-                    t->name);
+                    t->cfg->name);
   }
   if (structured && c->nblocks == 0)
     pf_result_text(c, c->structured->data, c->structured->len);
@@ -93,18 +93,18 @@ void pf__tool_write_result(pf_call *c, const pf_json *id, const char *id_text, p
 }
 
 /* After a handler returned rc. */
-void pf__tool_settle(pf_call *c, int rc) {
+__attribute__((cold)) void pf__tool_settle_fail(pf_call *c, int rc) {
   if (rc < 0 && !c->is_error) {
     pf_buf_reset(c->content);
     c->nblocks = 0;
     c->has_structured = false;
-    pf_result_error(c, "Tool '%s' failed: %s", c->tool->name, pf_strerror(rc));
+    pf_result_error(c, "Tool '%s' failed: %s", c->tool->cfg->name, pf_strerror(rc));
   }
   if (c->content->failed) {
     pf_buf_reset(c->content);
     c->nblocks = 0;
     c->has_structured = false;
-    pf_result_error(c, "Tool '%s' failed: out of memory", c->tool->name);
+    pf_result_error(c, "Tool '%s' failed: out of memory", c->tool->cfg->name);
   }
 }
 
@@ -169,7 +169,7 @@ void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, 
   if (!mm || mm->vtool1 != (uint32_t)ti + 1 || mm->vuid != s->srv->uid) {
     pf_buf msg = PF_BUF_INIT;
     if (pf_validator_check(t->input, args, &msg) != 0) {
-      pf_result_error(&c, "Invalid arguments for tool '%s': %s", t->name, pf_buf_cstr(&msg));
+      pf_result_error(&c, "Invalid arguments for tool '%s': %s", t->cfg->name, pf_buf_cstr(&msg));
       pf_buf_free(&msg);
       pf__tool_write_result(&c, id, NULL, out);
       return;

@@ -451,7 +451,7 @@ static int cli_start(pf_call *c, uv_loop_t *loop) {
   if (atomic_fetch_add(&children, 1) >= PF_CLI_MAX_CHILDREN) {
     atomic_fetch_sub(&children, 1);
     pf_result_error(c, "Tool '%s': too many commands running (at most %d at once); try again later",
-                    t->name, PF_CLI_MAX_CHILDREN);
+                    t->cfg->name, PF_CLI_MAX_CHILDREN);
     return -PF_ELIMIT;
   }
   /* argv: each template is exactly one element */
@@ -475,7 +475,7 @@ static int cli_start(pf_call *c, uv_loop_t *loop) {
   argv[na] = NULL;
   if (!*cmd) {
     atomic_fetch_sub(&children, 1);
-    pf_result_error(c, "Tool '%s': the command is empty", t->name);
+    pf_result_error(c, "Tool '%s': the command is empty", t->cfg->name);
     return -PF_EINVAL;
   }
   /* environment */
@@ -581,6 +581,6 @@ static int cli_start(pf_call *c, uv_loop_t *loop) {
 
 nomem:
   atomic_fetch_sub(&children, 1);
-  pf_result_error(c, "Tool '%s' failed: out of memory", t->name);
+  pf_result_error(c, "Tool '%s' failed: out of memory", t->cfg->name);
   return -PF_ENOMEM;
 }

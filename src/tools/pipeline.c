@@ -315,7 +315,7 @@ static void step_done(void *ud, pf_call *c) {
     r->errs[i] = str_node(arena, t.data, t.len);
     if (!s->cont) {
       pf_result_error(r->call, "Pipeline '%s' failed at step %zu ('%s'): %.*s", r->call->name,
-                      i + 1, s->tool->name, (int)(t.len > 4000 ? 4000 : t.len),
+                      i + 1, s->tool->cfg->name, (int)(t.len > 4000 ? 4000 : t.len),
                       t.data ? t.data : "");
       r->done = true;
     }
@@ -366,7 +366,7 @@ static void run_steps(prun *r) {
       continue;
     }
     if (c->progress_token)
-      pf_progress(c, (double)i, (double)r->p->n, s->tool->name);
+      pf_progress(c, (double)i, (double)r->p->n, s->tool->cfg->name);
     const pf_json *args = c->args;
     if (s->input) {
       pf_buf b = PF_BUF_INIT;
@@ -375,7 +375,7 @@ static void run_steps(prun *r) {
       pf_buf_free(&b);
       if (!args || pf_json_typeof(args) != PF_JSON_OBJECT) {
         pf_result_error(c, "Pipeline '%s' step %zu ('%s'): its input did not render to an object",
-                        c->name, i + 1, s->tool->name);
+                        c->name, i + 1, s->tool->cfg->name);
         r->done = true;
         break;
       }
@@ -426,7 +426,7 @@ static void finish(prun *r) {
       } else if (p->out_step >= 0) {
         pf_result_error(c, "Pipeline '%s': step %ld ('%s') did not run or failed, so its output "
                            "'%s' is missing",
-                        c->name, p->out_step + 1, p->steps[p->out_step].tool->name,
+                        c->name, p->out_step + 1, p->steps[p->out_step].tool->cfg->name,
                         p->steps[p->out_step].var);
       } else {
         pf_result_textz(c, "");
