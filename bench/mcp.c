@@ -349,7 +349,7 @@ static void schema_op(void *c, size_t i) {
   schema_ctx *x = c;
   for (size_t t = 0; t < x->cfg->ntools; t++) {
     pf_buf_reset(&x->out);
-    if (pf_schema_from_params(x->cfg->tools[t].params, x->cfg->tools[t].nparams, &x->out) != 0)
+    if (pf_schema_from_params(x->cfg->tools[t].build->params, x->cfg->tools[t].build->nparams, &x->out) != 0)
       exit(1);
   }
 }

@@ -155,6 +155,21 @@ typedef struct pf_cfg_tool_more {
 /* The block of a tool with none of those keys. */
 extern const pf_cfg_tool_more pf__cfg_tool_no_more;
 
+/* What only the load and the server's build read: it lives in the params
+ * arena and goes with it (pf__config_drop_params), when every tool's
+ * `build` becomes &pf__cfg_tool_build_dropped (all empty). */
+typedef struct pf_cfg_tool_build {
+  pf_cfg_param *params; /* the DSL form, nparams of them, declaration order */
+  size_t nparams;
+  /* native */
+  const char *handler_path;   /* as written, e.g. handlers::greet::say_hello */
+  const char *handler_symbol; /* last `::` segment: say_hello (handler_path itself when
+                                 it has no `::`) */
+  pf_cfg_loc loc;
+} pf_cfg_tool_build;
+
+extern pf_cfg_tool_build pf__cfg_tool_build_dropped;
+
 typedef struct pf_cfg_tool {
   /* the small fields first, together (no padding between pointers) */
   pf_tool_kind kind;
@@ -166,24 +181,15 @@ typedef struct pf_cfg_tool {
   bool disabled;     /* `enabled: false`: hidden until pf_set_enabled shows it */
 
   const char *name;
-  const char *description; /* required */
-  pf_cfg_param *params;    /* the DSL form, nparams of them, declaration order (freed
-                              after the server's build: pf__config_drop_params) */
-  size_t nparams;
+  const char *description;       /* required */
   const char *input_schema_json; /* raw `input_schema` (verbatim JSON text), or NULL */
-
-  /* native */
-  const char *handler_path;   /* as written, e.g. handlers::greet::say_hello */
-  const char *handler_symbol; /* last `::` segment: say_hello (handler_path itself when
-                                 it has no `::`) */
+  pf_cfg_tool_build *build;      /* never NULL */
 
   /* resilience: the tool's own keys merged over forge.defaults (for a tool
    * with none of its own, the config's inherited_policy, shared) */
   const pf_cfg_policy *policy;
 
   const pf_cfg_tool_more *more; /* never NULL */
-
-  pf_cfg_loc loc;
 } pf_cfg_tool;
 
 /* ---- resources ---- */
@@ -327,8 +333,9 @@ typedef struct pf_config {
    * state store) */
   bool no_handlers;
   pf_arena *arena; /* owns everything above */
-  /* The tools' params (pf_cfg_param, their strings): only the server's
-   * build reads them (input schemas, cli/http/pipeline checks), so they
+  /* The tools' build blocks (pf_cfg_tool_build: params, handler names,
+   * locations): only the load and the server's build read them (input
+   * schemas, cli/http/pipeline checks, handler lookup, messages), so they
    * live apart and pf__config_drop_params() frees them after it. */
   pf_arena *params_arena;
 } pf_config;

@@ -715,10 +715,8 @@ void pf_config_free(pf_config *cfg) {
 }
 
 void pf__config_drop_params(pf_config *cfg) {
-  for (size_t i = 0; i < cfg->ntools; i++) {
-    cfg->tools[i].params = NULL;
-    cfg->tools[i].nparams = 0;
-  }
+  for (size_t i = 0; i < cfg->ntools; i++)
+    cfg->tools[i].build = &pf__cfg_tool_build_dropped;
   pf_arena_destroy(cfg->params_arena);
   cfg->params_arena = NULL;
 }

@@ -380,7 +380,7 @@ const pf_cfg_tool_more pf__cfg_tool_no_more;
 static void parse_tool_keys(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t,
                             pf_cfg_tool_more *m) {
   static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH"};
-  t->loc = v->loc;
+  t->build->loc = v->loc;
   t->read_only_hint = t->destructive_hint = t->idempotent_hint = t->open_world_hint = -1;
   t->policy = &c->cfg->inherited_policy; /* never NULL, whatever returns early */
   int kind = pf__cfg_kind(v->node) == PF__Y_MAP ? prescan_kind(v->node) : -1;
@@ -405,12 +405,12 @@ static void parse_tool_keys(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t
                 "invalid tool name '%s' (use 1 to 64 of A-Z a-z 0-9 _ . -)", t->name);
   }
   if (k[T_NAME].present)
-    t->loc = k[T_NAME].loc;
+    t->build->loc = k[T_NAME].loc;
   m->title = pf__cfg_str(c, &k[T_TITLE]);
   t->description = pf__cfg_str(c, &k[T_DESCRIPTION]);
   pf_arena *model = c->a; /* params live apart: the build frees them */
   c->a = c->cfg->params_arena;
-  pf__cfg_params(c, &k[T_PARAMS], &t->params, &t->nparams);
+  pf__cfg_params(c, &k[T_PARAMS], &t->build->params, &t->build->nparams);
   c->a = model;
   t->input_schema_json = raw_schema(c, &k[T_INPUT_SCHEMA]);
   m->output_schema_json = raw_schema(c, &k[T_OUTPUT_SCHEMA]);
@@ -450,8 +450,11 @@ static void parse_tool_keys(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t
 
   switch (kind) {
   case PF_TOOL_NATIVE:
-    if (k[T_HANDLER].present)
-      pf__cfg_handler(c, &k[T_HANDLER], &t->handler_path, &t->handler_symbol);
+    if (k[T_HANDLER].present) {
+      c->a = c->cfg->params_arena; /* build-only too */
+      pf__cfg_handler(c, &k[T_HANDLER], &t->build->handler_path, &t->build->handler_symbol);
+      c->a = model;
+    }
     t->blocking = pf__cfg_bool(c, &k[T_BLOCKING], false);
     t->blocking_set = k[T_BLOCKING].present;
     break;
@@ -526,12 +529,21 @@ static void parse_tool_keys(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t
 }
 
 /* The rare keys go to a block of their own, or to the shared empty one. */
+pf_cfg_tool_build pf__cfg_tool_build_dropped;
+
 static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
   pf_cfg_tool_more m = {0};
   t->more = &pf__cfg_tool_no_more;
+  t->build = pf_arena_calloc(c->cfg->params_arena, 1, sizeof *t->build);
+  if (!t->build) {
+    t->build = &pf__cfg_tool_build_dropped; /* read as empty; the load fails */
+    t->policy = &c->cfg->inherited_policy;
+    c->oom = true;
+    return;
+  }
   parse_tool_keys(c, v, t, &m);
-  if (m.title || m.output_schema_json || m.icons_json || m.cli || m.http || m.steps ||
-      m.nsteps || m.pipeline_output || m.fallback || m.fallback_loc.file || m.fallback_loc.line) {
+  if (m.title || m.output_schema_json || m.icons_json || m.cli || m.http || m.steps || m.nsteps ||
+      m.pipeline_output || m.fallback || m.fallback_loc.file || m.fallback_loc.line) {
     pf_cfg_tool_more *p = pf_arena_alloc(c->a, sizeof *p);
     if (p) {
       *p = m;
@@ -565,7 +577,6 @@ static const char *edge(const pf_cfg_tool *t, size_t e, pf_cfg_loc *loc) {
   *loc = t->more->fallback_loc;
   return e == t->more->nsteps ? t->more->fallback : NULL;
 }
-
 
 /* An iterative depth-first search; a back edge closes a cycle, reported
  * once at the edge's location with the whole chain. Direct self-references
@@ -619,12 +630,11 @@ static void check_cycles(pf__cfg_ctx *c, const pf__cfg_names *names) {
         pf_buf_puts(&chain, cfg->tools[v].name);
         const char *path =
             e < t->more->nsteps
-                ? pf__cfg_path_key(c,
-                                   pf__cfg_path_idx(c,
-                                                    pf__cfg_path_key(
-                                                        c, pf__cfg_path_idx(c, "tools", u), "steps"),
-                                                    e),
-                                   "tool")
+                ? pf__cfg_path_key(
+                      c,
+                      pf__cfg_path_idx(
+                          c, pf__cfg_path_key(c, pf__cfg_path_idx(c, "tools", u), "steps"), e),
+                      "tool")
                 : pf__cfg_path_key(c, pf__cfg_path_idx(c, "tools", u), "fallback");
         pf__cfg_err(c, loc, path, "tools call each other in a cycle: %s", pf_buf_cstr(&chain));
         pf_buf_free(&chain);
@@ -651,9 +661,9 @@ void pf__cfg_tools(pf__cfg_ctx *c, const pf__cfg_val *v) {
     parse_tool(c, &tv, t);
     size_t first = pf__cfg_names_put(&names, t->name, i - 1);
     if (first != SIZE_MAX)
-      pf__cfg_err(c, t->loc, pf__cfg_path_key(c, tv.path, "name"),
+      pf__cfg_err(c, t->build->loc, pf__cfg_path_key(c, tv.path, "name"),
                   "duplicate tool name '%s' (first defined at line %u)", t->name,
-                  cfg->tools[first].loc.line);
+                  cfg->tools[first].build->loc.line);
   }
   cfg->ntools = i;
 

@@ -542,7 +542,7 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char
         return crc;
       }
       if (crc) {
-        diagf(diag, &c->loc, "tools[%zu] '%s': %s", i, c->name, pf_buf_cstr(&err));
+        diagf(diag, &c->build->loc, "tools[%zu] '%s': %s", i, c->name, pf_buf_cstr(&err));
         rc = -PF_ECONFIG;
       }
       pf_buf_free(&err);
@@ -559,20 +559,20 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char
         while (*m) {
           const char *nl = strchr(m, '\n');
           size_t l = nl ? (size_t)(nl - m) : strlen(m);
-          diagf(diag, &c->loc, "tools[%zu] '%s': %.*s", i, c->name, (int)l, m);
+          diagf(diag, &c->build->loc, "tools[%zu] '%s': %.*s", i, c->name, (int)l, m);
           m += l + (nl ? 1 : 0);
         }
         rc = -PF_ECONFIG;
       }
       pf_buf_free(&err);
     } else {
-      t->fn = c->handler_symbol ? (pf_handler_fn)find_symbol(srv, c->handler_symbol) : NULL;
-      if (!c->handler_symbol) {
-        diagf(diag, &c->loc, "tools[%zu] '%s': a native tool needs handler.path", i, c->name);
+      t->fn = c->build->handler_symbol ? (pf_handler_fn)find_symbol(srv, c->build->handler_symbol) : NULL;
+      if (!c->build->handler_symbol) {
+        diagf(diag, &c->build->loc, "tools[%zu] '%s': a native tool needs handler.path", i, c->name);
         rc = -PF_ECONFIG;
       } else if (!t->fn && !cfg->no_handlers) {
-        diagf(diag, &c->loc, "tools[%zu] '%s': handler '%s' not found (symbol '%s' in %s)", i,
-              c->name, c->handler_path, c->handler_symbol,
+        diagf(diag, &c->build->loc, "tools[%zu] '%s': handler '%s' not found (symbol '%s' in %s)", i,
+              c->name, c->build->handler_path, c->build->handler_symbol,
               cfg->forge.library ? cfg->forge.library : "the pforge executable");
         rc = -PF_ECONFIG;
       }
@@ -581,7 +581,7 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char
     if (c->input_schema_json)
       pf_buf_puts(&schema, c->input_schema_json);
     else
-      pf_schema_from_params(c->params, c->nparams, &schema);
+      pf_schema_from_params(c->build->params, c->build->nparams, &schema);
     if (schema.failed) {
       pf_buf_free(&schema);
       return -PF_ENOMEM;
@@ -597,7 +597,7 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char
     }
     t->input = vcache_compile(vc, cfg->arena, t->input_schema, schema.len, &err);
     if (!t->input) {
-      diagf(diag, &c->loc, "tools[%zu] '%s': input schema: %s", i, c->name, pf_buf_cstr(&err));
+      diagf(diag, &c->build->loc, "tools[%zu] '%s': input schema: %s", i, c->name, pf_buf_cstr(&err));
       rc = -PF_ECONFIG;
     }
     pf_buf_free(&schema);
@@ -606,7 +606,7 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char
       t->output = vcache_compile(vc, cfg->arena, c->more->output_schema_json,
                                  strlen(c->more->output_schema_json), &err);
       if (!t->output) {
-        diagf(diag, &c->loc, "tools[%zu] '%s': output schema: %s", i, c->name, pf_buf_cstr(&err));
+        diagf(diag, &c->build->loc, "tools[%zu] '%s': output schema: %s", i, c->name, pf_buf_cstr(&err));
         rc = -PF_ECONFIG;
       }
     }

@@ -104,7 +104,7 @@ int pf__cli_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err)
     return rc;
   t->start = cli_start;
 
-  if (cfg->nparams == 0 && !cfg->input_schema_json) {
+  if (cfg->build->nparams == 0 && !cfg->input_schema_json) {
     /* the original pforge's examples declare no params: every template
      * variable is a required string */
     size_t cap = 64;
@@ -127,18 +127,18 @@ int pf__cli_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err)
         if (cfg->more->cli->allow_extra_args && strcmp(vars[i], "args") == 0)
           continue;
         init_param(&ps[m++], pf_arena_strndup(arena, vars[i], strlen(vars[i])), PF_PARAM_STRING,
-                   true, cfg->loc);
+                   true, cfg->build->loc);
       }
       if (cfg->more->cli->allow_extra_args) {
         pf_cfg_param *items = &ps[total]; /* the spare slot */
-        init_param(items, NULL, PF_PARAM_STRING, false, cfg->loc);
-        init_param(&ps[m], "args", PF_PARAM_ARRAY, false, cfg->loc);
+        init_param(items, NULL, PF_PARAM_STRING, false, cfg->build->loc);
+        init_param(&ps[m], "args", PF_PARAM_ARRAY, false, cfg->build->loc);
         ps[m].description = "extra arguments appended to the command line";
         ps[m].items = items;
         m++;
       }
-      cfg->params = ps;
-      cfg->nparams = m;
+      cfg->build->params = ps;
+      cfg->build->nparams = m;
     }
   }
   return 0;

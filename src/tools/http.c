@@ -158,10 +158,10 @@ static int infer_params(pf_cfg_tool *cfg, const pf__http *k, pf_arena *arena) {
     ps[i].type = PF_PARAM_STRING;
     ps[i].required = true;
     ps[i].min_length = ps[i].max_length = -1;
-    ps[i].loc = cfg->loc;
+    ps[i].loc = cfg->build->loc;
   }
-  cfg->params = ps;
-  cfg->nparams = s.n;
+  cfg->build->params = ps;
+  cfg->build->nparams = s.n;
   return 0;
 }
 
@@ -230,7 +230,7 @@ int pf__http_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err
     return rc;
   k->args_body = !k->body && has_body_method(cfg->more->http->method ? cfg->more->http->method : "GET");
   t->start = http_start;
-  if (cfg->nparams == 0 && !cfg->input_schema_json)
+  if (cfg->build->nparams == 0 && !cfg->input_schema_json)
     return infer_params(cfg, k, arena);
   return 0;
 }

@@ -69,8 +69,8 @@ static long var_step(const pf_cfg_tool *cfg, size_t upto, const char *name) {
 }
 
 static bool is_param(const pf_cfg_tool *cfg, const char *name) {
-  for (size_t i = 0; i < cfg->nparams; i++)
-    if (strcmp(cfg->params[i].name, name) == 0)
+  for (size_t i = 0; i < cfg->build->nparams; i++)
+    if (strcmp(cfg->build->params[i].name, name) == 0)
       return true;
   return false;
 }
@@ -92,8 +92,8 @@ static void use_var(const pf_cfg_tool *cfg, size_t at, const char *what, const c
     *rc = -PF_ECONFIG;
     return;
   }
-  if (cfg->nparams || cfg->input_schema_json) {
-    if (!is_param(cfg, name) && cfg->nparams) {
+  if (cfg->build->nparams || cfg->input_schema_json) {
+    if (!is_param(cfg, name) && cfg->build->nparams) {
       if (at == cfg->more->nsteps)
         pf_buf_printf(err, "output: unknown variable '%s' (not a param or a step's output_var)\n",
                       name);
@@ -204,7 +204,7 @@ int pf__pipeline_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf 
   }
   if (rc)
     return rc;
-  if (fv.n && !cfg->nparams && !cfg->input_schema_json) {
+  if (fv.n && !cfg->build->nparams && !cfg->input_schema_json) {
     /* no params declared: every free variable is a required param of any
      * type */
     pf_buf sch = PF_BUF_INIT;

@@ -65,26 +65,26 @@ static void test_calculator(void **state) {
   assert_int_equal(t->kind, PF_TOOL_NATIVE);
   STR(t->name, "calculate");
   STR(t->description, "Perform an arithmetic operation on two numbers");
-  STR(t->handler_path, "handlers::calculate_handler");
-  STR(t->handler_symbol, "calculate_handler");
+  STR(t->build->handler_path, "handlers::calculate_handler");
+  STR(t->build->handler_symbol, "calculate_handler");
   assert_false(t->blocking);
   assert_int_equal(t->timeout_ms, 0);
   assert_int_equal(t->read_only_hint, -1);
-  assert_int_equal(t->loc.line, 10);
-  assert_int_equal(t->loc.col, 11);
-  assert_int_equal(t->nparams, 3);
-  STR(t->params[0].name, "operation");
-  assert_int_equal(t->params[0].type, PF_PARAM_STRING);
-  assert_true(t->params[0].required);
-  STR(t->params[0].description, "One of add, subtract, multiply, divide");
-  STR(t->params[1].name, "a");
-  assert_int_equal(t->params[1].type, PF_PARAM_NUMBER);
-  assert_true(t->params[1].required);
-  STR(t->params[2].name, "b");
-  assert_int_equal(t->params[2].type, PF_PARAM_NUMBER);
-  assert_int_equal(t->params[2].min_length, -1);
-  assert_false(t->params[2].has_min);
-  assert_null(t->params[2].default_json);
+  assert_int_equal(t->build->loc.line, 10);
+  assert_int_equal(t->build->loc.col, 11);
+  assert_int_equal(t->build->nparams, 3);
+  STR(t->build->params[0].name, "operation");
+  assert_int_equal(t->build->params[0].type, PF_PARAM_STRING);
+  assert_true(t->build->params[0].required);
+  STR(t->build->params[0].description, "One of add, subtract, multiply, divide");
+  STR(t->build->params[1].name, "a");
+  assert_int_equal(t->build->params[1].type, PF_PARAM_NUMBER);
+  assert_true(t->build->params[1].required);
+  STR(t->build->params[2].name, "b");
+  assert_int_equal(t->build->params[2].type, PF_PARAM_NUMBER);
+  assert_int_equal(t->build->params[2].min_length, -1);
+  assert_false(t->build->params[2].has_min);
+  assert_null(t->build->params[2].default_json);
   assert_int_equal(cfg->nresources, 0);
   assert_int_equal(cfg->nprompts, 0);
   pf_config_free(cfg);
@@ -99,13 +99,13 @@ static void test_hello_world(void **state) {
   STR(cfg->forge.optimization, "debug");
   assert_int_equal(cfg->ntools, 2);
   const pf_cfg_tool *g = &cfg->tools[0];
-  STR(g->handler_path, "handlers::greet::say_hello");
-  STR(g->handler_symbol, "say_hello");
-  assert_int_equal(g->nparams, 2);
-  assert_true(g->params[0].required);
-  STR(g->params[1].name, "greeting");
-  assert_false(g->params[1].required);
-  STR(g->params[1].default_json, "\"Hello\"");
+  STR(g->build->handler_path, "handlers::greet::say_hello");
+  STR(g->build->handler_symbol, "say_hello");
+  assert_int_equal(g->build->nparams, 2);
+  assert_true(g->build->params[0].required);
+  STR(g->build->params[1].name, "greeting");
+  assert_false(g->build->params[1].required);
+  STR(g->build->params[1].default_json, "\"Hello\"");
   const pf_cfg_tool *w = &cfg->tools[1];
   assert_int_equal(w->kind, PF_TOOL_CLI);
   STR(w->more->cli->command, "whoami");
@@ -127,12 +127,12 @@ static void test_production(void **state) {
   assert_null(cfg->state.options_json);
   assert_int_equal(cfg->ntools, 5);
   const pf_cfg_tool *t = cfg->tools;
-  STR(t[0].params[1].default_json, "1");
-  assert_int_equal(t[0].params[1].type, PF_PARAM_INTEGER);
+  STR(t[0].build->params[1].default_json, "1");
+  assert_int_equal(t[0].build->params[1].type, PF_PARAM_INTEGER);
   assert_int_equal(t[0].timeout_ms, 1000);
-  STR(t[1].params[1].enum_json, "[\"json\",\"yaml\",\"toml\"]");
-  STR(t[1].params[1].default_json, "\"json\"");
-  assert_int_equal(t[1].params[0].type, PF_PARAM_OBJECT);
+  STR(t[1].build->params[1].enum_json, "[\"json\",\"yaml\",\"toml\"]");
+  STR(t[1].build->params[1].default_json, "\"json\"");
+  assert_int_equal(t[1].build->params[0].type, PF_PARAM_OBJECT);
   assert_int_equal(t[2].kind, PF_TOOL_CLI);
   assert_true(t[2].more->cli->stream);
   assert_int_equal(t[2].timeout_ms, 30000);
@@ -149,7 +149,7 @@ static void test_production(void **state) {
   assert_int_equal(t[3].timeout_ms, 10000);
   assert_null(t[3].more->http->auth_type);
   assert_int_equal(t[4].kind, PF_TOOL_PIPELINE);
-  assert_int_equal(t[4].nparams, 0);
+  assert_int_equal(t[4].build->nparams, 0);
   assert_int_equal(t[4].more->nsteps, 3);
   STR(t[4].more->steps[0].tool, "counter_increment");
   STR(t[4].more->steps[0].input_json, "{\"name\":\"workflow_runs\",\"increment\":1}");
@@ -209,7 +209,7 @@ static void test_everything(void **state) {
   assert_int_equal(cfg->ntools, 8);
   const pf_cfg_tool *t = &cfg->tools[0];
   STR(t->more->title, "Word Count");
-  STR(t->handler_symbol, "word_count");
+  STR(t->build->handler_symbol, "word_count");
   assert_true(t->blocking);
   assert_int_equal(t->timeout_ms, 2000);
   assert_int_equal(t->read_only_hint, 1);
@@ -220,8 +220,8 @@ static void test_everything(void **state) {
   STR(t->more->output_schema_json,
       "{\"type\":\"object\",\"properties\":{\"count\":{\"type\":\"integer\"}}}");
   assert_null(t->input_schema_json);
-  assert_int_equal(t->nparams, 10);
-  const pf_cfg_param *p = t->params;
+  assert_int_equal(t->build->nparams, 10);
+  const pf_cfg_param *p = t->build->params;
   STR(p[0].name, "text");
   assert_true(p[0].required);
   STR(p[1].name, "min_len");
@@ -261,7 +261,7 @@ static void test_everything(void **state) {
   STR(cfg->tools[1].input_schema_json,
       "{\"type\":\"object\",\"properties\":{\"z\":{\"type\":\"string\"},\"a\":{\"type\":"
       "\"number\"}},\"required\":[\"z\"]}");
-  assert_int_equal(cfg->tools[1].nparams, 0);
+  assert_int_equal(cfg->tools[1].build->nparams, 0);
   STR(cfg->tools[2].input_schema_json,
       "{\"type\":\"object\",\"properties\":{\"b\":{\"type\":\"integer\",\"minimum\":1},\"a\":{"
       "\"type\":\"string\"}},\"required\":[\"b\"]}");
@@ -278,7 +278,7 @@ static void test_everything(void **state) {
   STR(t->more->cli->env[0].key, "LC_ALL");
   STR(t->more->cli->env[0].value, "C");
   STR(t->more->cli->env[1].value, "none");
-  STR(t->params[0].default_json, "\".\"");
+  STR(t->build->params[0].default_json, "\".\"");
 
   t = &cfg->tools[4];
   STR(t->more->http->method, "POST");
@@ -295,7 +295,7 @@ static void test_everything(void **state) {
 
   t = &cfg->tools[7];
   assert_int_equal(t->kind, PF_TOOL_PIPELINE);
-  assert_int_equal(t->nparams, 1);
+  assert_int_equal(t->build->nparams, 1);
   assert_int_equal(t->more->nsteps, 3);
   STR(t->more->steps[0].input_json, "{\"id\":\"{{topic}}\"}");
   STR(t->more->steps[0].output_var, "page");

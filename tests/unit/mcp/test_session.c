@@ -1025,8 +1025,8 @@ static void test_params_dropped(void **state) {
   fixture *f = *state;
   assert_null(f->srv->cfg->params_arena);
   for (size_t i = 0; i < f->srv->cfg->ntools; i++) {
-    assert_null(f->srv->cfg->tools[i].params);
-    assert_int_equal(f->srv->cfg->tools[i].nparams, 0);
+    assert_null(f->srv->cfg->tools[i].build->params);
+    assert_int_equal(f->srv->cfg->tools[i].build->nparams, 0);
   }
   init(f, "2025-11-25");
   assert_non_null(strstr(handle(f, RPC "\"id\":1,\"method\":\"tools/list\"}"),
