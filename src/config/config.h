@@ -182,7 +182,9 @@ typedef struct pf_cfg_tool {
 
   const char *name;
   const char *description;       /* required */
-  const char *input_schema_json; /* raw `input_schema` (verbatim JSON text), or NULL */
+  const char *input_schema_json; /* raw `input_schema` (verbatim JSON text), or NULL; after
+                                    the server's build, the schema text it serves (from
+                                    params, or verbatim) */
   pf_cfg_tool_build *build;      /* never NULL */
 
   /* resilience: the tool's own keys merged over forge.defaults (for a tool

@@ -45,16 +45,16 @@ struct pf__req {
   uv_mutex_t lock;
   uv_async_t wake;
   bool has_lock, has_wake, linked;
-  atomic_bool cancelled;   /* notifications/cancelled, or the session closing */
-  bool cancel_propagated;  /* to the running attempts */
-  unsigned refs;           /* the starter, operations, attempts */
-  char *id_text;           /* the JSON-RPC id as JSON text */
-  const pf_json *token;    /* progress token, or NULL */
-  pf__async *live;         /* running attempts */
-  pf_buf *sync_out;        /* while starting: the answer goes here */
+  atomic_bool cancelled;  /* notifications/cancelled, or the session closing */
+  bool cancel_propagated; /* to the running attempts */
+  unsigned refs;          /* the starter, operations, attempts */
+  char *id_text;          /* the JSON-RPC id as JSON text */
+  const pf_json *token;   /* progress token, or NULL */
+  pf__async *live;        /* running attempts */
+  pf_buf *sync_out;       /* while starting: the answer goes here */
   bool answered;
-  pf__op *granted;         /* operations handed a bulkhead slot [lock] */
-  pf__op *ops;             /* operations not finished */
+  pf__op *granted; /* operations handed a bulkhead slot [lock] */
+  pf__op *ops;     /* operations not finished */
 };
 
 /* OP_GRANTING: it gave up waiting for a bulkhead slot, but the slot was
@@ -72,19 +72,19 @@ struct pf__op {
   uint32_t attempt;
   bool trial, admitted, holds_slot;
   pf__bh_waiter waiter;
-  pf__op *next_granted;   /* in req->granted [req->lock] */
-  pf__op *next_op;        /* in req->ops */
-  pf__async *parent;      /* the pipeline attempt whose step this is, or NULL */
-  uv_timer_t *timer;      /* queue wait, timeout, retry delay; or NULL */
-  pf__async *cur;         /* the attempt running */
+  pf__op *next_granted; /* in req->granted [req->lock] */
+  pf__op *next_op;      /* in req->ops */
+  pf__async *parent;    /* the pipeline attempt whose step this is, or NULL */
+  uv_timer_t *timer;    /* queue wait, timeout, retry delay; or NULL */
+  pf__async *cur;       /* the attempt running */
   double last_progress;
-  pf__stamp t0;           /* for the latency histogram */
+  pf__stamp t0; /* for the latency histogram */
 };
 
 struct pf__async {
   pf__req *req;
-  pf__op *op;       /* NULL once detached */
-  pf__async *next;  /* in req->live */
+  pf__op *op;      /* NULL once detached */
+  pf__async *next; /* in req->live */
   pf_arena *arena;
   pf_buf content, structured;
   pf_call call;
@@ -196,8 +196,7 @@ static void attempt_cancel(pf__async *a) {
 static void cancel_under(pf__req *r, pf__async *parent) {
   for (;;) {
     pf__async *x = r->live;
-    while (x && (x->cancel_done || x->starting ||
-                 (parent && !(x->op && x->op->parent == parent))))
+    while (x && (x->cancel_done || x->starting || (parent && !(x->op && x->op->parent == parent))))
       x = x->next;
     if (x) {
       attempt_cancel(x);
@@ -523,8 +522,7 @@ static void op_finish(pf__op *op, pf__async *a) {
 static void fallback_done(pf__op *fb, pf_call *c, void *ud) {
   pf__op *op = ud;
   (void)fb;
-  pf__stats_record(pf__tool_counters(op->tool), pf__stamp_ns(op->t0, pf__stamp_now()),
-                   c->is_error);
+  pf__stats_record(pf__tool_counters(op->tool), pf__stamp_ns(op->t0, pf__stamp_now()), c->is_error);
   op->done(op, c, op->ud);
   op->phase = OP_DONE;
   op_free(op);
@@ -538,8 +536,8 @@ static void op_fail(pf__op *op, pf__async *a) {
     return;
   }
   atomic_fetch_add_explicit(&pf__tool_counters(op->tool)->fallbacks, 1, memory_order_relaxed);
-  pf_log(&a->call, PF_LEVEL_WARNING, "pforge",
-         "tool '%s' failed; answering with its fallback '%s'", op->tool->cfg->name, fb->cfg->name);
+  pf_log(&a->call, PF_LEVEL_WARNING, "pforge", "tool '%s' failed; answering with its fallback '%s'",
+         op->tool->cfg->name, fb->cfg->name);
   attempt_free(a);
   op_timer_stop(op);
   release_slot(op);
@@ -583,8 +581,9 @@ static void attempt_done(pf__op *op, pf__async *a, int rc) {
     atomic_fetch_add_explicit(&pf__tool_counters(op->tool)->timeouts, 1, memory_order_relaxed);
   if (o != PF__OK && pf__retry_wants(p, o) && op->attempt < p->retry_max_attempts) {
     uint32_t delay = pf__retry_delay(p, op->attempt, (double)rand() / ((double)RAND_MAX + 1));
-    pf_log(&a->call, PF_LEVEL_INFO, "pforge", "tool '%s' attempt %u of %u failed; retrying in %u ms",
-           op->tool->cfg->name, op->attempt, p->retry_max_attempts, delay);
+    pf_log(&a->call, PF_LEVEL_INFO, "pforge",
+           "tool '%s' attempt %u of %u failed; retrying in %u ms", op->tool->cfg->name, op->attempt,
+           p->retry_max_attempts, delay);
     attempt_free(a);
     op->phase = OP_DELAY;
     if (op_timer_start(op, on_retry_timer, delay) != 0) {
@@ -653,10 +652,10 @@ static void op_attempt(pf__op *op) {
   if (r->cancel_propagated || op_cancelled(op))
     atomic_store(&a->call.cancelled, true);
   uint32_t timeout = t->cfg->policy->timeout_ms;
-  bool timed = timeout && !t->own_timeout && (t->start || t->blocking);
-  if (t->start) {
+  bool timed = timeout && !t->own_timeout && (t->loop || t->blocking);
+  if (t->loop) {
     a->starting = true;
-    int rc = t->start(&a->call, r->wake.loop);
+    int rc = t->rare->start(&a->call, r->wake.loop);
     a->starting = false;
     if (rc != 0) {
       attempt_end(a, rc);
@@ -748,15 +747,15 @@ static void op_admit(pf__op *op) {
     uint64_t retry_ms;
     if (pf__breaker_admit(t->rare->breaker, pf__now_ns() / 1000000, &op->trial, &retry_ms) != 0) {
       atomic_fetch_add_explicit(&pf__tool_counters(mt)->rejected, 1, memory_order_relaxed);
-      pf__async *a =
-          retry_ms ? synthetic(op,
-                               "Tool '%s' is unavailable: its circuit breaker is open after "
-                               "repeated failures (next try in %llu ms)",
-                               t->cfg->name, (unsigned long long)retry_ms)
-                   : synthetic(op,
-                               "Tool '%s' is unavailable: its circuit breaker is testing "
-                               "recovery with other calls; try again shortly",
-                               t->cfg->name);
+      pf__async *a = retry_ms
+                         ? synthetic(op,
+                                     "Tool '%s' is unavailable: its circuit breaker is open after "
+                                     "repeated failures (next try in %llu ms)",
+                                     t->cfg->name, (unsigned long long)retry_ms)
+                         : synthetic(op,
+                                     "Tool '%s' is unavailable: its circuit breaker is testing "
+                                     "recovery with other calls; try again shortly",
+                                     t->cfg->name);
       op_fail(op, a);
       return;
     }
@@ -767,8 +766,8 @@ static void op_admit(pf__op *op) {
     int rc = pf__bulkhead_enter(t->rare->bulkhead, &op->waiter);
     if (rc == 0) {
       op->holds_slot = true;
-    } else if (rc == 1 && op_timer_start(op, on_queue_timeout, t->cfg->policy->queue_timeout_ms) ==
-                              0) {
+    } else if (rc == 1 &&
+               op_timer_start(op, on_queue_timeout, t->cfg->policy->queue_timeout_ms) == 0) {
       op->phase = OP_QUEUED;
       return;
     } else {
@@ -780,11 +779,11 @@ static void op_admit(pf__op *op) {
         pf__breaker_abandon(t->rare->breaker, op->trial);
       op->admitted = false;
       atomic_fetch_add_explicit(&pf__tool_counters(mt)->rejected, 1, memory_order_relaxed);
-      pf__async *a = synthetic(op,
-                               "Tool '%s' is busy: %u calls are running and %u are waiting; "
-                               "try again later",
-                               t->cfg->name, t->cfg->policy->max_concurrent,
-                               t->cfg->policy->max_queued);
+      pf__async *a =
+          synthetic(op,
+                    "Tool '%s' is busy: %u calls are running and %u are waiting; "
+                    "try again later",
+                    t->cfg->name, t->cfg->policy->max_concurrent, t->cfg->policy->max_queued);
       op_fail(op, a);
       return;
     }

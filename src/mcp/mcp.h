@@ -66,6 +66,8 @@ void pf__invoke(pf_call *parent, const struct pf__tool *t, const pf_json *args,
 
 /* What only some tools have: loop kinds, policies, a fallback. */
 typedef struct pf__tool_rare {
+  pf__start_fn start;            /* loop kinds (cli, http, pipeline), else NULL */
+  struct pf_validator *output;   /* compiled outputSchema, or NULL */
   void *kind_data;               /* the kind's compiled form (cli: struct pf__cli) */
   struct pf__breaker *breaker;   /* or NULL */
   struct pf__bulkhead *bulkhead; /* or NULL */
@@ -84,12 +86,10 @@ typedef struct pf__tool {
   bool own_timeout; /* the kind enforces timeout_ms itself (cli, http) */
   bool blocking;    /* native: runs on the thread pool (`blocking: true`, or by
                        default when the state store is redis) */
+  bool loop;        /* a loop kind: rare->start runs it */
   pf_handler_fn fn;
-  struct pf_validator *input;      /* compiled inputSchema (never NULL) */
-  struct pf_validator *output;     /* compiled outputSchema, or NULL */
-  const char *input_schema;        /* JSON text: generated from params, or verbatim (shared by
-                                      tools with the same text) */
-  pf__start_fn start;              /* loop kinds (cli, http, pipeline), else NULL */
+  struct pf_validator *input;      /* compiled inputSchema (never NULL); its text is
+                                      cfg->input_schema_json */
   const pf__tool_rare *rare;       /* never NULL: &pf__tool_no_rare, or the tool's own
                                       (pf__tool_rare_mut) */
   _Atomic(pf__tool_stats *) stats; /* from the first call, else NULL: pf__tool_counters */

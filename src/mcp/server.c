@@ -237,7 +237,7 @@ static void tool_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) 
   if (v >= PF_PROTO_2025_06_18)
     opt_str(w, "title", c->more->title);
   opt_str(w, "description", c->description);
-  raw_json(w, "inputSchema", t->input_schema);
+  raw_json(w, "inputSchema", c->input_schema_json);
   if (v >= PF_PROTO_2025_06_18)
     raw_json(w, "outputSchema", c->more->output_schema_json);
   if (v >= PF_PROTO_2025_03_26 && (c->read_only_hint >= 0 || c->destructive_hint >= 0 ||
@@ -398,7 +398,7 @@ pf__tool_rare *pf__tool_rare_mut(pf__tool *t) {
     return (pf__tool_rare *)t->rare; /* the tool's own: allocated below */
   pf__tool_rare *r = pf__malloc(sizeof *r);
   if (r) {
-    *r = (pf__tool_rare){NULL, NULL, NULL, NULL};
+    *r = (pf__tool_rare){NULL, NULL, NULL, NULL, NULL, NULL};
     t->rare = r;
   }
   return r;
@@ -447,8 +447,8 @@ static int build_policy(pf_server *srv, pf__tool *t) {
       return -PF_ENOMEM;
     }
   }
-  t->policied = t->rare->breaker || t->rare->bulkhead || t->rare->fallback ||
-                p->retry_max_attempts > 1;
+  t->policied =
+      t->rare->breaker || t->rare->bulkhead || t->rare->fallback || p->retry_max_attempts > 1;
   return 0;
 }
 
@@ -566,13 +566,15 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char
       }
       pf_buf_free(&err);
     } else {
-      t->fn = c->build->handler_symbol ? (pf_handler_fn)find_symbol(srv, c->build->handler_symbol) : NULL;
+      t->fn = c->build->handler_symbol ? (pf_handler_fn)find_symbol(srv, c->build->handler_symbol)
+                                       : NULL;
       if (!c->build->handler_symbol) {
-        diagf(diag, &c->build->loc, "tools[%zu] '%s': a native tool needs handler.path", i, c->name);
+        diagf(diag, &c->build->loc, "tools[%zu] '%s': a native tool needs handler.path", i,
+              c->name);
         rc = -PF_ECONFIG;
       } else if (!t->fn && !cfg->no_handlers) {
-        diagf(diag, &c->build->loc, "tools[%zu] '%s': handler '%s' not found (symbol '%s' in %s)", i,
-              c->name, c->build->handler_path, c->build->handler_symbol,
+        diagf(diag, &c->build->loc, "tools[%zu] '%s': handler '%s' not found (symbol '%s' in %s)",
+              i, c->name, c->build->handler_path, c->build->handler_symbol,
               cfg->forge.library ? cfg->forge.library : "the pforge executable");
         rc = -PF_ECONFIG;
       }
@@ -586,27 +588,36 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char
       pf_buf_free(&schema);
       return -PF_ENOMEM;
     }
-    /* tools with the same schema share its text (and its validator) */
-    t->input_schema = vcache_text(vc, schema.data, schema.len);
-    if (!t->input_schema)
-      t->input_schema = pf_arena_strndup(cfg->arena, schema.data, schema.len);
-    if (!t->input_schema) {
+    /* tools with the same schema share its text (and its validator); the
+     * text, generated or verbatim, is the tool's input_schema_json now */
+    const char *text = vcache_text(vc, schema.data, schema.len);
+    if (!text)
+      text = pf_arena_strndup(cfg->arena, schema.data, schema.len);
+    if (!text) {
       pf_buf_free(&schema);
       pf_buf_free(&err);
       return -PF_ENOMEM;
     }
-    t->input = vcache_compile(vc, cfg->arena, t->input_schema, schema.len, &err);
+    cfg->tools[i].input_schema_json = text;
+    t->input = vcache_compile(vc, cfg->arena, text, schema.len, &err);
     if (!t->input) {
-      diagf(diag, &c->build->loc, "tools[%zu] '%s': input schema: %s", i, c->name, pf_buf_cstr(&err));
+      diagf(diag, &c->build->loc, "tools[%zu] '%s': input schema: %s", i, c->name,
+            pf_buf_cstr(&err));
       rc = -PF_ECONFIG;
     }
     pf_buf_free(&schema);
     if (c->more->output_schema_json) {
       pf_buf_reset(&err);
-      t->output = vcache_compile(vc, cfg->arena, c->more->output_schema_json,
-                                 strlen(c->more->output_schema_json), &err);
-      if (!t->output) {
-        diagf(diag, &c->build->loc, "tools[%zu] '%s': output schema: %s", i, c->name, pf_buf_cstr(&err));
+      pf__tool_rare *rare = pf__tool_rare_mut(t);
+      if (!rare) {
+        pf_buf_free(&err);
+        return -PF_ENOMEM;
+      }
+      rare->output = vcache_compile(vc, cfg->arena, c->more->output_schema_json,
+                                    strlen(c->more->output_schema_json), &err);
+      if (!rare->output) {
+        diagf(diag, &c->build->loc, "tools[%zu] '%s': output schema: %s", i, c->name,
+              pf_buf_cstr(&err));
         rc = -PF_ECONFIG;
       }
     }
@@ -831,7 +842,6 @@ void pf__server_destroy(pf_server *srv) {
   pf__state_close(srv->state);
   for (size_t i = 0; i < srv->ntools; i++) {
     pf_validator_free(srv->tools[i].input);
-    pf_validator_free(srv->tools[i].output);
     pf__stats_free(&srv->tools[i].stats);
     if (srv->tools[i].cfg && srv->tools[i].cfg->kind == PF_TOOL_CLI)
       pf__cli_free(&srv->tools[i]);
@@ -841,6 +851,7 @@ void pf__server_destroy(pf_server *srv) {
       pf__pipeline_free(&srv->tools[i]);
     const pf__tool_rare *r = srv->tools[i].rare;
     if (r && r != &pf__tool_no_rare) {
+      pf_validator_free(r->output);
       if (r->breaker)
         pf__breaker_destroy(r->breaker);
       if (r->bulkhead)
@@ -913,7 +924,7 @@ int pf__server_set_enabled(pf_server *srv, const char *kind, const char *name, b
       rc = -PF_EINVAL;
     } else if (flip(&srv->tools[i].hidden, enabled)) {
       rc = build_pages(srv, &srv->tools_pages, "tools", srv->ntools, tool_item, tool_hidden,
-                     tool_same);
+                       tool_same);
       if (!rc)
         list_changed(srv, "notifications/tools/list_changed");
     }

@@ -36,10 +36,10 @@ void pf__tool_write_result(pf_call *c, const pf_json *id, const char *id_text, p
     if (!v) {
       pf_buf_reset(c->content);
       c->nblocks = 0;
-      pf_result_error(c, "Tool '%s' produced invalid structured output: %s at byte %zu", t->cfg->name,
-                      jerr.msg, jerr.offset);
+      pf_result_error(c, "Tool '%s' produced invalid structured output: %s at byte %zu",
+                      t->cfg->name, jerr.msg, jerr.offset);
       structured = false;
-    } else if (t->output && pf_validator_check(t->output, v, &msg) != 0) {
+    } else if (t->rare->output && pf_validator_check(t->rare->output, v, &msg) != 0) {
       pf_buf_reset(c->content);
       c->nblocks = 0;
       pf_result_error(c, "Tool '%s' output does not match its outputSchema: %s", t->cfg->name,
@@ -47,7 +47,7 @@ void pf__tool_write_result(pf_call *c, const pf_json *id, const char *id_text, p
       structured = false;
     }
     pf_buf_free(&msg);
-  } else if (!structured && t->output && !c->is_error) {
+  } else if (!structured && t->rare->output && !c->is_error) {
     pf_buf_reset(c->content);
     c->nblocks = 0;
     pf_result_error(c, "Tool '%s' declares an outputSchema but returned no structured content",
@@ -181,7 +181,7 @@ void pf__m_tools_call(pf__session *s, const pf_json *id, const pf_json *params, 
       mm->vuid = s->srv->uid;
     }
   }
-  if (t->start || t->blocking || t->policied) {
+  if (t->loop || t->blocking || t->policied) {
     pf__invoke_request(s, t, id, args, token, out, sc->ctx);
     return;
   }

@@ -102,7 +102,8 @@ int pf__cli_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err)
     k->stdin_tpl = compile("stdin", cfg->more->cli->stdin_template, err, &rc);
   if (rc)
     return rc;
-  t->start = cli_start;
+  rare->start = cli_start;
+  t->loop = true;
 
   if (cfg->build->nparams == 0 && !cfg->input_schema_json) {
     /* the original pforge's examples declare no params: every template

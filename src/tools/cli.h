@@ -16,7 +16,7 @@
 #define PF_CLI_DEFAULT_TIMEOUT_MS 30000
 
 /* At load, before the tool's input schema is built: compiles the templates
- * of cfg into t->kind_data and sets t->start. When the tool declares no
+ * of cfg into t->rare->kind_data and sets its start function. When the tool declares no
  * params and no input_schema, infers required string params from the
  * template variables (and an optional `args` string array when
  * allow_extra_args), stored in cfg (arena). Returns 0, or -PF_ECONFIG with

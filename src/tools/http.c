@@ -229,7 +229,8 @@ int pf__http_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err
   if (rc)
     return rc;
   k->args_body = !k->body && has_body_method(cfg->more->http->method ? cfg->more->http->method : "GET");
-  t->start = http_start;
+  rare->start = http_start;
+  t->loop = true;
   if (cfg->build->nparams == 0 && !cfg->input_schema_json)
     return infer_params(cfg, k, arena);
   return 0;

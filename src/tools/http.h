@@ -17,7 +17,7 @@
 #define PF_HTTP_APIKEY_HEADER "X-API-Key"
 
 /* At load, before the tool's input schema is built: compiles the templates
- * of cfg into t->kind_data and sets t->start (initializing libcurl on the
+ * of cfg into t->rare->kind_data and sets its start function (initializing libcurl on the
  * first http tool). When the tool declares no params and no input_schema,
  * infers required string params from the template variables of endpoint,
  * query, headers and body_template, stored in cfg (arena). Returns 0, or

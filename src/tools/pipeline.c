@@ -220,7 +220,8 @@ int pf__pipeline_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf 
     if (!cfg->input_schema_json)
       return -PF_ENOMEM;
   }
-  t->start = pipeline_start;
+  rare->start = pipeline_start;
+  t->loop = true;
   return 0;
 }
 

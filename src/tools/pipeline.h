@@ -22,7 +22,7 @@
 #include "mcp/mcp.h"
 
 /* At load, before the tool's input schema is built: compiles the steps'
- * templates and conditions into t->kind_data and sets t->start; checks that
+ * templates and conditions into t->rare->kind_data and sets its start function; checks that
  * every variable names a param (when params are declared) or an earlier
  * step's output_var; with no params and no input_schema, makes every other
  * variable a required param of any type (cfg->input_schema_json). Returns
