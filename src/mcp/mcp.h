@@ -79,8 +79,7 @@ extern const pf__tool_rare pf__tool_no_rare;
 
 typedef struct pf__tool {
   const pf_cfg_tool *cfg; /* the name is cfg->name */
-  uint32_t name_len;
-  _Atomic bool hidden; /* `enabled: false` / pf_set_enabled */
+  _Atomic bool hidden;    /* `enabled: false` / pf_set_enabled */
   /* resilience (src/runtime/middleware.h) */
   bool policied;    /* calls go through the policy path (retry, breaker, ...) */
   bool own_timeout; /* the kind enforces timeout_ms itself (cli, http) */

@@ -233,7 +233,7 @@ static void tool_item(pf_server *srv, size_t i, pf__proto v, pf_json_writer *w) 
   const pf_cfg_tool *c = t->cfg;
   pf_jw_obj_begin(w);
   PF_JW_KEY(w, "name");
-  pf_jw_str(w, t->cfg->name, t->name_len);
+  pf_jw_strz(w, t->cfg->name);
   if (v >= PF_PROTO_2025_06_18)
     opt_str(w, "title", c->more->title);
   opt_str(w, "description", c->description);
@@ -530,9 +530,8 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char
     const pf_cfg_tool *c = &cfg->tools[i];
     pf__tool *t = &srv->tools[i];
     t->cfg = c;
-    t->name_len = (uint32_t)strlen(c->name); /* 1 to 64 bytes (the config checks) */
     names[i] = t->cfg->name;
-    lens[i] = t->name_len;
+    lens[i] = strlen(c->name); /* 1 to 64 bytes (the config checks) */
     if (c->kind == PF_TOOL_CLI || c->kind == PF_TOOL_HTTP) {
       pf_buf err = PF_BUF_INIT;
       int crc = c->kind == PF_TOOL_CLI ? pf__cli_prepare(&cfg->tools[i], t, cfg->arena, &err)
