@@ -393,6 +393,16 @@ static int build_init(pf_server *srv) {
 
 const pf__tool_rare pf__tool_no_rare;
 
+/* Why a name table could not be built (the config rejects duplicates
+ * itself, so they are not expected here either). */
+static void registry_diag(pf_buf *diag, const char *what, const char *names, int rc) {
+  if (rc == -PF_EINVAL)
+    diagf(diag, NULL, "%s: duplicate %s", what, names);
+  else if (rc == -PF_ELIMIT)
+    diagf(diag, NULL, "%s: the lookup table of the %s could not be built (no hash seed "
+                      "separated them; please report this set of names)", what, names);
+}
+
 pf__tool_rare *pf__tool_rare_mut(pf__tool *t) {
   if (t->rare && t->rare != &pf__tool_no_rare)
     return (pf__tool_rare *)t->rare; /* the tool's own: allocated below */
@@ -519,10 +529,10 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char
                             size_t *lens) {
   pf_config *cfg = srv->cfg;
   int rc = 0;
-  srv->ntools = cfg->ntools;
   srv->tools = pf__malloc((cfg->ntools ? cfg->ntools : 1) * sizeof *srv->tools);
   if (!srv->tools)
     return -PF_ENOMEM;
+  srv->ntools = cfg->ntools; /* after: pf__server_destroy walks srv->tools */
   memset(srv->tools, 0, (cfg->ntools ? cfg->ntools : 1) * sizeof *srv->tools);
   for (size_t i = 0; i < cfg->ntools; i++)
     srv->tools[i].rare = &pf__tool_no_rare;
@@ -625,8 +635,10 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char
   if (rc)
     return rc;
   rc = pf__registry_build(&srv->tool_reg, names, lens, cfg->ntools);
-  if (rc)
+  if (rc) {
+    registry_diag(diag, "tools", "tool names", rc);
     return rc;
+  }
   for (size_t i = 0; i < srv->ntools; i++) {
     atomic_init(&srv->tools[i].hidden, srv->tools[i].cfg->disabled);
     if (srv->tools[i].cfg->kind == PF_TOOL_PIPELINE)
@@ -725,7 +737,7 @@ static int build_resources(pf_server *srv, pf_buf *diag) {
     return rc;
   rc = pf__registry_build(&srv->res_reg, names, lens, srv->nstatic);
   if (rc) {
-    diagf(diag, NULL, "resources: duplicate URIs");
+    registry_diag(diag, "resources", "URIs", rc);
     return rc;
   }
   for (size_t i = 0; i < n; i++)
@@ -780,6 +792,8 @@ static int build_prompts(pf_server *srv, pf_buf *diag) {
   if (rc)
     return rc;
   rc = pf__registry_build(&srv->prompt_reg, names, lens, n);
+  if (rc)
+    registry_diag(diag, "prompts", "prompt names", rc);
   for (size_t i = 0; i < n; i++)
     atomic_init(&srv->prompts[i].hidden, srv->prompts[i].cfg->disabled);
   if (!rc)

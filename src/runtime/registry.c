@@ -156,8 +156,8 @@ int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *l
       r->seed = PF__REG_SEED0 ^ attempt * PF__REG_K2;
       rc = place(r, &b);
     }
-    if (rc == 1)
-      rc = -PF_EINVAL;
+    if (rc == 1) /* 16 seeds, each with two keys of one hash: never seen */
+      rc = -PF_ELIMIT;
   }
   pf__free(b.hs);
   pf__free(b.bk);

@@ -40,8 +40,9 @@ typedef struct pf__registry {
 void pf__registry_init(pf__registry *r);
 
 /* Builds the table for keys[0..n) (distinct; borrowed: must outlive the
- * registry). Returns 0 or -PF_ENOMEM / -PF_EINVAL (duplicate key); r is
- * the empty registry then. */
+ * registry). Returns 0 or -PF_ENOMEM / -PF_EINVAL (duplicate key) /
+ * -PF_ELIMIT (no seed of the hash separated the keys); r is the empty
+ * registry then. */
 int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *lens, size_t n);
 void pf__registry_free(pf__registry *r);
 
@@ -70,16 +71,20 @@ static inline void pf__reg_words(const char *key, size_t len, uint64_t *w0, uint
   }
 }
 
-/* The key's hash: two multiplies for keys up to 16 bytes. Weaker than a
+/* The key's hash: three multiplies for keys up to 16 bytes. Weaker than a
  * general-purpose hash, and need not be more: a build that finds two keys
- * with the same 64-bit hash tries another seed. */
+ * with the same 64-bit hash tries another seed. So every pair of distinct
+ * keys must collide under few seeds, never under all: the seed and the
+ * length, multiplied by the seed (lengths differing by one must not cancel
+ * against words differing by one, nor, for every seed alike, against first
+ * words differing by a fixed pattern), enter before the first multiply. */
 #define PF__REG_K1 0x9e3779b97f4a7c15ull
 #define PF__REG_K2 0xd6e8feb86659fd93ull
 static inline uint64_t pf__reg_hash(const char *key, size_t len, uint64_t w0, uint64_t w1,
                                     uint64_t seed) {
   if (len > 16)
     return pf__hash(key, len, seed);
-  return (((w0 ^ seed) * PF__REG_K1) ^ (w1 + len)) * PF__REG_K2;
+  return (((w0 ^ seed ^ (uint64_t)len * (seed | 1)) * PF__REG_K1) ^ w1) * PF__REG_K2;
 }
 
 /* The top bits of the hash pick the bucket; the bucket's multiplier

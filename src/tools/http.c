@@ -166,29 +166,30 @@ static int infer_params(pf_cfg_tool *cfg, const pf__http *k, pf_arena *arena) {
 }
 
 int pf__http_prepare(pf_cfg_tool *cfg, pf__tool *t, pf_arena *arena, pf_buf *err) {
+  /* memory first: a failure after curl_users++ would leave libcurl set up */
+  pf__tool_rare *rare = pf__tool_rare_mut(t);
+  pf__http *k = rare ? pf__malloc(sizeof *k) : NULL;
+  if (!k)
+    return -PF_ENOMEM;
+  memset(k, 0, sizeof *k);
   if (curl_users == 0) {
     int lrc = pf__curl_load(err);
-    if (lrc)
+    if (lrc) {
+      pf__free(k);
       return lrc;
+    }
     if (pf__curl.curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
       pf_buf_puts(err, "cannot initialize libcurl");
+      pf__free(k);
       return -PF_ECONFIG;
     }
     if (pthread_key_create(&share_key, share_free) != 0) {
       pf__curl.curl_global_cleanup();
+      pf__free(k);
       return -PF_ENOMEM;
     }
   }
   curl_users++;
-  pf__http *k = pf__malloc(sizeof *k);
-  if (!k)
-    return -PF_ENOMEM;
-  memset(k, 0, sizeof *k);
-  pf__tool_rare *rare = pf__tool_rare_mut(t);
-  if (!rare) {
-    pf__free(k);
-    return -PF_ENOMEM;
-  }
   rare->kind_data = k;
   int rc = 0;
   const char *ep = cfg->more->http->endpoint ? cfg->more->http->endpoint : "";

@@ -1111,6 +1111,65 @@ static void test_validation_memo(void **state) {
 #undef OK
 }
 
+/* Names that differ only in a number and in length by one (their first or
+ * last 8 bytes equal) build and are found: an earlier registry hash gave
+ * device_1_status and device_10_status one hash under every seed, and the
+ * server refused to start. */
+static const char yaml_numbered[] =
+    "forge: {name: unit, version: '0.1'}\n"
+    "tools:\n"
+    "  - {type: native, name: device_1_status, description: A, handler: {path: ut_echo}, params: {text: string}}\n"
+    "  - {type: native, name: device_10_status, description: B, handler: {path: ut_echo}, params: {text: string}}\n"
+    "resources:\n"
+    "  - {uri: 'data://1/status', text: one}\n"
+    "  - {uri: 'data://10/status', text: ten}\n"
+    "prompts:\n"
+    "  - {name: sensor_10_reset, template: 'p10'}\n"
+    "  - {name: sensor_100_reset, template: 'p100'}\n";
+
+static void test_numbered_names(void **state) {
+  fixture *f = *state;
+  pf_buf diag = PF_BUF_INIT;
+  pf_config *cfg = NULL;
+  assert_int_equal(
+      pf_config_load_text("numbered.yaml", yaml_numbered, strlen(yaml_numbered), &cfg, &diag), 0);
+  pf_server *srv = NULL;
+  int rc = pf__server_create(cfg, &srv, &diag);
+  if (rc)
+    fail_msg("%s", pf_buf_cstr(&diag));
+  pf_buf_free(&diag);
+  pf__session *s = pf__session_create(srv, &f->loop, NULL);
+  assert_non_null(s);
+  pf__session *s1 = f->s;
+  f->s = s;
+  init(f, "2025-11-25");
+  static const char *const calls[][2] = {
+      {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":"
+       "\"device_1_status\",\"arguments\":{\"text\":\"one\"}}}",
+       "\"text\":\"one\""},
+      {"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":"
+       "\"device_10_status\",\"arguments\":{\"text\":\"ten\"}}}",
+       "\"text\":\"ten\""},
+      {"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/read\",\"params\":{\"uri\":"
+       "\"data://10/status\"}}",
+       "\"text\":\"ten\""},
+      {"{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/read\",\"params\":{\"uri\":"
+       "\"data://1/status\"}}",
+       "\"text\":\"one\""},
+      {"{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"prompts/get\",\"params\":{\"name\":"
+       "\"sensor_100_reset\"}}",
+       "p100"},
+  };
+  for (size_t i = 0; i < sizeof calls / sizeof *calls; i++) {
+    const char *out = handle(f, calls[i][0]);
+    if (!strstr(out, calls[i][1]))
+      fail_msg("%s -> %s", calls[i][0], out);
+  }
+  f->s = s1;
+  pf__session_destroy(s);
+  pf__server_destroy(srv);
+}
+
 /* Lists read on other threads (as HTTP workers do) while a tool is shown
  * and hidden: every answer is one of the two lists, and nothing is read
  * after it was freed (under ASan). */
@@ -1198,6 +1257,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pages_concurrent, setup_toggle, teardown),
       cmocka_unit_test_setup_teardown(test_shape_memo, setup, teardown),
       cmocka_unit_test_setup_teardown(test_validation_memo, setup_vmemo, teardown),
+      cmocka_unit_test_setup_teardown(test_numbered_names, setup, teardown),
       cmocka_unit_test_setup_teardown(test_params_dropped, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
