@@ -74,17 +74,26 @@ static inline void pf__reg_words(const char *key, size_t len, uint64_t *w0, uint
 /* The key's hash: three multiplies for keys up to 16 bytes. Weaker than a
  * general-purpose hash, and need not be more: a build that finds two keys
  * with the same 64-bit hash tries another seed. So every pair of distinct
- * keys must collide under few seeds, never under all: the seed and the
- * length, multiplied by the seed (lengths differing by one must not cancel
- * against words differing by one, nor, for every seed alike, against first
- * words differing by a fixed pattern), enter before the first multiply. */
+ * keys must collide under few seeds, never under all, and keys that differ
+ * in a few bytes (names numbered in place) should not collide more often
+ * than chance:
+ * - the seed and the length, multiplied by the seed, enter before the
+ *   first multiply (w1 + len let device_1_status and device_10_status
+ *   share a hash under every seed; a constant length term would do the
+ *   same for first words differing by a fixed pattern);
+ * - w1 is rotated by an odd amount before it meets the product: the two
+ *   words hold the same bytes at offsets a whole number of bytes apart, and
+ *   the product's change starts at the first changed bit of w0, so an
+ *   unrotated (or byte-rotated) w1 could cancel it for some length, while an
+ *   odd rotation puts w1's change at the wrong parity. */
 #define PF__REG_K1 0x9e3779b97f4a7c15ull
 #define PF__REG_K2 0xd6e8feb86659fd93ull
 static inline uint64_t pf__reg_hash(const char *key, size_t len, uint64_t w0, uint64_t w1,
                                     uint64_t seed) {
   if (len > 16)
     return pf__hash(key, len, seed);
-  return (((w0 ^ seed ^ (uint64_t)len * (seed | 1)) * PF__REG_K1) ^ w1) * PF__REG_K2;
+  uint64_t r1 = w1 << 29 | w1 >> 35; /* see above */
+  return (((w0 ^ seed ^ (uint64_t)len * (seed | 1)) * PF__REG_K1) ^ r1) * PF__REG_K2;
 }
 
 /* The top bits of the hash pick the bucket; the bucket's multiplier
