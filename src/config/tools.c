@@ -532,7 +532,8 @@ static void parse_tool_keys(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t
 pf_cfg_tool_build pf__cfg_tool_build_dropped;
 
 static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
-  pf_cfg_tool_more m = {0};
+  pf_cfg_tool_more m;
+  memset(&m, 0, sizeof m); /* padding too: compared whole below */
   t->more = &pf__cfg_tool_no_more;
   t->build = pf_arena_calloc(c->cfg->params_arena, 1, sizeof *t->build);
   if (!t->build) {
@@ -542,8 +543,7 @@ static void parse_tool(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t) {
     return;
   }
   parse_tool_keys(c, v, t, &m);
-  if (m.title || m.output_schema_json || m.icons_json || m.cli || m.http || m.steps || m.nsteps ||
-      m.pipeline_output || m.fallback || m.fallback_loc.file || m.fallback_loc.line) {
+  if (memcmp(&m, &pf__cfg_tool_no_more, sizeof m) != 0) {
     pf_cfg_tool_more *p = pf_arena_alloc(c->a, sizeof *p);
     if (p) {
       *p = m;

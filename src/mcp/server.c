@@ -399,16 +399,18 @@ static void registry_diag(pf_buf *diag, const char *what, const char *names, int
   if (rc == -PF_EINVAL)
     diagf(diag, NULL, "%s: duplicate %s", what, names);
   else if (rc == -PF_ELIMIT)
-    diagf(diag, NULL, "%s: the lookup table of the %s could not be built (no hash seed "
-                      "separated them; please report this set of names)", what, names);
+    diagf(diag, NULL,
+          "%s: the lookup table of the %s could not be built (no hash seed "
+          "separated them; please report this set of names)",
+          what, names);
 }
 
 pf__tool_rare *pf__tool_rare_mut(pf__tool *t) {
-  if (t->rare && t->rare != &pf__tool_no_rare)
+  if (t->rare != &pf__tool_no_rare)
     return (pf__tool_rare *)t->rare; /* the tool's own: allocated below */
   pf__tool_rare *r = pf__malloc(sizeof *r);
   if (r) {
-    *r = (pf__tool_rare){NULL, NULL, NULL, NULL, NULL, NULL};
+    *r = (pf__tool_rare){0};
     t->rare = r;
   }
   return r;
@@ -540,7 +542,7 @@ static int build_tools_with(pf_server *srv, pf_buf *diag, vcache *vc, const char
     const pf_cfg_tool *c = &cfg->tools[i];
     pf__tool *t = &srv->tools[i];
     t->cfg = c;
-    names[i] = t->cfg->name;
+    names[i] = c->name;
     lens[i] = strlen(c->name); /* 1 to 64 bytes (the config checks) */
     if (c->kind == PF_TOOL_CLI || c->kind == PF_TOOL_HTTP) {
       pf_buf err = PF_BUF_INIT;
@@ -863,7 +865,7 @@ void pf__server_destroy(pf_server *srv) {
     if (srv->tools[i].cfg && srv->tools[i].cfg->kind == PF_TOOL_PIPELINE)
       pf__pipeline_free(&srv->tools[i]);
     const pf__tool_rare *r = srv->tools[i].rare;
-    if (r && r != &pf__tool_no_rare) {
+    if (r != &pf__tool_no_rare) {
       pf_validator_free(r->output);
       if (r->breaker)
         pf__breaker_destroy(r->breaker);

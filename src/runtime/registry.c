@@ -126,7 +126,6 @@ int pf__registry_build(pf__registry *r, const char *const *keys, const size_t *l
       return -PF_EINVAL;
     any_long |= lens[i] > 16;
   }
-  r->nkeys = (uint32_t)n;
   r->nslots = (uint32_t)(n + n / 9 + 1); /* load factor 0.9 */
   /* 2.5 to 5 keys per bucket (a power of two: the top bits pick it) */
   r->nbuckets = 2;

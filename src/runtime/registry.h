@@ -24,12 +24,12 @@ typedef struct pf__reg_slot {
 } pf__reg_slot;
 
 typedef struct pf__registry {
-  pf__reg_slot *slots; /* nslots (load factor 0.9) */
-  uint64_t *disp;      /* per bucket: an odd multiplier for its keys' hashes */
-  uint64_t seed;       /* of the hash: PF__REG_SEED0, or another when two keys collided */
-  uint32_t nslots, nbuckets, nkeys; /* nbuckets: a power of two, >= 2 */
-  uint32_t bshift;                  /* 64 - log2(nbuckets) */
-  const char **keys;                /* the keys, when one is longer than 16 bytes, else NULL */
+  pf__reg_slot *slots;       /* nslots (load factor 0.9) */
+  uint64_t *disp;            /* per bucket: an odd multiplier for its keys' hashes */
+  uint64_t seed;             /* of the hash: PF__REG_SEED0, or another when two keys collided */
+  uint32_t nslots, nbuckets; /* nbuckets: a power of two, >= 2 */
+  uint32_t bshift;           /* 64 - log2(nbuckets) */
+  const char **keys;         /* the keys, when one is longer than 16 bytes, else NULL */
 } pf__registry;
 
 /* The hash seed a build tries first (tests build keys that collide under it). */

@@ -1060,6 +1060,19 @@ static int setup_vmemo(void **state) {
   return rc;
 }
 
+/* A server of its own from config text; the test fails with the
+ * diagnostics when it cannot be built. */
+static pf_server *server_from(const char *name, const char *yaml_text) {
+  pf_buf diag = PF_BUF_INIT;
+  pf_config *cfg = NULL;
+  pf_server *srv = NULL;
+  if (pf_config_load_text(name, yaml_text, strlen(yaml_text), &cfg, &diag) != 0 ||
+      pf__server_create(cfg, &srv, &diag) != 0)
+    fail_msg("%s", pf_buf_cstr(&diag));
+  pf_buf_free(&diag);
+  return srv;
+}
+
 static void test_validation_memo(void **state) {
   fixture *f = *state;
   init(f, "2025-11-25");
@@ -1087,14 +1100,7 @@ static void test_validation_memo(void **state) {
   /* another server on this thread whose tool 0, also named num, takes
    * integers: the message num passed above is checked again there */
   EXPECT(f, XCALL("num", "2.5"), OK);
-  pf_buf diag = PF_BUF_INIT;
-  pf_config *cfg = NULL;
-  assert_int_equal(
-      pf_config_load_text("other.yaml", yaml_vmemo_other, strlen(yaml_vmemo_other), &cfg, &diag),
-      0);
-  pf_server *srv2 = NULL;
-  assert_int_equal(pf__server_create(cfg, &srv2, &diag), 0);
-  pf_buf_free(&diag);
+  pf_server *srv2 = server_from("other.yaml", yaml_vmemo_other);
   pf__session *s2 = pf__session_create(srv2, &f->loop, NULL);
   assert_non_null(s2);
   pf__session *s1 = f->s;
@@ -1129,15 +1135,7 @@ static const char yaml_numbered[] =
 
 static void test_numbered_names(void **state) {
   fixture *f = *state;
-  pf_buf diag = PF_BUF_INIT;
-  pf_config *cfg = NULL;
-  assert_int_equal(
-      pf_config_load_text("numbered.yaml", yaml_numbered, strlen(yaml_numbered), &cfg, &diag), 0);
-  pf_server *srv = NULL;
-  int rc = pf__server_create(cfg, &srv, &diag);
-  if (rc)
-    fail_msg("%s", pf_buf_cstr(&diag));
-  pf_buf_free(&diag);
+  pf_server *srv = server_from("numbered.yaml", yaml_numbered);
   pf__session *s = pf__session_create(srv, &f->loop, NULL);
   assert_non_null(s);
   pf__session *s1 = f->s;

@@ -214,24 +214,20 @@ static void test_numbered_families(void **state) {
       pf__registry_free(&r);
     }
   }
-  /* first words differing by what two lengths' terms differ by, last
-   * words equal: with the length term a constant (the same for every seed)
-   * such a pair would collide under all of them */
-  const char *xpair[] = {"pbcdefghijklmno", "obcdefghhijklmno"};
-  size_t xlens[] = {15, 16};
-  pf__registry xr;
-  assert_int_equal(pf__registry_build(&xr, xpair, xlens, 2), 0);
-  assert_int_equal(pf__registry_find(&xr, xpair[0], 15), 0);
-  assert_int_equal(pf__registry_find(&xr, xpair[1], 16), 1);
-  pf__registry_free(&xr);
-  /* the pair reported, alone */
-  const char *pair[] = {"device_1_status", "device_10_status"};
-  size_t plens[] = {15, 16};
-  pf__registry r;
-  assert_int_equal(pf__registry_build(&r, pair, plens, 2), 0);
-  assert_int_equal(pf__registry_find(&r, pair[0], 15), 0);
-  assert_int_equal(pf__registry_find(&r, pair[1], 16), 1);
-  pf__registry_free(&r);
+  /* two pairs alone: first words differing by what two lengths' terms
+   * differ by, last words equal (with the length term a constant, the same
+   * for every seed, such a pair would collide under all of them); and the
+   * pair reported */
+  static const char *const pairs[][2] = {{"pbcdefghijklmno", "obcdefghhijklmno"},
+                                         {"device_1_status", "device_10_status"}};
+  for (size_t p = 0; p < 2; p++) {
+    size_t plens[] = {15, 16};
+    pf__registry r;
+    assert_int_equal(pf__registry_build(&r, pairs[p], plens, 2), 0);
+    assert_int_equal(pf__registry_find(&r, pairs[p][0], 15), 0);
+    assert_int_equal(pf__registry_find(&r, pairs[p][1], 16), 1);
+    pf__registry_free(&r);
+  }
   free(buf);
   free(keys);
   free(lens);
