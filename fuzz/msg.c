@@ -5,7 +5,10 @@
  * refusal the same error code, offset and message; on success node for
  * node the same tree (type, length, value; strings at the same offset in
  * their buffer) and the same buffer afterwards (the in-place NULs and
- * unescaping). The first byte picks options: small nesting limits and
+ * unescaping). One difference is allowed, for a message read through a
+ * shape: its member names and "jsonrpc"/"method" values are the shape's
+ * own NUL-terminated text (the same bytes), so the buffer keeps the closing
+ * quotes of exactly those strings where pf_json_parse wrote NULs. The first byte picks options: small nesting limits and
  * duplicate-key handling. The rest is one message, or two separated by a
  * newline: the first is read with a fresh shape cache (and learned), then
  * the second and the first again with the same cache, so the second is
@@ -55,6 +58,9 @@ static void same(const uint8_t *data, size_t size, const pf_json_opts *opts,
   const pf_json *ra = pf__json_parse_msg(a, size, arena_a, opts, &ea, shapes);
   const pf_json *rb = pf_json_parse(b, size, arena_b, opts, &eb);
   CHECK(!ra == !rb);
+  /* where the buffers may differ: the ends of strings read from a shape */
+  bool *shape_end = calloc(size + 1, 1);
+  CHECK(shape_end != NULL);
   if (!ra) {
     CHECK(ea.code == eb.code);
     CHECK(ea.offset == eb.offset);
@@ -67,14 +73,22 @@ static void same(const uint8_t *data, size_t size, const pf_json_opts *opts,
       CHECK(x->type == y->type);
       if (x->type >= PF_JSON_STRING) /* scalars leave len unset */
         CHECK(x->len == y->len);
-      if (x->type == PF_JSON_STRING)
+      if (x->type == PF_JSON_STRING && (x->v.s < a || x->v.s >= a + size)) {
+        CHECK(shapes && pf__json_shapes_last(shapes) != 0);
+        CHECK(memcmp(x->v.s, y->v.s, x->len) == 0 && x->v.s[x->len] == '\0');
+        CHECK(y->v.s >= b && y->v.s + y->len < b + size && y->v.s[y->len] == '\0');
+        shape_end[y->v.s + y->len - b] = true;
+      } else if (x->type == PF_JSON_STRING)
         CHECK(x->v.s - a == y->v.s - b);
       else
         CHECK(memcmp(&x->v, &y->v, sizeof x->v) == 0);
     }
   }
-  /* the same bytes afterwards, whatever the outcome */
-  CHECK(size == 0 || memcmp(a, b, size) == 0);
+  /* the same bytes afterwards, whatever the outcome, but for the ends of
+   * strings read from a shape: a closing quote, which b has as a NUL */
+  for (size_t i = 0; i < size; i++)
+    CHECK(a[i] == b[i] || (shape_end[i] && a[i] == '"' && b[i] == '\0'));
+  free(shape_end);
   free(a);
   free(b);
 }

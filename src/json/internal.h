@@ -119,7 +119,10 @@ uint64_t pf__json_shapes_last(const pf__json_shapes *c);
  * in-place changes, faster for the usual compact message (its envelope and
  * params members are read without the general state machine). With
  * shapes (or NULL), a message laid out like a recent one is read through
- * its shape, and the layout of one that is not is learned. */
+ * its shape, and the layout of one that is not is learned. Then the member
+ * names (and the "jsonrpc" and "method" values) are the cache's text, not
+ * the message's: the result is valid until the next call with the same
+ * cache (as the session uses it: one arena reset per message), not longer. */
 const pf_json *pf__json_parse_msg(char *text, size_t len, pf_arena *arena,
                                   const pf_json_opts *opts, pf_json_error *err,
                                   pf__json_shapes *shapes);

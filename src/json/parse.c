@@ -997,17 +997,20 @@ close:;
 #define SHAPE_TEXT_MAX 2048 /* longer messages are not learned */
 
 typedef struct shape {
-  uint32_t nnodes, nholes, nkeys, depth;
+  uint32_t nnodes, nholes, depth;
   uint64_t token; /* this layout's number in its cache (never 0, never reused) */
   uint16_t seg[SHAPE_HOLES + 2]; /* literal k is lit[seg[k] .. seg[k + 1]) */
   uint8_t hole_node[SHAPE_HOLES];
   uint8_t hole_str[SHAPE_HOLES]; /* 1: a string's content, 0: a number */
-  struct {
-    uint8_t node, seg;
-    uint16_t off; /* where the string's content starts in literal seg */
-  } key[SHAPE_KEYS]; /* the strings in the literals: names (and two values) */
-  pf_json node[SHAPE_NODES];
+  pf_json node[SHAPE_NODES];     /* the strings in the literals point into keytext */
   u8 lit[SHAPE_LIT];
+  /* The strings in the literals (member names, and the "jsonrpc" and
+   * "method" values), each NUL-terminated: a message read through the shape
+   * points at these instead of NUL-terminating its own copies. They change
+   * only when the slot learns another shape, which happens in a later
+   * pf__json_parse_msg, after the caller has reset the arena that held the
+   * nodes pointing here. */
+  u8 keytext[SHAPE_LIT];
 } shape;
 
 /* When messages keep missing (more layouts in turn than there are slots),
@@ -1059,10 +1062,10 @@ static void to_front(pf__json_shapes *c, uint32_t pos) {
 
 /* The message text (untouched) through shape sh: its nodes, or NULL when it
  * does not match (nothing written then). Strings NUL-terminated as
- * pf_json_parse does it. */
+ * pf_json_parse does it; those of the literals are the shape's own (valid
+ * until the next pf__json_parse_msg with this cache). */
 static const pf_json *shape_read(const shape *sh, u8 *text, size_t len, pf_arena *arena) {
   const u8 *p = text, *end = text + len;
-  const u8 *segp[SHAPE_HOLES + 1];
   pf_json hv[SHAPE_HOLES];
   parser ps = {text, end, arena, NULL, 0, NULL, 0, 1}; /* for parse_number */
   uint32_t k = 0;
@@ -1071,7 +1074,6 @@ static const pf_json *shape_read(const shape *sh, u8 *text, size_t len, pf_arena
     const char *lit = (const char *)sh->lit + sh->seg[k];
     if ((size_t)(end - p) < sl || !pf__bytes_eq((const char *)p, lit, sl))
       return NULL;
-    segp[k] = p;
     p += sl;
     if (k == sh->nholes)
       break;
@@ -1107,12 +1109,6 @@ static const pf_json *shape_read(const shape *sh, u8 *text, size_t len, pf_arena
   if (!nodes)
     return NULL;
   memcpy(nodes, sh->node, (size_t)sh->nnodes * sizeof(pf_json));
-  for (uint32_t i = 0; i < sh->nkeys; i++) {
-    pf_json *kn = &nodes[sh->key[i].node];
-    u8 *s = (u8 *)segp[sh->key[i].seg] + sh->key[i].off;
-    kn->v.s = (const char *)s;
-    s[kn->len] = '\0';
-  }
   for (uint32_t i = 0; i < sh->nholes; i++) {
     pf_json *v = &nodes[sh->hole_node[i]];
     *v = hv[i];
@@ -1153,7 +1149,11 @@ static void shape_learn(pf__json_shapes *c, const u8 *text, size_t len, const pf
     }
   }
   const u8 *p = text, *end = text + len, *segstart = text;
-  uint32_t nlit = 0, nholes = 0, nkeys = 0;
+  uint32_t nlit = 0, nholes = 0, nkeys = 0, nkeytext = 0;
+  struct {
+    uint8_t node;
+    uint16_t at; /* where its content starts in keytext */
+  } keys[SHAPE_KEYS];
   sh->seg[0] = 0;
 #define SHAPE_CUT(at)                                                                              \
   do {                                                                                             \
@@ -1186,12 +1186,13 @@ static void shape_learn(pf__json_shapes *c, const u8 *text, size_t len, const pf
         /* member names, and the message's "jsonrpc" and "method" values
          * (the same in every message of a kind), are literal text (the
          * session relies on it: a shape's memo keeps the method) */
-        if (nkeys == SHAPE_KEYS)
+        if (nkeys == SHAPE_KEYS || nkeytext + x->len + 1 > SHAPE_LIT)
           return;
-        sh->key[nkeys].node = (uint8_t)i;
-        sh->key[nkeys].seg = (uint8_t)nholes;
-        sh->key[nkeys].off = (uint16_t)(p + 1 - segstart);
-        nkeys++;
+        keys[nkeys].node = (uint8_t)i;
+        keys[nkeys++].at = (uint16_t)nkeytext;
+        memcpy(sh->keytext + nkeytext, p + 1, x->len);
+        sh->keytext[nkeytext + x->len] = '\0';
+        nkeytext += x->len + 1;
         p += x->len + 2;
       } else {
         if (nholes == SHAPE_HOLES)
@@ -1239,10 +1240,11 @@ static void shape_learn(pf__json_shapes *c, const u8 *text, size_t len, const pf
 #undef SHAPE_CUT
   sh->nnodes = n;
   sh->nholes = nholes;
-  sh->nkeys = nkeys;
   sh->depth = maxdepth;
   sh->token = ++c->tokens;
   memcpy(sh->node, nodes, (size_t)n * sizeof(pf_json));
+  for (uint32_t i = 0; i < nkeys; i++)
+    sh->node[keys[i].node].v.s = (const char *)sh->keytext + keys[i].at;
   /* in use, and tried first; with all slots in use, the least recently
    * matched shape becomes the spare */
   to_front(c, c->n);
