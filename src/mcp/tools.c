@@ -55,6 +55,11 @@ void pf__tool_write_result(pf_call *c, const pf_json *id, const char *id_text, p
   }
   if (structured && c->nblocks == 0)
     pf_result_text(c, c->structured->data, c->structured->len);
+  /* structuredContent (and outputSchema, see tools/list) came with
+   * 2025-06-18: an older client gets the content blocks only, the text
+   * block above among them */
+  if (c->proto < PF_PROTO_2025_06_18)
+    structured = false;
 
   pf__rpc_open(out, id, id_text);
   /* the rest in one reservation */

@@ -228,6 +228,11 @@ for ver in REVISIONS:
           tools.get("sum"))
     check(f"[{ver}] every tool has an object inputSchema",
           all(t["inputSchema"].get("type") == "object" for t in tools.values()), tools)
+    r = s.request("tools/call", {"name": "sum", "arguments": {"a": 1, "b": 2}})
+    check(f"[{ver}] structuredContent only from 2025-06-18, its text block always",
+          ("structuredContent" in (result(r) or {})) == (vi >= 2)
+          and result(r).get("structuredContent", {"sum": 3}) == {"sum": 3}
+          and json.loads(text_of(r) or "null") == {"sum": 3}, r)
     prompts, _ = list_all(s, "prompts/list", "prompts")
     g = (prompts or [{}])[0]
     check(f"[{ver}] prompt title only from 2025-06-18", ("title" in g) == (vi >= 2), g)
@@ -667,7 +672,8 @@ check("batch: one array with a response per request, in order",
       isinstance(r, list) and [m.get("id") for m in r] == [1, "two", 3, None, 4], r)
 if isinstance(r, list) and len(r) == 5:
     check("batch: results and errors", r[0]["result"] == {}
-          and r[1]["result"]["structuredContent"] == {"sum": 4} and r[2]["error"]["code"] == -32601
+          and "structuredContent" not in r[1]["result"] and json.loads(text_of(r[1])) == {"sum": 4}
+          and r[2]["error"]["code"] == -32601
           and r[3]["error"]["code"] == -32600 and text_of(r[4]) == "chatted", r)
 check("batch: log notifications as lines before the array",
       [n["params"]["level"] for n in notes] == LEVELS[1:], notes)
