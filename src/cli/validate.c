@@ -1,6 +1,7 @@
 /* pforge validate: the dry run of loading a config. */
 #include "cli/cli.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,21 +12,30 @@
 #include "mcp/mcp.h"
 
 static const char validate_usage[] =
-    "usage: pforge validate [FILE]\n"
+    "usage: pforge validate [--load] [FILE]\n"
     "\n"
     "Checks FILE (default pforge.yaml) and prints every problem to stderr as\n"
     "FILE:LINE:COL: KEY.PATH: message, including what serving it would find\n"
-    "(templates, schemas, pipelines; native handlers are\n"
-    "not loaded). Exits 0 when the file is valid, 1 when\n"
-    "it has problems, 2 for a usage error or an unreadable file.\n";
+    "(templates, schemas, pipelines). Exits 0 when the file is valid, 1 when\n"
+    "it has problems, 2 for a usage error or an unreadable file.\n"
+    "\n"
+    "  --load  also what depends on this machine, as serve checks it: load\n"
+    "          forge.library (and its ABI), resolve every native handler,\n"
+    "          find the files of file resources (the state store is not\n"
+    "          opened)\n";
 
 int pf__cli_validate(int argc, char **argv) {
   const char *file = NULL;
+  bool load = false;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       fputs(validate_usage, stdout);
       return 0;
+    }
+    if (strcmp(a, "--load") == 0) {
+      load = true;
+      continue;
     }
     if (a[0] == '-' && a[1] != '\0') {
       fprintf(stderr, "pforge validate: unknown option '%s'\n\n%s", a, validate_usage);
@@ -56,7 +66,8 @@ int pf__cli_validate(int argc, char **argv) {
   /* What serve would find next: handlers, templates, schemas, pipelines. */
   size_t nt = cfg->ntools, nr = cfg->nresources, np = cfg->nprompts;
   pf_server *srv = NULL;
-  cfg->no_handlers = true;
+  cfg->no_handlers = !load;
+  cfg->no_store = true;
   rc = pf__server_create(cfg, &srv, &diag); /* takes cfg */
   if (diag.len)
     fwrite(diag.data, 1, diag.len, stderr);

@@ -331,9 +331,9 @@ typedef struct pf_config {
   pf_cfg_state state;
   pf_cfg_policy inherited_policy; /* forge.defaults as a tool without keys of its own has it */
   /* `pforge validate`: build everything but what depends on the machine
-   * (forge.library, handler symbols, the files of file resources, the
-   * state store) */
-  bool no_handlers;
+   * (no_handlers: forge.library, handler symbols, the files of file
+   * resources; no_store: the state store) */
+  bool no_handlers, no_store;
   pf_arena *arena; /* owns everything above */
   /* The tools' build blocks (pf_cfg_tool_build: params, handler names,
    * locations): only the load and the server's build read them (input

@@ -840,7 +840,7 @@ int pf__server_create(pf_config *cfg, pf_server **out, pf_buf *diag) {
     rc = r2 ? r2 : r3 ? r3 : r4;
   if (!rc)
     rc = build_init(srv);
-  if (!rc && !cfg->no_handlers) /* validate creates no store */
+  if (!rc && !cfg->no_store) /* validate creates no store */
     rc = pf__state_open(&cfg->state, &srv->state, diag);
   if (rc) {
     pf__server_destroy(srv);

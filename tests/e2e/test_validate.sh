@@ -58,5 +58,46 @@ out=$("$PF" validate --help); rc=$?
 [ $rc -eq 0 ] && [[ "$out" == *"usage: pforge validate"* ]]; check "validate --help" $?
 out=$("$PF" --help); [[ "$out" == *"validate [FILE]"* ]]; check "listed in pforge --help" $?
 
+# --load: what serve checks on this machine (the library, its symbols), with
+# the same messages serve prints before refusing to start.
+LIB=$(dirname "$PF")/examples/libhello.so
+cat >"$tmp/sym.yaml" <<EOF
+forge:
+  name: sym
+  version: 0.1.0
+  library: $LIB
+tools:
+  - type: native
+    name: greet
+    description: Greets
+    handler: { path: handlers::greet::say_hello }
+  - type: native
+    name: nosuch
+    description: Missing
+    handler: { path: handlers::nosuch }
+EOF
+want="$tmp/sym.yaml:11:11: tools[1] 'nosuch': handler 'handlers::nosuch' not found (symbol 'nosuch' in $LIB)"
+out=$("$PF" validate "$tmp/sym.yaml" 2>"$tmp/err"); rc=$?
+[ $rc -eq 0 ] && [ ! -s "$tmp/err" ]; check "without --load, handlers are not resolved" $?
+out=$("$PF" validate --load "$tmp/sym.yaml" 2>"$tmp/err"); rc=$?
+[ $rc -eq 1 ] && [ -z "$out" ] && [ "$(cat "$tmp/err")" = "$want" ]
+check "--load: a missing handler symbol, located" $?
+"$PF" serve "$tmp/sym.yaml" </dev/null >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc -ne 0 ] && [ ! -s "$tmp/out" ] && grep -qxF "$want" "$tmp/err"
+check "serve refuses it with the same message" $?
+head -n 9 "$tmp/sym.yaml" >"$tmp/one.yaml" && mv "$tmp/one.yaml" "$tmp/sym.yaml"
+out=$("$PF" validate --load "$tmp/sym.yaml" 2>"$tmp/err"); rc=$?
+[ $rc -eq 0 ] && [ "$out" = "$tmp/sym.yaml: ok (1 tools, 0 resources, 0 prompts)" ] && [ ! -s "$tmp/err" ]
+check "--load: a file whose handlers all resolve" $?
+sed -i "s|library: .*|library: /nonexistent/libx.so|" "$tmp/sym.yaml"
+out=$("$PF" validate --load "$tmp/sym.yaml" 2>"$tmp/err"); rc=$?
+[ $rc -eq 1 ] && grep -q "^$tmp/sym.yaml:[0-9]*:[0-9]*: forge.library: cannot load /nonexistent/libx.so: " "$tmp/err"
+check "--load: a library that cannot be loaded, located" $?
+out=$("$PF" validate "$tmp/sym.yaml" 2>"$tmp/err"); rc=$?
+[ $rc -eq 0 ]; check "without --load the library is not opened" $?
+out=$(cd "$DATA/valid" && "$PF" validate --load calculator.yaml 2>&1); rc=$?
+[ $rc -eq 1 ] && [[ "$out" == *"handler 'handlers::calculate_handler' not found (symbol 'calculate_handler' in the pforge executable)"* ]]
+check "--load: the original pforge's Rust handlers are not in this process" $?
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
