@@ -25,12 +25,18 @@ esac
 config=$here/pforge.yaml
 extra=${MCP_EXTRA_TOOLS:-0}
 if [ "$extra" -gt 0 ] 2>/dev/null; then
-  config=${TMPDIR:-/tmp}/pforge-bench-$extra-$$.yaml
+  # The generated file must outlive this script (exec), so it cannot be
+  # removed here: one file per tool count and build, rewritten atomically by
+  # each run, so that runs do not pile files up.
+  dir=${TMPDIR:-/tmp}/pforge-bench-$(id -u)
+  mkdir -p "$dir"
+  config=$dir/extra-$extra-$(printf '%s' "$PFORGE_BUILD" | cksum | cut -d' ' -f1).yaml
   {
     sed "s#\${PFORGE_BUILD:-../../build}#$PFORGE_BUILD#" "$here/pforge.yaml"
     for ((i = 0; i < extra; i++)); do
       printf '  - type: native\n    name: dummy_%d\n    description: Dummy tool %d (benchmark padding)\n    handler: { path: dummy }\n    params:\n      value: string\n' "$i" "$i"
     done
-  } >"$config"
+  } >"$config.$$"
+  mv -f "$config.$$" "$config"
 fi
 exec "$pforge" serve "$config" "${args[@]}"
