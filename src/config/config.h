@@ -19,6 +19,7 @@
 
 #include <pforge/arena.h>
 #include <pforge/buf.h>
+#include <pforge/json.h>
 
 typedef struct pf_cfg_loc {
   const char *file;   /* as given to pf_config_load */
@@ -218,10 +219,40 @@ typedef struct pf_cfg_resource {
 
 /* ---- prompts ---- */
 
+/* A prompt argument's declared `type`. MCP sends prompt arguments as
+ * strings; one of another type is JSON text of that type, which the
+ * template then sees as a value of that type ({{#each}} over an array,
+ * {{a.b}} into an object, {{#if}} false for a boolean false). */
+typedef enum pf_cfg_arg_type {
+  PF_ARG_STRING = 0,
+  PF_ARG_INTEGER,
+  PF_ARG_NUMBER, /* `number` or `float` */
+  PF_ARG_BOOLEAN,
+  PF_ARG_ARRAY,
+  PF_ARG_OBJECT
+} pf_cfg_arg_type;
+
+/* Whether a JSON value is of the argument type t (an integer is a number). */
+static inline bool pf_cfg_arg_accepts(pf_cfg_arg_type t, pf_json_type j) {
+  switch (t) {
+  case PF_ARG_STRING: return j == PF_JSON_STRING;
+  case PF_ARG_INTEGER: return j == PF_JSON_INT || j == PF_JSON_UINT;
+  case PF_ARG_NUMBER: return j == PF_JSON_INT || j == PF_JSON_UINT || j == PF_JSON_REAL;
+  case PF_ARG_BOOLEAN: return j == PF_JSON_BOOL;
+  case PF_ARG_ARRAY: return j == PF_JSON_ARRAY;
+  case PF_ARG_OBJECT: return j == PF_JSON_OBJECT;
+  }
+  return false;
+}
+
+/* "an integer", "a JSON array", ...: for messages. */
+const char *pf_cfg_arg_type_phrase(pf_cfg_arg_type t);
+
 typedef struct pf_cfg_prompt_arg {
   const char *name, *description; /* description may be NULL */
   bool required;
-  const char *default_value;    /* string, or NULL */
+  pf_cfg_arg_type type;
+  const char *default_json;     /* the default as JSON text of the type, or NULL */
   const char *completions_json; /* JSON array of strings, or NULL */
   pf_cfg_loc loc;
 } pf_cfg_prompt_arg;

@@ -34,10 +34,10 @@ static const pf__cfg_key arg_keys[] = {
     {AR_NAME, "name", NULL, PF__T_STR, false},
     {AR_DESCRIPTION, "description", NULL, PF__T_STR, false},
     {AR_REQUIRED, "required", NULL, PF__T_BOOL, false},
-    {AR_DEFAULT, "default", NULL, PF__T_STR, false},
+    {AR_DEFAULT, "default", NULL, PF__T_ANY, false},
     {AR_COMPLETIONS, "completions", NULL, PF__T_LIST, false},
-    /* The original's map form reused the params DSL; MCP prompt arguments
-     * are strings, so the type is checked and otherwise ignored. */
+    /* The original's map form reused the params DSL. MCP prompt arguments
+     * are strings: one of another type is sent as JSON text of it. */
     {AR_TYPE, "type", NULL, PF__T_STR, false},
 };
 
@@ -62,6 +62,51 @@ static const pf__cfg_key embedded_keys[] = {
 
 static const char *const arg_types[] = {"string",  "integer", "number", "float",
                                         "boolean", "array",   "object"};
+static const pf_cfg_arg_type arg_type_of[] = {PF_ARG_STRING, PF_ARG_INTEGER, PF_ARG_NUMBER,
+                                              PF_ARG_NUMBER, PF_ARG_BOOLEAN, PF_ARG_ARRAY,
+                                              PF_ARG_OBJECT};
+
+const char *pf_cfg_arg_type_phrase(pf_cfg_arg_type t) {
+  static const char *const phrase[] = {"a string",         "an integer",   "a number",
+                                       "a boolean (true or false)", "a JSON array",
+                                       "a JSON object"};
+  return (unsigned)t < PF__NELEM(phrase) ? phrase[t] : "a value";
+}
+
+/* The argument's type from the enum's index (-1 after a reported problem). */
+static pf_cfg_arg_type type_at(int i) { return i < 0 ? PF_ARG_STRING : arg_type_of[i]; }
+
+/* `default`: a string for a string argument (as before types were
+ * honoured), else a YAML value of the argument's type; kept as JSON text. */
+static void parse_default(pf__cfg_ctx *c, const pf__cfg_val *v, const char *tname,
+                          pf_cfg_prompt_arg *a) {
+  if (a->type == PF_ARG_STRING) {
+    const char *s = pf__cfg_str(c, v);
+    if (!s)
+      return;
+    pf_buf b = PF_BUF_INIT;
+    pf_json_writer w;
+    pf_jw_init(&w, &b);
+    pf_jw_strz(&w, s);
+    a->default_json = b.failed ? NULL : pf__cfg_strdup(c, b.data, b.len);
+    c->oom |= b.failed;
+    pf_buf_free(&b);
+    return;
+  }
+  const char *json = pf__cfg_json(c, v);
+  if (!json)
+    return;
+  const pf_json *j = pf_json_parse_copy(json, strlen(json), c->a, NULL, NULL);
+  if (!j || !pf_cfg_arg_accepts(a->type, pf_json_typeof(j))) {
+    pf__cfg_err(c, v->loc, v->path, "the default of a%s %s argument must be %s",
+                a->type == PF_ARG_INTEGER || a->type == PF_ARG_ARRAY || a->type == PF_ARG_OBJECT
+                    ? "n"
+                    : "",
+                tname, pf_cfg_arg_type_phrase(a->type));
+    return;
+  }
+  a->default_json = json;
+}
 
 /* in_list: the list form, where `name` is required; otherwise `name` is
  * the map key and may not be repeated inside. */
@@ -71,7 +116,7 @@ static void parse_arg(pf__cfg_ctx *c, const pf__cfg_val *v, const char *name,
   a->name = name ? pf__cfg_strdup(c, name, strlen(name)) : NULL;
   pf__ykind kind = pf__cfg_kind(v->node);
   if (name && kind == PF__Y_STR) { /* `topic: string`: required, like a param */
-    pf__cfg_enum(c, v, arg_types, PF__NELEM(arg_types), false);
+    a->type = type_at(pf__cfg_enum(c, v, arg_types, PF__NELEM(arg_types), false));
     a->required = true;
     return;
   }
@@ -92,18 +137,23 @@ static void parse_arg(pf__cfg_ctx *c, const pf__cfg_val *v, const char *name,
   }
   a->description = pf__cfg_str(c, &k[AR_DESCRIPTION]);
   a->required = pf__cfg_bool(c, &k[AR_REQUIRED], false);
-  a->default_value = pf__cfg_str(c, &k[AR_DEFAULT]);
-  if (a->required && a->default_value)
-    pf__cfg_err(c, k[AR_DEFAULT].loc, k[AR_DEFAULT].path,
-                "a required argument cannot have a default");
+  int ti = k[AR_TYPE].present
+               ? pf__cfg_enum(c, &k[AR_TYPE], arg_types, PF__NELEM(arg_types), false)
+               : 0;
+  a->type = type_at(ti);
+  if (k[AR_DEFAULT].present) {
+    if (a->required)
+      pf__cfg_err(c, k[AR_DEFAULT].loc, k[AR_DEFAULT].path,
+                  "a required argument cannot have a default");
+    else
+      parse_default(c, &k[AR_DEFAULT], arg_types[ti < 0 ? 0 : ti], a);
+  }
   if (k[AR_COMPLETIONS].present) {
     const char **vals;
     size_t n;
     if (pf__cfg_strlist(c, &k[AR_COMPLETIONS], &vals, &n))
       a->completions_json = pf__cfg_json(c, &k[AR_COMPLETIONS]);
   }
-  if (k[AR_TYPE].present)
-    pf__cfg_enum(c, &k[AR_TYPE], arg_types, PF__NELEM(arg_types), false);
 }
 
 static void parse_args(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_prompt *p) {

@@ -76,7 +76,9 @@ void pf__m_prompts_get(pf__session *s, const pf_json *id, const pf_json *params,
     pf__rpc_error(out, id, -32602, "Invalid params: arguments must be an object of strings", NULL);
     return;
   }
-  /* arguments with defaults applied, as one object for the renderer */
+  /* arguments with defaults applied, as one object for the renderer; one
+   * of a type other than string is JSON text of that type, and the
+   * template sees the value */
   pf_buf ctxb = PF_BUF_INIT;
   pf_json_writer w;
   pf_jw_init(&w, &ctxb);
@@ -98,12 +100,27 @@ void pf__m_prompts_get(pf__session *s, const pf_json *id, const pf_json *params,
                      c->name);
       return;
     }
-    if (v || a->default_value) {
+    if (v && a->type != PF_ARG_STRING) {
+      size_t vl;
+      const char *vs = pf_json_str(v, &vl);
+      const pf_json *tv = pf_json_parse_copy(vs, vl, pf__scratch_get()->arena, NULL, NULL);
+      if (!tv || !pf_cfg_arg_accepts(a->type, pf_json_typeof(tv))) {
+        pf_buf_free(&ctxb);
+        pf__rpc_errorf(out, id, -32602,
+                       "Invalid params: argument '%s' of prompt '%s' must be %s, given as text "
+                       "(got \"%.*s\")",
+                       a->name, c->name, pf_cfg_arg_type_phrase(a->type),
+                       (int)(vl > 64 ? 64 : vl), vs);
+        return;
+      }
+      v = tv;
+    }
+    if (v || a->default_json) {
       pf_jw_key(&w, a->name, strlen(a->name));
       if (v)
         pf_jw_value(&w, v);
       else
-        pf_jw_strz(&w, a->default_value);
+        pf_jw_raw(&w, a->default_json, strlen(a->default_json));
     }
   }
   pf_jw_obj_end(&w);

@@ -33,9 +33,9 @@ def check(name, cond, detail=""):
 
 
 class Server:
-    def __init__(self, extra_args=()):
+    def __init__(self, extra_args=(), config=CONFIG):
         e = dict(os.environ, PFORGE_BUILD=BUILD)
-        self.p = subprocess.Popen([PF, "serve", CONFIG, *extra_args], stdin=subprocess.PIPE,
+        self.p = subprocess.Popen([PF, "serve", config, *extra_args], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
         started.append(self.p)
         self.buf = b""
@@ -640,6 +640,34 @@ r = s.recv()
 check("batch under 2025-11-25 is -32600", err_code(r) == -32600 and r["id"] is None, r)
 rc = s.close()
 check("main session exits 0", rc == 0, (rc, s.stderr))
+
+# ---- prompt arguments of other types than string: JSON text of the type ------------------------
+s = Server(config=os.path.join(SRC, "tests", "e2e", "prompts", "typed.yaml"))
+s.initialize()
+r = get("plan", {"steps": '["design", "build"]'})
+check("typed prompt: #each over an array argument, {{a.b}} into an object default, typed defaults",
+      msg_text(r) == "Plan for nobody (none):\n0. design\n1. build\nin 7 days, budget 1.5", r)
+r = get("plan", {"steps": "[]", "owner": '{"name": "Ada", "team": "core"}', "urgent": "true",
+                 "days": "3", "budget": "2"})
+check("typed prompt: given values, #each else, a boolean true",
+      msg_text(r) == "Plan for Ada (core):\nnothing to do\nURGENT in 3 days, budget 2", r)
+r = get("plan", {"steps": "[]", "urgent": "false"})
+check("typed prompt: a boolean false is false for #if", "URGENT" not in (msg_text(r) or "URGENT"), r)
+for args, rule in [({"steps": "design"}, "must be a JSON array"),
+                   ({"steps": "[]", "owner": "[1]"}, "must be a JSON object"),
+                   ({"steps": "[]", "days": "3.5"}, "must be an integer"),
+                   ({"steps": "[]", "urgent": "yes"}, "must be a boolean (true or false)"),
+                   ({"steps": "[]", "budget": "cheap"}, "must be a number")]:
+    r = get("plan", args)
+    name = next(k for k in args if k != "steps") if len(args) > 1 else "steps"
+    check(f"typed prompt: a bad {name} is -32602 naming it and its type",
+          err_code(r) == -32602 and f"argument '{name}' of prompt 'plan' {rule}" in r["error"]["message"], r)
+r = s.request("prompts/list")
+check("typed prompt: listed with its arguments (names, required, description)",
+      [a["name"] for a in result(r)["prompts"][0]["arguments"]] == ["steps", "owner", "urgent", "days", "budget"]
+      and result(r)["prompts"][0]["arguments"][0] == {"name": "steps", "description": "JSON array of step names",
+                                                      "required": True}, r)
+check("typed prompt server exits 0", s.close() == 0, s.stderr)
 
 # ---- 2024-11-05: progress has no message ------------------------------------------------------
 s = Server()

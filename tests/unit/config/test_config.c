@@ -332,7 +332,8 @@ static void test_everything(void **state) {
   assert_int_equal(pr->nargs, 3);
   assert_true(pr->args[0].required);
   STR(pr->args[0].description, "The title");
-  STR(pr->args[1].default_value, "50");
+  STR(pr->args[1].default_json, "\"50\"");
+  assert_int_equal(pr->args[1].type, PF_ARG_STRING);
   STR(pr->args[1].completions_json, "[\"50\",\"100\"]");
   assert_false(pr->args[1].required);
   STR(pr->args[2].name, "style");
@@ -637,6 +638,13 @@ static const struct {
      "wrong-type-name.yaml:2:10: forge.name: expected a string, got a list\n"},
     {"wrong-type-bool.yaml", "wrong-type-bool.yaml:3:63: tools[0].stream: expected a boolean (true "
                              "or false), got a string\n"},
+    {"prompt-arg-default-type.yaml",
+     "prompt-arg-default-type.yaml:6:37: prompts[0].arguments.steps.default: the default of an "
+     "array argument must be a JSON array\n"
+     "prompt-arg-default-type.yaml:7:39: prompts[0].arguments.count.default: the default of an "
+     "integer argument must be an integer\n"
+     "prompt-arg-default-type.yaml:9:38: prompts[0].arguments.flag.default: the default of a "
+     "boolean argument must be a boolean (true or false)\n"},
     {"wrong-type-int.yaml",
      "wrong-type-int.yaml:1:43: forge.page_size: expected an integer, got a string\n"},
     {"wrong-type-tools.yaml", "wrong-type-tools.yaml:3:3: tools: expected a list, got a map\n"},
