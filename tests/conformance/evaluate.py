@@ -9,7 +9,8 @@ with status SUCCESS|FAILURE|WARNING|INFO|SKIPPED. SCENARIOS_FILE lists, one a
 line, the scenarios the suite says it runs (from `conformance list`).
 
 Prints a summary, every FAILURE and WARNING, and exits 0 only when:
-  - the suite exited 0 and no check is a FAILURE;
+  - the suite exited 0 and no check is a FAILURE or a WARNING (a scenario
+    that degrades to warnings has regressed);
   - every listed scenario has a result directory, and each has at least one
     SUCCESS check (or a FAILURE, reported as such) (the alpha's synthetic wire-schema-valid does not count: it
     passes even when nothing was exchanged), except the --pending ones;
@@ -118,6 +119,8 @@ def main():
         errors.append("the suite exited %d" % rc)
     if failures:
         errors.append("%d FAILURE check(s)" % len(failures))
+    if warnings:
+        errors.append("%d WARNING check(s)" % len(warnings))
     if not listed:
         errors.append("the suite listed no scenarios")
     for scen in listed:
