@@ -158,7 +158,7 @@ typedef struct pf_server {
   char *root_real;              /* realpath of the file resources' root, or NULL */
   struct pf__session *sessions; /* live sessions [sessions_lock] */
   uv_mutex_t sessions_lock;
-  uv_fs_event_t *watches; /* one per static file resource, while serving */
+  struct pf__watch *watches; /* one per static file resource, while serving (resources.c) */
   size_t nwatches;
   struct pf_state *state; /* the state store (pf_state_*): cfg->state, else memory */
 } pf_server;
@@ -259,7 +259,13 @@ void pf__server_resource_updated(pf_server *srv, const char *uri, size_t len);
 void pf__server_metrics(pf_server *srv, pf_buf *out);
 
 /* Watches the server's static file resources on loop (resource updates
- * for subscribers); pf__server_unwatch closes the watchers. */
+ * for subscribers): each file's directory, so that a file replaced by
+ * rename or deleted and created again is still followed; the events of
+ * one file are coalesced into at most one notification per 50 ms, sent
+ * after the last of them. Returns 0, or a negative pf_err when a file
+ * cannot be watched (the others still are). pf__server_unwatch closes the
+ * watchers (on the loop's thread); the memory is freed by
+ * pf__server_destroy, after the loop has run the closes. */
 int pf__server_watch(pf_server *srv, uv_loop_t *loop);
 void pf__server_unwatch(pf_server *srv);
 

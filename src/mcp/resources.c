@@ -239,9 +239,13 @@ void pf__m_resources_read(pf__session *s, const pf_json *id, const pf_json *para
     return;
   }
   if (c->file) {
-    char *path = r->file_path;
     char *owned = NULL;
-    if (c->uri_template) {
+    if (!c->uri_template) {
+      /* resolved again: the file may have been replaced since the load by
+       * a symlink that leads out of the root */
+      owned =
+          r->file_path ? pf__resource_resolve(s->srv, r->file_path, strlen(r->file_path)) : NULL;
+    } else {
       /* {var} in the file path, each value a single path segment */
       pf_json_iter it = pf_json_iter_init(vars);
       const pf_json *k, *v;
@@ -258,13 +262,12 @@ void pf__m_resources_read(pf__session *s, const pf_json *id, const pf_json *para
       if (ok && r->file_tmpl && pf_tmpl_render(r->file_tmpl, &ctx, PF_TMPL_RAW, &p) == 0)
         owned = pf__resource_resolve(s->srv, p.data, p.len);
       pf_buf_free(&p);
-      path = owned;
     }
-    if (!path) {
+    if (!owned) {
       not_found(out, id, uri, len);
       return;
     }
-    int rc = file_entry(content, uri_z, c->mime_type, path, id, out);
+    int rc = file_entry(content, uri_z, c->mime_type, owned, id, out);
     pf__free(owned);
     if (rc == 0)
       contents_response(out, id, content);
@@ -383,15 +386,38 @@ void pf__server_resource_updated(pf_server *srv, const char *uri, size_t len) {
   pf_buf_free(&line);
 }
 
-static void on_file_event(uv_fs_event_t *h, const char *filename, int events, int status) {
-  (void)filename;
+/* A static file resource is watched through its directory, not through the
+ * file: editors save by writing a temporary file and renaming it over the
+ * old one, and a file can be deleted and created again; a watch on the file
+ * follows the old inode and is never told of the new one. The directory's
+ * events are filtered by the file's name and coalesced: the first one arms
+ * a WATCH_COALESCE_MS timer and those that arrive before it fires are
+ * covered by the one notification it sends (a write that truncates, then
+ * writes, raises two). Every event is followed by a notification within
+ * WATCH_COALESCE_MS, and a resource gets at most one per WATCH_COALESCE_MS. */
+#define WATCH_COALESCE_MS 50
+
+struct pf__watch {
+  uv_fs_event_t dir;
+  uv_timer_t coalesce;
+  pf_server *srv;
+  const pf__resource *r;
+  const char *name; /* the file's name in its directory (in r->file_path) */
+};
+
+static void on_coalesced(uv_timer_t *t) {
+  struct pf__watch *w = t->data;
+  pf__server_resource_updated(w->srv, w->r->cfg->uri, strlen(w->r->cfg->uri));
+}
+
+static void on_dir_event(uv_fs_event_t *h, const char *filename, int events, int status) {
   (void)events;
-  if (status < 0)
+  struct pf__watch *w = h->data;
+  /* a NULL name (platforms that do not report one) may be the file */
+  if (status < 0 || (filename && strcmp(filename, w->name) != 0))
     return;
-  pf_server *srv = h->loop->data;
-  const pf__resource *r = h->data;
-  if (srv && r)
-    pf__server_resource_updated(srv, r->cfg->uri, strlen(r->cfg->uri));
+  if (!uv_is_active((uv_handle_t *)&w->coalesce))
+    uv_timer_start(&w->coalesce, on_coalesced, WATCH_COALESCE_MS, 0);
 }
 
 int pf__server_watch(pf_server *srv, uv_loop_t *loop) {
@@ -403,29 +429,49 @@ int pf__server_watch(pf_server *srv, uv_loop_t *loop) {
   srv->watches = pf__malloc(n * sizeof *srv->watches);
   if (!srv->watches)
     return -PF_ENOMEM;
-  loop->data = srv;
+  int rc = 0;
   for (size_t i = 0; i < srv->nstatic; i++) {
     pf__resource *r = &srv->resources[i];
     if (!r->file_path)
       continue;
-    uv_fs_event_t *h = &srv->watches[srv->nwatches];
-    if (uv_fs_event_init(loop, h) != 0)
-      continue;
-    h->data = r;
-    if (uv_fs_event_start(h, on_file_event, r->file_path, 0) != 0) {
-      uv_close((uv_handle_t *)h, NULL);
+    /* file_path is a realpath: absolute, its last '/' ends the directory */
+    const char *slash = strrchr(r->file_path, '/');
+    char dir[PATH_MAX];
+    size_t dl = slash && slash > r->file_path ? (size_t)(slash - r->file_path) : 1;
+    if (!slash || dl >= sizeof dir) {
+      rc = -PF_EIO;
       continue;
     }
-    /* watching must not keep the server alive after stdin closes */
-    uv_unref((uv_handle_t *)h);
+    memcpy(dir, r->file_path, dl);
+    dir[dl] = '\0';
+    struct pf__watch *w = &srv->watches[srv->nwatches];
+    if (uv_fs_event_init(loop, &w->dir) != 0) {
+      rc = -PF_EIO;
+      continue;
+    }
+    uv_timer_init(loop, &w->coalesce);
+    w->dir.data = w->coalesce.data = w;
+    w->srv = srv;
+    w->r = r;
+    w->name = slash + 1;
+    /* both handles are closed by pf__server_unwatch, started or not (a
+     * handle being closed must not be initialized again before the loop
+     * has run its close) */
     srv->nwatches++;
+    /* watching must not keep the server alive after stdin closes */
+    uv_unref((uv_handle_t *)&w->dir);
+    uv_unref((uv_handle_t *)&w->coalesce);
+    if (uv_fs_event_start(&w->dir, on_dir_event, dir, 0) != 0)
+      rc = -PF_EIO;
   }
-  return 0;
+  return rc;
 }
 
 void pf__server_unwatch(pf_server *srv) {
   /* the memory is freed with the server, after the loop ran the closes */
-  for (size_t i = 0; i < srv->nwatches; i++)
-    uv_close((uv_handle_t *)&srv->watches[i], NULL);
+  for (size_t i = 0; i < srv->nwatches; i++) {
+    uv_close((uv_handle_t *)&srv->watches[i].dir, NULL);
+    uv_close((uv_handle_t *)&srv->watches[i].coalesce, NULL);
+  }
   srv->nwatches = 0;
 }

@@ -26,12 +26,13 @@ def check(name, cond, detail=""):
 
 
 class Server:
-    def __init__(self, example, extra_args=(), env=None):
+    """pforge serve of examples/<example>, or of the config file `config`."""
+    def __init__(self, example, extra_args=(), env=None, config=None):
         e = dict(os.environ, PFORGE_BUILD=BUILD)
         if env:
             e.update(env)
         self.p = subprocess.Popen(
-            [PF, "serve", os.path.join(SRC, "examples", example, "pforge.yaml"), *extra_args],
+            [PF, "serve", config or os.path.join(SRC, "examples", example, "pforge.yaml"), *extra_args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
         self.buf = b""
         self.next_id = 1
@@ -249,6 +250,20 @@ check("server.sh with MCP_EXTRA_TOOLS=250: first page has 100 tools and a cursor
       len(names) == 100 and names[:3] == ["echo", "add", "dummy_0"] and "nextCursor" in page, names[:5])
 
 # ---- subscriptions: a watched file resource ---------------------------------
+def messages_for(srv, seconds):
+    """Every message that arrives within `seconds`."""
+    out, end = [], time.time() + seconds
+    while True:
+        l = srv.line(max(0.0, end - time.time()))
+        if l is None:
+            return out
+        out.append(json.loads(l))
+
+
+def updated(uri):
+    return {"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": uri}}
+
+
 import tempfile
 with tempfile.TemporaryDirectory() as tmp:
     with open(os.path.join(tmp, "notes.txt"), "w") as f:
@@ -271,11 +286,8 @@ with tempfile.TemporaryDirectory() as tmp:
     time.sleep(0.2)
     with open(os.path.join(tmp, "notes.txt"), "w") as f:
         f.write("v2")
-    r = w.recv(5)
-    check("a change to the file notifies the subscriber",
-          r and r.get("method") == "notifications/resources/updated" and r["params"]["uri"] == "notes://today", r)
-    while w.line(0.5) is not None:  # one write may raise several events
-        pass
+    m = messages_for(w, 1.0)
+    check("a change to the file notifies the subscriber once", m == [updated("notes://today")], m)
     r = w.request("resources/read", {"uri": "notes://today"})
     check("the new content is read", r["result"]["contents"][0]["text"] == "v2", r)
     r = w.request("resources/unsubscribe", {"uri": "notes://today"})
@@ -285,6 +297,222 @@ with tempfile.TemporaryDirectory() as tmp:
     check("no notification after unsubscribe", w.line(1.0) is None)
     rc = w.close()
     check("watch server exits cleanly", rc == 0, w.stderr)
+
+# ---- a watched file replaced the ways editors and tools replace files --------
+# The watch follows the file's name, not its first inode; the events of one
+# change (a truncate and a write, a create and a write) give one notification
+# within the 50 ms the server coalesces them over, so 1 s catches any extra.
+with tempfile.TemporaryDirectory() as tmp:
+    notes = os.path.join(tmp, "notes.txt")
+    with open(notes, "w") as f:
+        f.write("v1")
+    with open(os.path.join(tmp, "other.txt"), "w") as f:
+        f.write("other")
+    cfg = os.path.join(tmp, "pforge.yaml")
+    with open(cfg, "w") as f:
+        f.write("forge: {name: watch, version: 1.0.0}\n"
+                "resources:\n"
+                "  - uri: notes://today\n    name: today\n    file: notes.txt\n"
+                "    mime_type: text/plain\n    supports: [read, subscribe]\n"
+                "  - uri: notes://other\n    name: other\n    file: other.txt\n"
+                "    mime_type: text/plain\n    supports: [read, subscribe]\n")
+    w = Server(None, config=cfg)
+    w.initialize()
+    r = w.request("resources/subscribe", {"uri": "notes://today"})
+    check("watch: subscribe", r.get("result") == {}, r)
+    time.sleep(0.2)
+
+    def read_notes():
+        r = w.request("resources/read", {"uri": "notes://today"})
+        return r.get("result", {}).get("contents") or r.get("error")
+
+    def contents(text):
+        return [{"uri": "notes://today", "mimeType": "text/plain", "text": text}]
+
+    def save_by_rename(text):  # how editors save: a temporary file renamed over
+        with open(notes + ".swp", "w") as f:
+            f.write(text)
+        os.rename(notes + ".swp", notes)
+
+    def write_in_place(text):
+        with open(notes, "w") as f:
+            f.write(text)
+
+    for i, text in enumerate(["saved once", "saved twice"]):
+        save_by_rename(text)
+        m = messages_for(w, 1.0)
+        check(f"watch: rename-over save {i + 1} notifies exactly once", m == [updated("notes://today")], m)
+        r = read_notes()
+        check(f"watch: rename-over save {i + 1} is read", r == contents(text), r)
+    write_in_place("written in place")
+    m = messages_for(w, 1.0)
+    check("watch: an in-place write after the saves notifies exactly once", m == [updated("notes://today")], m)
+    r = read_notes()
+    check("watch: the in-place write is read", r == contents("written in place"), r)
+
+    os.unlink(notes)
+    m = messages_for(w, 1.0)
+    check("watch: deleting the file notifies exactly once", m == [updated("notes://today")], m)
+    r = read_notes()
+    check("watch: the deleted file reads as -32002",
+          r == {"code": -32002, "message": "Resource not found", "data": {"uri": "notes://today"}}, r)
+    write_in_place("recreated")
+    m = messages_for(w, 1.0)
+    check("watch: recreating the file notifies exactly once", m == [updated("notes://today")], m)
+    r = read_notes()
+    check("watch: the recreated file is read", r == contents("recreated"), r)
+    write_in_place("after recreate")
+    m = messages_for(w, 1.0)
+    check("watch: the recreated file is still watched", m == [updated("notes://today")], m)
+    r = read_notes()
+    check("watch: and read", r == contents("after recreate"), r)
+
+    # a burst of saves is coalesced (fewer notifications than saves; each
+    # 50 ms window sends at most one), and the last save is never dropped:
+    # a notification follows it and the read sees it
+    for i in range(5):
+        save_by_rename(f"burst {i}")
+    m = messages_for(w, 1.0)
+    check("watch: a burst of 5 saves notifies 1 to 4 times, only for notes://today",
+          1 <= len(m) <= 4 and all(x == updated("notes://today") for x in m), m)
+    r = read_notes()
+    check("watch: the last save of the burst is read", r == contents("burst 4"), r)
+
+    # another file in the same directory, and the temporary files, are not notes://today
+    with open(os.path.join(tmp, "other.txt"), "w") as f:
+        f.write("changed")
+    with open(notes + ".swp", "w") as f:
+        f.write("not yet renamed")
+    m = messages_for(w, 1.0)
+    check("watch: changes to other files of the directory notify nothing", m == [], m)
+
+    r = w.request("resources/unsubscribe", {"uri": "notes://today"})
+    check("watch: unsubscribe", r.get("result") == {}, r)
+    save_by_rename("unsubscribed")
+    m = messages_for(w, 1.0)
+    check("watch: no notification after unsubscribe", m == [], m)
+    rc = w.close()
+    check("watch: server exits cleanly", rc == 0, w.stderr)
+
+# ---- pf_resource_updated from native handlers, inline and blocking ------------
+FIXTURE = os.path.join(SRC, "tests", "e2e", "full", "stdio.yaml")
+LIB = os.path.join(BUILD, "tests", "libfull_fixture.so")
+check("the full fixture library is built (ninja builds tests/libfull_fixture.so)",
+      os.path.exists(LIB), LIB)
+s = Server(None, config=FIXTURE)
+s.initialize()
+
+
+def call_collect(srv, tool, args):
+    """Calls tool; returns (its response, the other messages until 0.5 s after it)."""
+    id = srv.next_id
+    srv.next_id += 1
+    srv.send({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+              "params": {"name": tool, "arguments": args}})
+    resp, others, end = None, [], time.time() + 10
+    while time.time() < end:
+        l = srv.line(max(0.0, end - time.time()))
+        if l is None:
+            break
+        m = json.loads(l)
+        if m.get("id") == id and "method" not in m:
+            resp = m
+            end = min(end, time.time() + 0.5)
+        else:
+            others.append(m)
+    return resp, others
+
+
+r = s.request("resources/subscribe", {"uri": "docs://inline"})
+check("handlers: subscribe to docs://inline", r.get("result") == {}, r)
+r = s.request("resources/subscribe", {"uri": "status://disk"})
+check("handlers: subscribe to a template resource status://disk", r.get("result") == {}, r)
+for tool in ["touch", "touch_blocking"]:
+    for uri in ["docs://inline", "status://disk"]:
+        resp, m = call_collect(s, tool, {"uri": uri})
+        check(f"handlers: {tool} {uri} answers",
+              resp and resp.get("result") == {"content": [{"type": "text", "text": f"touched {uri}"}]}, resp)
+        check(f"handlers: {tool} {uri} reaches the subscriber once", m == [updated(uri)], m)
+    resp, m = call_collect(s, tool, {"uri": "docs://unsubscribed"})
+    check(f"handlers: {tool} of a URI nobody subscribed to sends nothing",
+          resp and "result" in resp and m == [], (resp, m))
+for uri in ["docs://inline", "status://disk"]:
+    r = s.request("resources/unsubscribe", {"uri": uri})
+    check(f"handlers: unsubscribe {uri}", r.get("result") == {}, r)
+for tool in ["touch", "touch_blocking"]:
+    for uri in ["docs://inline", "status://disk"]:
+        resp, m = call_collect(s, tool, {"uri": uri})
+        check(f"handlers: after unsubscribe, {tool} {uri} answers and sends nothing",
+              resp and resp.get("result", {}).get("content", [{}])[0].get("text") == f"touched {uri}"
+              and m == [], (resp, m))
+
+# ---- resources/templates/list: page_size 1, three templates, three pages ------
+pages, cursor = [], None
+for _ in range(4):  # one more than needed: a cursor on the last page fails the check
+    r = s.request("resources/templates/list", {"cursor": cursor} if cursor else {})
+    pages.append(r.get("result"))
+    cursor = (r.get("result") or {}).get("nextCursor")
+    if not cursor:
+        break
+check("templates/list walks 3 pages of one template each via nextCursor",
+      [[t for t in p["resourceTemplates"]] for p in pages] == [
+          [{"uriTemplate": "notes://{folder}/{id}", "name": "notes", "mimeType": "text/plain"}],
+          [{"uriTemplate": "files://{name}", "name": "files", "mimeType": "text/plain"}],
+          [{"uriTemplate": "status://{what}", "name": "status"}]]
+      and all("nextCursor" in p for p in pages[:2]) and "nextCursor" not in pages[-1], pages)
+r = s.request("resources/read", {"uri": "files://a"})
+check("templates: a template on page 2 is read",
+      r.get("result") == {"contents": [{"uri": "files://a", "mimeType": "text/plain", "text": "file a\n"}]}, r)
+rc = s.close()
+check("handlers fixture server exits cleanly", rc == 0, s.stderr)
+
+# ---- file resources stay inside their root --------------------------------
+with tempfile.TemporaryDirectory() as tmp:
+    root = os.path.join(tmp, "root")
+    os.makedirs(os.path.join(root, "files"))
+    with open(os.path.join(tmp, "secret.txt"), "w") as f:
+        f.write("outside the root")
+    with open(os.path.join(root, "files", "a.txt"), "w") as f:
+        f.write("inside")
+    # a symlink inside the root that leads out of it
+    os.symlink(os.path.join(tmp, "secret.txt"), os.path.join(root, "files", "out.txt"))
+    cfg = os.path.join(root, "pforge.yaml")
+    with open(cfg, "w") as f:
+        f.write("forge: {name: roots, version: 1.0.0}\n"
+                "resources:\n"
+                "  - uri: static://a\n    name: a\n    file: files/a.txt\n"
+                "  - uri_template: files://{name}\n    name: files\n    file: files/{name}.txt\n")
+    t = Server(None, config=cfg)
+    t.initialize()
+    r = t.request("resources/read", {"uri": "files://a"})
+    check("root: a file inside the root is read",
+          r.get("result") == {"contents": [{"uri": "files://a", "text": "inside"}]}, r)
+    r = t.request("resources/read", {"uri": "files://out"})
+    check("root: a symlink out of the root is -32002 at read time",
+          r.get("error") == {"code": -32002, "message": "Resource not found", "data": {"uri": "files://out"}}, r)
+    # a static file replaced after the load by a symlink out of the root
+    r = t.request("resources/read", {"uri": "static://a"})
+    check("root: the static file is read", r.get("result") == {"contents": [{"uri": "static://a", "text": "inside"}]}, r)
+    os.unlink(os.path.join(root, "files", "a.txt"))
+    os.symlink(os.path.join(tmp, "secret.txt"), os.path.join(root, "files", "a.txt"))
+    r = t.request("resources/read", {"uri": "static://a"})
+    check("root: a static file replaced by a symlink out of the root is -32002",
+          r.get("error") == {"code": -32002, "message": "Resource not found", "data": {"uri": "static://a"}}, r)
+    rc = t.close()
+    check("root: server exits cleanly", rc == 0, t.stderr)
+
+    for bad in ["../secret.txt", "/etc/passwd"]:
+        with open(cfg, "w") as f:
+            f.write("forge: {name: roots, version: 1.0.0}\n"
+                    "resources:\n"
+                    f"  - uri: static://bad\n    name: bad\n    file: {bad}\n")
+        want = (f"{cfg}:5:11: resources[0].file: '{bad}' must be a relative path inside "
+                "resources_root (no '/' start, no '..')\n")
+        for cmd in ["validate", "serve"]:
+            p = subprocess.run([PF, cmd, cfg], stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+            check(f"root: `pforge {cmd}` with file: {bad} fails with the message",
+                  p.returncode == 1 and p.stdout == b"" and p.stderr.decode() == want,
+                  (p.returncode, p.stdout, p.stderr))
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

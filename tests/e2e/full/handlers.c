@@ -116,3 +116,13 @@ PF_TOOL(fx_res_empty) {
   (void)call;
   return 0;
 }
+
+/* Tells the subscribers of `uri` that it changed: served inline and as a
+ * blocking tool by tests/e2e/full/stdio.yaml. */
+PF_TOOL(fx_touch) {
+  const char *uri = pf_arg_str(call, "uri", NULL);
+  int rc = pf_resource_updated(call, uri);
+  if (rc != 0)
+    return pf_result_error(call, "pf_resource_updated failed: %d", rc);
+  return pf_result_textf(call, "touched %s", uri);
+}
