@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/base64.h"
 #include "json/internal.h"
 #include "mcp/internal.h"
@@ -24,7 +25,11 @@ static int embed_resource(pf__session *s, const char *uri, pf_json_writer *w) {
   if (r->cfg->text) {
     pf_buf_puts(&text, r->cfg->text);
   } else if (r->file_path) {
-    FILE *f = fopen(r->file_path, "rb");
+    /* resolved again, as resources/read does: the file may have been
+     * replaced since the load by a symlink out of the root */
+    char *path = pf__resource_resolve(s->srv, r->file_path, strlen(r->file_path));
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    pf__free(path);
     if (!f)
       return -1;
     char chunk[8192];

@@ -481,7 +481,9 @@ with tempfile.TemporaryDirectory() as tmp:
         f.write("forge: {name: roots, version: 1.0.0}\n"
                 "resources:\n"
                 "  - uri: static://a\n    name: a\n    file: files/a.txt\n"
-                "  - uri_template: files://{name}\n    name: files\n    file: files/{name}.txt\n")
+                "  - uri_template: files://{name}\n    name: files\n    file: files/{name}.txt\n"
+                "prompts:\n  - name: embed\n    messages:\n"
+                "      - {role: user, resource: {uri: static://a}}\n")
     t = Server(None, config=cfg)
     t.initialize()
     r = t.request("resources/read", {"uri": "files://a"})
@@ -493,11 +495,16 @@ with tempfile.TemporaryDirectory() as tmp:
     # a static file replaced after the load by a symlink out of the root
     r = t.request("resources/read", {"uri": "static://a"})
     check("root: the static file is read", r.get("result") == {"contents": [{"uri": "static://a", "text": "inside"}]}, r)
+    r = t.request("prompts/get", {"name": "embed"})
+    check("root: a prompt embeds the static file",
+          (r.get("result") or {}).get("messages", [{}])[0].get("content", {}).get("resource", {}).get("text") == "inside", r)
     os.unlink(os.path.join(root, "files", "a.txt"))
     os.symlink(os.path.join(tmp, "secret.txt"), os.path.join(root, "files", "a.txt"))
     r = t.request("resources/read", {"uri": "static://a"})
     check("root: a static file replaced by a symlink out of the root is -32002",
           r.get("error") == {"code": -32002, "message": "Resource not found", "data": {"uri": "static://a"}}, r)
+    r = t.request("prompts/get", {"name": "embed"})
+    check("root: nor can a prompt embed it", "error" in r and "outside the root" not in json.dumps(r), r)
     rc = t.close()
     check("root: server exits cleanly", rc == 0, t.stderr)
 
