@@ -34,6 +34,7 @@ typedef struct stdio_srv {
   size_t scanned;  /* bytes of inbuf known to hold no '\n' */
   bool discarding; /* dropping the rest of an oversized line */
   pf_buf out;
+  bool in_process; /* handling the lines of one read: output goes into out */
   size_t max_message;
   int exit_code;
   bool closing;
@@ -79,11 +80,16 @@ static void flush(stdio_srv *s) {
 
 /* Loop thread, or an HTTP-less process's only loop: output of asynchronous
  * calls, requests to the client and resource updates. (The file watcher and
- * every call run on this loop, so no lock is needed.) */
+ * every call run on this loop, so no lock is needed.) While the lines of a
+ * read are being handled (an inline handler signalling a resource update,
+ * say), the output joins theirs, in order: a notification cannot overtake
+ * the responses to the requests before it. */
 static void emit(void *ud, const char *data, size_t len, bool final) {
-  (void) final;
+  (void)final;
   stdio_srv *s = ud;
-  if (write_all(data, len) != 0)
+  if (s->in_process)
+    pf_buf_append(&s->out, data, len);
+  else if (write_all(data, len) != 0)
     stop(s, 0);
 }
 
@@ -92,6 +98,7 @@ static void process(stdio_srv *s) {
   char *base = s->inbuf.data;
   size_t start = 0, len = s->inbuf.len;
   size_t from = s->scanned;
+  s->in_process = true;
   for (;;) {
     char *nl = memchr(base + from, '\n', len - from);
     if (!nl)
@@ -131,6 +138,7 @@ static void process(stdio_srv *s) {
     s->inbuf.len = 0;
     s->scanned = 0;
   }
+  s->in_process = false;
   flush(s);
 }
 

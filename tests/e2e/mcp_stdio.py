@@ -436,6 +436,19 @@ for tool in ["touch", "touch_blocking"]:
     resp, m = call_collect(s, tool, {"uri": "docs://unsubscribed"})
     check(f"handlers: {tool} of a URI nobody subscribed to sends nothing",
           resp and "result" in resp and m == [], (resp, m))
+# pipelined in one write: the update an inline handler signals comes out in order, after
+# the responses to the requests before it and before the call's own response
+batch = [{"jsonrpc": "2.0", "id": "o1", "method": "ping"},
+         {"jsonrpc": "2.0", "id": "o2", "method": "tools/call",
+          "params": {"name": "touch", "arguments": {"uri": "docs://inline"}}},
+         {"jsonrpc": "2.0", "id": "o3", "method": "ping"}]
+s.send_raw(b"".join(json.dumps(m).encode() + b"\n" for m in batch))
+seen = []
+for _ in range(4):
+    m = s.recv(5)
+    seen.append(m.get("id", m.get("method")) if isinstance(m, dict) else m)
+check("handlers: pipelined ping, touch, ping: ping, the update, touch's answer, ping",
+      seen == ["o1", "notifications/resources/updated", "o2", "o3"], seen)
 for uri in ["docs://inline", "status://disk"]:
     r = s.request("resources/unsubscribe", {"uri": uri})
     check(f"handlers: unsubscribe {uri}", r.get("result") == {}, r)
