@@ -193,8 +193,18 @@ bool pf_client_supports(pf_call *call, const char *capability);
  * or elicitation.url for params with "mode":"url"; roots/list: roots);
  * -PF_EINVAL when params is not a JSON object; -PF_ETIMEDOUT after
  * timeout_ms (0: forge.http.call_timeout_ms, default 60 s), and -PF_ECANCELED when the call is
- * cancelled or the session ends while waiting (the client then gets notifications/cancelled for the
- * request). *result is NULL on every error but -PF_EREMOTE.
+ * cancelled or the session ends while waiting. *result is NULL on every error but -PF_EREMOTE.
+ *
+ * The client is told when pforge gives up on its request: it gets
+ * notifications/cancelled {requestId, reason}. After a timeout ("timed
+ * out") it comes the way the request went, before the call's result. When
+ * the client cancels the tool call ("the tool call was cancelled") it comes
+ * at once, on stdio on stdout; on Streamable HTTP, whose POST stream ends
+ * with the cancelled call, on the session's standalone GET stream, and, when
+ * the client has none open, it is not delivered (the client that cancelled
+ * the call should drop the call's requests itself). When the session ends
+ * (HTTP DELETE, expiry, shutdown) nothing more is sent: its streams end
+ * with it.
  *
  *   const pf_json *r;
  *   int rc = pf_client_request(call, "roots/list", NULL, 0, &r);

@@ -6,6 +6,15 @@
  * route (stdout, or the SSE stream of the POST), then waits on a condition
  * variable. The client's response arrives as an ordinary message on any
  * loop thread; pf__client_response matches its id and wakes the handler.
+ *
+ * When the client cancels the tool call (notifications/cancelled) the
+ * call's own output is dropped from then on (and on HTTP its POST stream
+ * ends), so the notifications/cancelled that tells the client to drop the
+ * server's request goes out on the session's default route (stdout; the
+ * standalone GET stream on HTTP), from the loop thread that saw the
+ * cancellation: pf__outreq_wake_all, which the cancellation runs. A
+ * handler that sees its request cancelled before that scan leaves its
+ * record behind (detached) for the scan to announce and free.
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +29,10 @@ typedef struct pf__outreq {
   uint64_t id;
   uv_cond_t cond;
   bool done;
-  int rc;      /* 0: result, -PF_EREMOTE: error, -PF_ECANCELED: session closed */
+  bool cancel_sent;         /* the client was told (notifications/cancelled) */
+  bool detached;            /* its handler gave up (its request was cancelled): the list owns it */
+  const atomic_bool *owner; /* the call's request's cancelled flag, while the handler waits */
+  int rc;                   /* 0: result, -PF_EREMOTE: error, -PF_ECANCELED: session closed */
   char *reply; /* malloc'd JSON text of the result or error object */
   size_t reply_len;
   struct pf__outreq *next;
@@ -93,10 +105,10 @@ static void send_line(pf_call *call, const pf_buf *line) {
   uv_async_send(call->wake);
 }
 
-static void send_cancelled(pf_call *call, uint64_t id, const char *reason) {
-  pf_buf line = PF_BUF_INIT;
+/* Appends notifications/cancelled {requestId: id, reason} to line. */
+static void cancelled_line(pf_buf *line, uint64_t id, const char *reason) {
   pf_json_writer w;
-  begin_message(&w, &line, 0, "notifications/cancelled");
+  begin_message(&w, line, 0, "notifications/cancelled");
   PF_JW_KEY(&w, "params");
   pf_jw_obj_begin(&w);
   PF_JW_KEY(&w, "requestId");
@@ -104,10 +116,21 @@ static void send_cancelled(pf_call *call, uint64_t id, const char *reason) {
   PF_JW_KEY(&w, "reason");
   pf_jw_strz(&w, reason);
   pf_jw_obj_end(&w);
-  end_message(&w, &line, NULL);
+  end_message(&w, line, NULL);
+}
+
+static void send_cancelled(pf_call *call, uint64_t id, const char *reason) {
+  pf_buf line = PF_BUF_INIT;
+  cancelled_line(&line, id, reason);
   if (!line.failed)
     send_line(call, &line);
   pf_buf_free(&line);
+}
+
+static void outreq_free(pf__outreq *o) {
+  pf__free(o->reply);
+  uv_cond_destroy(&o->cond);
+  pf__free(o);
 }
 
 static void unlink_locked(pf__session *s, pf__outreq *o) {
@@ -155,6 +178,7 @@ int pf_client_request(pf_call *call, const char *method, const char *params, uns
     return -PF_ECANCELED;
   }
   o->id = ++s->next_outreq_id;
+  o->owner = call->outer_cancelled;
   o->next = s->outreqs;
   s->outreqs = o;
   uv_mutex_unlock(&s->lock);
@@ -187,9 +211,21 @@ int pf_client_request(pf_call *call, const char *method, const char *params, uns
     uint64_t wait = deadline - now;
     (void)uv_cond_timedwait(&o->cond, &s->lock, wait < WAIT_SLICE_NS ? wait : WAIT_SLICE_NS);
   }
-  unlink_locked(s, o);
   bool closed = s->closed;
+  /* The client cancelled the tool call before pf__outreq_wake_all (which
+   * its cancellation runs next, on a loop thread) told it about this
+   * request: leave the record to it. */
+  bool detach = rc == 0 && !o->done && cancelled && !closed && !o->cancel_sent && o->owner &&
+                atomic_load(o->owner);
+  if (detach) {
+    o->detached = true;
+    o->owner = NULL; /* the request may be gone by the time the scan runs */
+  } else {
+    unlink_locked(s, o);
+  }
   uv_mutex_unlock(&s->lock);
+  if (detach)
+    return -PF_ECANCELED;
 
   if (rc == 0 && o->done) {
     rc = o->rc;
@@ -202,13 +238,12 @@ int pf_client_request(pf_call *call, const char *method, const char *params, uns
     }
   } else if (rc == 0) {
     rc = timed_out ? -PF_ETIMEDOUT : -PF_ECANCELED;
-    (void)cancelled;
-    if (!closed)
+    /* a timeout, or the attempt alone was cancelled (a policy timeout): the
+     * call's route is still live */
+    if (!closed && !o->cancel_sent)
       send_cancelled(call, o->id, timed_out ? "timed out" : "the request was cancelled");
   }
-  pf__free(o->reply);
-  uv_cond_destroy(&o->cond);
-  pf__free(o);
+  outreq_free(o);
   if (rc == -PF_EREMOTE && !*result)
     rc = -PF_ENOMEM;
   return rc;
@@ -255,22 +290,76 @@ void pf__client_response(pf__session *s, const pf_json *msg) {
 }
 
 void pf__outreq_cancel_all(pf__session *s) {
+  pf__outreq *gone = NULL;
   uv_mutex_lock(&s->lock);
-  for (pf__outreq *o = s->outreqs; o; o = o->next) {
+  for (pf__outreq **pp = &s->outreqs; *pp;) {
+    pf__outreq *o = *pp;
+    if (o->detached) { /* nobody waits for it: the session is ending, nothing is sent */
+      *pp = o->next;
+      o->next = gone;
+      gone = o;
+      continue;
+    }
     if (!o->done) {
       o->done = true;
       o->rc = -PF_ECANCELED;
     }
     uv_cond_signal(&o->cond);
+    pp = &o->next;
   }
   uv_mutex_unlock(&s->lock);
+  while (gone) {
+    pf__outreq *n = gone->next;
+    outreq_free(gone);
+    gone = n;
+  }
 }
 
+/* Loop thread (the one that handled notifications/cancelled, or the
+ * request's own): wakes the waiting handlers so they see a cancellation,
+ * and sends notifications/cancelled for each request whose tool call was
+ * cancelled, on the session's default route: the call's own route is
+ * dropped once it is cancelled. */
 void pf__outreq_wake_all(pf__session *s) {
+  pf_buf lines = PF_BUF_INIT;
+  pf__outreq *gone = NULL;
   uv_mutex_lock(&s->lock);
-  for (pf__outreq *o = s->outreqs; o; o = o->next)
+  bool closed = s->closed;
+  for (pf__outreq **pp = &s->outreqs; *pp;) {
+    pf__outreq *o = *pp;
+    if (!o->done && !o->cancel_sent && (o->detached || (o->owner && atomic_load(o->owner)))) {
+      o->cancel_sent = true;
+      if (!closed)
+        cancelled_line(&lines, o->id, "the tool call was cancelled");
+    }
+    if (o->detached) {
+      *pp = o->next;
+      o->next = gone;
+      gone = o;
+      continue;
+    }
     uv_cond_signal(&o->cond);
+    pp = &o->next;
+  }
   uv_mutex_unlock(&s->lock);
+  if (lines.len && !lines.failed && s->route.emit)
+    s->route.emit(s->route.ud, lines.data, lines.len, false);
+  pf_buf_free(&lines);
+  while (gone) {
+    pf__outreq *n = gone->next;
+    outreq_free(gone);
+    gone = n;
+  }
+}
+
+void pf__outreq_release_all(pf__session *s) {
+  pf__outreq *o = s->outreqs;
+  s->outreqs = NULL;
+  while (o) {
+    pf__outreq *n = o->next;
+    outreq_free(o);
+    o = n;
+  }
 }
 
 int pf_client_notify(pf_call *call, const char *method, const char *params) {

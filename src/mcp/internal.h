@@ -66,4 +66,11 @@ bool pf__resource_as_text(const char *mime, const char *data, size_t len);
 /* An empty JSON object, for calls without arguments. */
 extern const pf_json *pf__empty_object;
 
+/* Requests to the client, continued (client.c). pf__outreq_wake_all runs
+ * on a loop thread after a cancellation: besides waking the waiting
+ * handlers it sends notifications/cancelled, on the session's default
+ * route, for each request whose tool call was cancelled. */
+/* Frees the records left in a session that is being freed (last unref). */
+void pf__outreq_release_all(pf__session *s);
+
 #endif

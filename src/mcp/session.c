@@ -170,6 +170,7 @@ void pf__session_ref(pf__session *s) { atomic_fetch_add(&s->refs, 1); }
 void pf__session_unref(pf__session *s) {
   if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
     return;
+  pf__outreq_release_all(s); /* requests whose handlers gave up on a cancelled call */
   for (size_t i = 0; i < s->nsubs; i++)
     pf__free(s->subs[i]);
   pf__free(s->subs);

@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "config/config.h"
 #include "json/internal.h"
+#include "mcp/internal.h"
 #include "mcp/mcp.h"
 
 /* ------------------------------------------------------------------ */
@@ -1225,6 +1226,200 @@ static void test_pages_concurrent(void **state) {
   }
 }
 
+/* ------------------------------------------------------------------ */
+/* Requests to the client: elicitation modes, cancellation while waiting */
+
+/* Blocking: elicitation/create in the mode of its argument ("url" or "form"). */
+PF_TOOL(ut_elicit) {
+  const char *mode = pf_arg_str(call, "mode", "form");
+  const char *params =
+      strcmp(mode, "url") == 0
+          ? "{\"mode\":\"url\",\"message\":\"Sign in\",\"url\":\"https://example.com/x\","
+            "\"elicitationId\":\"e7\"}"
+          : "{\"message\":\"Name?\",\"requestedSchema\":{\"type\":\"object\",\"properties\":{"
+            "\"n\":{\"type\":\"string\"}}}}";
+  const pf_json *r;
+  int rc = pf_client_request(call, "elicitation/create", params, 0, &r);
+  if (rc != 0)
+    return pf_result_error(call, "rc %d", rc);
+  return pf_result_textf(call, "action %s", pf_json_get_str(r, "action", "?"));
+}
+
+static const char yaml_creq[] =
+    "forge: {name: unit, version: '0.1'}\n"
+    "tools:\n"
+    "  - {type: native, name: ask, description: Asks, handler: {path: ut_ask}, blocking: true,\n"
+    "     params: {ms: {type: integer, required: false}}}\n"
+    "  - {type: native, name: elicit, description: E, handler: {path: ut_elicit}, blocking: true,\n"
+    "     params: {mode: string}}\n";
+
+static int setup_creq(void **state) {
+  setup_yaml = yaml_creq;
+  int rc = setup(state);
+  setup_yaml = yaml;
+  return rc;
+}
+
+/* Occurrences of needle in hay. */
+static int count_of(const char *hay, const char *needle) {
+  int n = 0;
+  for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+    n++;
+  return n;
+}
+
+/* Waits (running the loop) until no call is pending. */
+static void run_idle(fixture *f) {
+  for (int i = 0; i < 5000 && pf__session_pending(f->s); i++) {
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    struct timespec ts = {0, 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  assert_int_equal(pf__session_pending(f->s), 0);
+  uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/* The client cancels the tool call while its handler waits for the
+ * client: the client is told, exactly once, that the server's request is
+ * cancelled, and the call gets no response. Many rounds, so that the
+ * handler sometimes sees the cancellation before the session announces it
+ * (the record it leaves behind is then announced and freed). */
+static void test_client_request_cancel_notifies(void **state) {
+  fixture *f = *state;
+  init_caps(f, "{\"roots\":{}}");
+  for (int i = 1; i <= 20; i++) {
+    pf_buf_reset(&f->emitted);
+    char msg[160], want[200];
+    snprintf(msg, sizeof msg,
+             RPC "\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":\"ask\"}}", 100 + i);
+    EXPECT(f, msg, "");
+    snprintf(want, sizeof want, RPC "\"id\":%d,\"method\":\"roots/list\"}\n", i);
+    run_until(f, want);
+    if (i % 2) { /* let the handler run into its next wait slice */
+      struct timespec ts = {0, (long)(i % 7) * 30 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+    snprintf(msg, sizeof msg,
+             RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":%d}}", 100 + i);
+    EXPECT(f, msg, ""); /* on the session's route, not in the reply to this message */
+    snprintf(want, sizeof want,
+             RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":%d,\"reason\":"
+                 "\"the tool call was cancelled\"}}\n",
+             i);
+    run_until(f, want);
+    run_idle(f);
+    const char *e = pf_buf_cstr(&f->emitted);
+    assert_int_equal(count_of(e, "notifications/cancelled"), 1);
+    snprintf(want, sizeof want, "\"id\":%d,\"result\"", 100 + i);
+    assert_null(strstr(e, want));
+    /* the client's late answer is ignored */
+    snprintf(msg, sizeof msg, RPC "\"id\":%d,\"result\":{\"roots\":[]}}", i);
+    EXPECT(f, msg, "");
+  }
+}
+
+/* The handler sees its call cancelled before the session announces it (a
+ * cancellation sets the request's flag, then announces): it returns at once
+ * and leaves its record, which the announcement sends, once, and frees. */
+static void test_client_request_cancel_detached(void **state) {
+  fixture *f = *state;
+  init_caps(f, "{\"roots\":{}}");
+  EXPECT(f, RPC "\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"ask\"}}", "");
+  run_until(f, RPC "\"id\":1,\"method\":\"roots/list\"}\n");
+  pf__async_cancel_all(f->s); /* the flag (the loop has not run) */
+  struct timespec ts = {0, 350 * 1000 * 1000};
+  nanosleep(&ts, NULL);      /* the handler's wait slices see it: it gives up */
+  pf__outreq_wake_all(f->s); /* the announcement */
+  run_idle(f);
+  const char *e = pf_buf_cstr(&f->emitted);
+  assert_non_null(strstr(e,
+                         RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":1,"
+                             "\"reason\":\"the tool call was cancelled\"}}\n"));
+  assert_int_equal(count_of(e, "notifications/cancelled"), 1);
+  assert_null(strstr(e, "\"id\":9,\"result\""));
+}
+
+/* A timeout still tells the client on the call's own route, before the
+ * call's isError result. */
+static void test_client_request_timeout_order(void **state) {
+  fixture *f = *state;
+  init_caps(f, "{\"roots\":{}}");
+  EXPECT(
+      f,
+      RPC
+      "\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"ask\",\"arguments\":{\"ms\":30}}}",
+      "");
+  run_until(f, "\"id\":5,\"result\"");
+  assert_string_equal(
+      pf_buf_cstr(&f->emitted),
+      RPC "\"id\":1,\"method\":\"roots/list\"}\n" RPC
+          "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":1,\"reason\":"
+          "\"timed out\"}}\n" RPC "\"id\":5,\"result\":{\"content\":[{\"type\":\"text\","
+          "\"text\":\"rc timed out\"}],\"isError\":true}}\n");
+}
+
+/* URL-mode elicitation needs `elicitation.url`; `elicitation: {}` is form
+ * mode only. */
+static void elicit_with(fixture *f, const char *caps, bool url_ok, bool form_ok) {
+  init_caps(f, caps);
+  char want[160];
+  /* url mode */
+  EXPECT(f,
+         RPC "\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"elicit\",\"arguments\":{"
+             "\"mode\":\"url\"}}}",
+         "");
+  if (url_ok) {
+    run_until(f, RPC "\"id\":1,\"method\":\"elicitation/create\",\"params\":{\"mode\":\"url\","
+                     "\"message\":\"Sign in\",\"url\":\"https://example.com/x\","
+                     "\"elicitationId\":\"e7\"}}\n");
+    EXPECT(f, RPC "\"id\":1,\"result\":{\"action\":\"accept\"}}", "");
+    run_until(
+        f, "\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"action accept\"}]}}");
+  } else {
+    snprintf(want, sizeof want,
+             "\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"rc %d\"}],"
+             "\"isError\":true}}",
+             -PF_ENOTSUP);
+    run_until(f, want);
+    assert_null(strstr(pf_buf_cstr(&f->emitted), "elicitation/create"));
+  }
+  pf_buf_reset(&f->emitted);
+  /* form mode */
+  EXPECT(f,
+         RPC "\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"elicit\",\"arguments\":{"
+             "\"mode\":\"form\"}}}",
+         "");
+  if (form_ok) {
+    run_until(f, "\"method\":\"elicitation/create\",\"params\":{\"message\":\"Name?\"");
+    const char *e = pf_buf_cstr(&f->emitted);
+    const char *id = strstr(e, "\"id\":");
+    assert_non_null(id);
+    long rid = strtol(id + 5, NULL, 10);
+    char msg[128];
+    snprintf(msg, sizeof msg, RPC "\"id\":%ld,\"result\":{\"action\":\"decline\"}}", rid);
+    EXPECT(f, msg, "");
+    run_until(f, "\"text\":\"action decline\"");
+  } else {
+    snprintf(want, sizeof want, "\"text\":\"rc %d\"}],\"isError\":true}}", -PF_ENOTSUP);
+    run_until(f, want);
+    assert_null(strstr(pf_buf_cstr(&f->emitted), "elicitation/create"));
+  }
+  run_idle(f);
+}
+
+static void test_elicit_form_only_empty(void **state) {
+  elicit_with(*state, "{\"elicitation\":{}}", false, true);
+}
+static void test_elicit_form_only(void **state) {
+  elicit_with(*state, "{\"elicitation\":{\"form\":{}}}", false, true);
+}
+static void test_elicit_url_only(void **state) {
+  elicit_with(*state, "{\"elicitation\":{\"url\":{}}}", true, false);
+}
+static void test_elicit_both(void **state) {
+  elicit_with(*state, "{\"elicitation\":{\"form\":{},\"url\":{}}}", true, true);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_lifecycle_order, setup, teardown),
@@ -1257,6 +1452,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_validation_memo, setup_vmemo, teardown),
       cmocka_unit_test_setup_teardown(test_numbered_names, setup, teardown),
       cmocka_unit_test_setup_teardown(test_params_dropped, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_client_request_cancel_notifies, setup_creq, teardown),
+      cmocka_unit_test_setup_teardown(test_client_request_cancel_detached, setup_creq, teardown),
+      cmocka_unit_test_setup_teardown(test_client_request_timeout_order, setup_creq, teardown),
+      cmocka_unit_test_setup_teardown(test_elicit_form_only_empty, setup_creq, teardown),
+      cmocka_unit_test_setup_teardown(test_elicit_form_only, setup_creq, teardown),
+      cmocka_unit_test_setup_teardown(test_elicit_url_only, setup_creq, teardown),
+      cmocka_unit_test_setup_teardown(test_elicit_both, setup_creq, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
