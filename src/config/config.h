@@ -318,6 +318,10 @@ typedef struct pf_cfg_http {
   uint32_t max_header;          /* request line + headers limit, default 16384 */
   uint32_t header_timeout_ms;   /* default 10000 */
   uint32_t idle_timeout_ms;     /* keep-alive idle timeout, default 60000 */
+  uint32_t body_timeout_ms;     /* from the end of the headers to the end of the body
+                                   (absolute; 408 and close after), default 30000 */
+  uint32_t shutdown_timeout_ms; /* SIGINT/SIGTERM: how long in-flight requests may run
+                                   before they are cancelled, default 10000 */
   uint32_t sse_retry_ms;        /* `retry:` sent on SSE streams, default 1000 */
   uint32_t sse_buffer;          /* events kept per stream for Last-Event-ID replay, default 256 */
   uint32_t call_timeout_ms;     /* server-to-client request timeout, default 60000 */

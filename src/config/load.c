@@ -225,6 +225,8 @@ enum {
   HT_MAX_HEADER,
   HT_HEADER_TIMEOUT,
   HT_IDLE_TIMEOUT,
+  HT_BODY_TIMEOUT,
+  HT_SHUTDOWN_TIMEOUT,
   HT_SSE_RETRY,
   HT_SSE_BUFFER,
   HT_CALL_TIMEOUT,
@@ -247,6 +249,8 @@ static const pf__cfg_key http_keys[] = {
     {HT_MAX_HEADER, "max_header", NULL, PF__T_INT, false},
     {HT_HEADER_TIMEOUT, "header_timeout_ms", NULL, PF__T_INT, false},
     {HT_IDLE_TIMEOUT, "idle_timeout_ms", NULL, PF__T_INT, false},
+    {HT_BODY_TIMEOUT, "body_timeout_ms", NULL, PF__T_INT, false},
+    {HT_SHUTDOWN_TIMEOUT, "shutdown_timeout_ms", NULL, PF__T_INT, false},
     {HT_SSE_RETRY, "sse_retry_ms", NULL, PF__T_INT, false},
     {HT_SSE_BUFFER, "sse_buffer", NULL, PF__T_INT, false},
     {HT_CALL_TIMEOUT, "call_timeout_ms", NULL, PF__T_INT, false},
@@ -269,6 +273,8 @@ static void http_defaults(pf_cfg_http *h) {
       .max_header = 16384,
       .header_timeout_ms = 10000,
       .idle_timeout_ms = 60000,
+      .body_timeout_ms = 30000,
+      .shutdown_timeout_ms = 10000,
       .sse_retry_ms = 1000,
       .sse_buffer = 256,
       .call_timeout_ms = 60000,
@@ -406,6 +412,8 @@ static void parse_http(pf__cfg_ctx *c, const pf__cfg_val *v) {
   http_u32(c, &k[HT_MAX_HEADER], 1024, 1048576, &h->max_header);
   http_u32(c, &k[HT_HEADER_TIMEOUT], 1, 86400000, &h->header_timeout_ms);
   http_u32(c, &k[HT_IDLE_TIMEOUT], 1, 86400000, &h->idle_timeout_ms);
+  http_u32(c, &k[HT_BODY_TIMEOUT], 1, 86400000, &h->body_timeout_ms);
+  http_u32(c, &k[HT_SHUTDOWN_TIMEOUT], 1, 86400000, &h->shutdown_timeout_ms);
   http_u32(c, &k[HT_SSE_RETRY], 1, 86400000, &h->sse_retry_ms);
   http_u32(c, &k[HT_SSE_BUFFER], 0, 1000000, &h->sse_buffer);
   http_u32(c, &k[HT_CALL_TIMEOUT], 1, 86400000, &h->call_timeout_ms);

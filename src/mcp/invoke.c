@@ -903,3 +903,5 @@ void pf__async_cancel_all(pf__session *s) {
       uv_async_send(&r->wake);
   uv_mutex_unlock(&s->lock);
 }
+
+void pf__session_cancel_client_requests(pf__session *s) { pf__outreq_cancel_all(s); }

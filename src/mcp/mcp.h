@@ -382,4 +382,10 @@ void pf__notify_log(pf__session *s, pf_buf *out, pf_level level, const char *log
 int pf__level_parse(const char *name, size_t len);
 extern const char *const pf__level_names[8];
 
+/* Cancels the requests to the client still waiting for an answer (their
+ * pf_client_request returns -PF_ECANCELED; the calls themselves run on):
+ * for a transport that is shutting down and can no longer receive the
+ * answers. Any thread. */
+void pf__session_cancel_client_requests(pf__session *s);
+
 #endif

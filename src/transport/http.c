@@ -35,7 +35,10 @@
 
 #define MAX_EVENTS_HARD 65536    /* undelivered events kept per stream, at most */
 #define KEEP_FINISHED_STREAMS 16 /* finished streams kept per session for resumption */
-#define SHUTDOWN_GRACE_MS 2000
+#define SHUTDOWN_SETTLE_MS                                                                         \
+  1000 /* after the calls left at the end of shutdown_timeout_ms are cancelled: time for           \
+          them to end their streams before the connections are closed */
+#define DRAIN_TICK_MS 20 /* how often a stopping server looks at its in-flight requests */
 #define MAX_BACKLOG                                                                                \
   ((size_t)8 << 20) /* unsent bytes on a stream before its connection is dropped */
 #define KEEPALIVE_MS                                                                               \
@@ -117,7 +120,12 @@ struct hsrv {
   uv_loop_t *loop; /* main thread: signals, session expiry, file watches */
   uv_signal_t sigint, sigterm;
   uv_timer_t expiry, keepalive;
-  bool stopping;
+  uv_timer_t drain; /* while stopping: watches the in-flight requests */
+  uint64_t stop_ms; /* when the first signal came */
+  size_t waiting;   /* in-flight requests then */
+  bool stopping;    /* a first signal came: draining */
+  bool drained;     /* every in-flight request finished */
+  bool cancelled;   /* the rest was cancelled (grace over, or a second signal) */
 };
 
 static uint64_t now_ms(void) { return uv_hrtime() / 1000000u; }
@@ -1317,26 +1325,142 @@ static void on_keepalive(uv_timer_t *t) {
   uv_rwlock_rdunlock(&h->table_lock);
 }
 
+/* ---- graceful shutdown ----
+ *
+ * The first SIGINT/SIGTERM stops the server from taking work: httpd closes
+ * the listeners and the idle connections and answers 503 to requests not
+ * completely received (httpd.h). Calls in flight run on and deliver their
+ * responses (on their POST's SSE stream or as its JSON body); requests to
+ * the client they wait on are cancelled, since its answer could no longer
+ * arrive. Standalone GET streams are ended at once (a clean end of the
+ * chunked body); a legacy /sse stream, which carries its session's
+ * responses, once that session has no call left. After
+ * shutdown_timeout_ms the calls still running are cancelled (their streams
+ * end without a response) and, SHUTDOWN_SETTLE_MS later, whatever
+ * connection is left is closed. A second signal does that at once. */
+
+static const char *signal_name(int signum) {
+  return signum == SIGINT ? "SIGINT" : signum == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+/* Ends st cleanly when a connection is attached to it; returns whether one was. */
+static bool end_attached(hstream *st) {
+  uv_mutex_lock(&st->lock);
+  bool open = st->req != NULL && !st->closed;
+  uv_mutex_unlock(&st->lock);
+  if (open)
+    stream_end_async(st);
+  return open;
+}
+
+/* Ends hs's GET (or legacy /sse) stream; returns whether it was open. */
+static bool end_get_stream(hsess *hs) {
+  uv_mutex_lock(&hs->lock);
+  hstream *st = hs->get;
+  if (st)
+    atomic_fetch_add(&st->refs, 1);
+  uv_mutex_unlock(&hs->lock);
+  if (!st)
+    return false;
+  bool open = end_attached(st);
+  stream_unref(st);
+  return open;
+}
+
+/* Main thread, while stopping: one pass over the sessions; returns the
+ * number of calls still running. Ends every standalone GET stream (also
+ * one that a request racing with the signal opened), the legacy /sse
+ * stream of a session with no call left, and, with `cancel`, every call
+ * and stream left; else cancels the requests to the client. *streams
+ * (may be NULL) gets the number of streams ended. */
+static size_t drain_pass(hsrv *h, bool cancel, size_t *streams) {
+  size_t pending = 0, ended = 0;
+  uv_rwlock_rdlock(&h->table_lock);
+  for (size_t b = 0; b < h->nbuckets; b++)
+    for (hsess *hs = h->buckets[b]; hs; hs = hs->next) {
+      size_t n = pf__session_pending(hs->s);
+      if (cancel)
+        pf__session_cancel_all(hs->s);
+      else if (n)
+        pf__session_cancel_client_requests(hs->s);
+      if (cancel || !hs->legacy || n == 0)
+        ended += end_get_stream(hs);
+      pending += n;
+    }
+  uv_rwlock_rdunlock(&h->table_lock);
+  if (h->shared) {
+    size_t n = pf__session_pending(h->shared);
+    if (cancel)
+      pf__session_cancel_all(h->shared);
+    else if (n)
+      pf__session_cancel_client_requests(h->shared);
+    pending += n;
+  }
+  if (streams)
+    *streams = ended;
+  return pending;
+}
+
+static void cancel_rest(hsrv *h, const char *why) {
+  h->cancelled = true;
+  size_t n = drain_pass(h, true, NULL);
+  if (n)
+    pf_warn("shutdown: %s: cancelling %zu request(s) still running (their streams end without "
+            "a response)",
+            why, n);
+  else
+    pf_info("shutdown: %s", why);
+}
+
+static void on_drain(uv_timer_t *t) {
+  hsrv *h = t->data;
+  uint64_t elapsed = now_ms() - h->stop_ms;
+  if (!h->cancelled) {
+    size_t n = drain_pass(h, false, NULL);
+    if (n == 0 && !h->drained) {
+      h->drained = true;
+      if (h->waiting)
+        pf_info("shutdown: the %zu in-flight request(s) finished and were answered (%llu ms)",
+                h->waiting, (unsigned long long)elapsed);
+    } else if (n && elapsed >= h->cfg->shutdown_timeout_ms) {
+      char why[96];
+      snprintf(why, sizeof why, "shutdown_timeout_ms (%u ms) is over", h->cfg->shutdown_timeout_ms);
+      cancel_rest(h, why);
+    }
+  }
+  if (pf__httpd_done(h->httpd) && (h->drained || h->cancelled)) {
+    /* every connection is closed: the main loop ends, the workers are joined */
+    uv_close((uv_handle_t *)&h->drain, NULL);
+    uv_close((uv_handle_t *)&h->sigint, NULL);
+    uv_close((uv_handle_t *)&h->sigterm, NULL);
+  }
+}
+
 static void on_signal(uv_signal_t *sig, int signum) {
   hsrv *h = sig->data;
-  if (h->stopping)
+  if (h->stopping) {
+    if (h->cancelled && h->drained)
+      return;
+    pf_warn("received %s again: stopping now", signal_name(signum));
+    if (!h->cancelled)
+      cancel_rest(h, "stopping now");
+    h->drained = true;
+    pf__httpd_abort(h->httpd);
     return;
+  }
   h->stopping = true;
-  pf_info("received signal %d; finishing in-flight requests", signum);
-  uv_close((uv_handle_t *)&h->sigint, NULL);
-  uv_close((uv_handle_t *)&h->sigterm, NULL);
+  h->stop_ms = now_ms();
   uv_close((uv_handle_t *)&h->expiry, NULL);
   uv_close((uv_handle_t *)&h->keepalive, NULL);
   pf__server_unwatch(h->srv);
-  /* tell running handlers to stop: their calls end without a response */
-  uv_rwlock_rdlock(&h->table_lock);
-  for (size_t b = 0; b < h->nbuckets; b++)
-    for (hsess *hs = h->buckets[b]; hs; hs = hs->next)
-      pf__session_cancel_all(hs->s);
-  uv_rwlock_rdunlock(&h->table_lock);
-  if (h->shared)
-    pf__session_cancel_all(h->shared);
-  pf__httpd_stop(h->httpd, SHUTDOWN_GRACE_MS);
+  pf__httpd_stop(h->httpd, h->cfg->shutdown_timeout_ms + SHUTDOWN_SETTLE_MS);
+  size_t streams = 0;
+  h->waiting = drain_pass(h, false, &streams);
+  pf_info("received %s: shutting down: new connections and requests are refused; waiting up to "
+          "%u ms for %zu in-flight request(s); %zu GET stream(s) ended (a second signal stops at "
+          "once)",
+          signal_name(signum), h->cfg->shutdown_timeout_ms, h->waiting, streams);
+  uv_timer_start(&h->drain, on_drain, 0, DRAIN_TICK_MS);
 }
 
 int pf__serve_http(pf_server *srv, const pf_cfg_http *cfg_in) {
@@ -1350,6 +1474,10 @@ int pf__serve_http(pf_server *srv, const pf_cfg_http *cfg_in) {
     cfgc.session_ttl_s = 3600;
   if (!cfgc.sse_retry_ms)
     cfgc.sse_retry_ms = 1000;
+  if (!cfgc.body_timeout_ms)
+    cfgc.body_timeout_ms = 30000;
+  if (!cfgc.shutdown_timeout_ms)
+    cfgc.shutdown_timeout_ms = 10000;
   hsrv h;
   memset(&h, 0, sizeof h);
   h.srv = srv;
@@ -1395,6 +1523,7 @@ int pf__serve_http(pf_server *srv, const pf_cfg_http *cfg_in) {
       .max_body_bytes = cfg->max_body ? (size_t)cfg->max_body : (size_t)4 << 20,
       .header_timeout_ms = cfg->header_timeout_ms ? cfg->header_timeout_ms : 10000,
       .idle_timeout_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : 60000,
+      .body_timeout_ms = cfg->body_timeout_ms,
       .on_request = on_request,
       .on_abort = on_abort,
       .on_worker_stop = on_worker_stop,
@@ -1437,6 +1566,8 @@ int pf__serve_http(pf_server *srv, const pf_cfg_http *cfg_in) {
   h.keepalive.data = &h;
   if (!h.stateless)
     uv_timer_start(&h.keepalive, on_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
+  uv_timer_init(h.loop, &h.drain); /* started by the first signal */
+  h.drain.data = &h;
 
   uv_run(h.loop, UV_RUN_DEFAULT);
   pf__httpd_join(h.httpd);

@@ -119,6 +119,7 @@ struct pf__http_worker {
   uv_mutex_t qlock;
   post_job *qhead, *qtail; /* [qlock] */
   bool stop_req;           /* [qlock] */
+  bool abort_req;          /* [qlock] pf__httpd_abort: close every connection now */
   bool gone;               /* [qlock] no more posts accepted */
   bool stopping, finished;
   pf__http_conn *conns;
@@ -135,6 +136,7 @@ struct pf__httpd {
   int nworkers;
   unsigned grace_ms;
   atomic_bool stopping;
+  atomic_int nfinished; /* workers that have finished serving */
   pf__http_worker **workers;
 };
 
@@ -667,6 +669,12 @@ static int cb_headers_complete(llhttp_t *p) {
   c->hdr_done = true;
   if (over_header_limit(c))
     return -1;
+  if (c->w->stopping) {
+    /* a request that was not complete when the server began to stop: it
+     * is not served, and says so (the client may retry elsewhere) */
+    c->err_status = 503;
+    return -1;
+  }
   /* the header bytes are final now: point into them */
   const char *base = c->hdr.data ? c->hdr.data : "";
   for (size_t i = 0; i < c->nhdr; i++) {
@@ -703,7 +711,9 @@ static int cb_headers_complete(llhttp_t *p) {
     if (e && el == 12 && strncasecmp(e, "100-continue", 12) == 0 && !c->http10)
       put_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
     c->phase = PH_BODY;
-    timer_set(c, T_BODY, o->idle_timeout_ms);
+    /* an absolute deadline: a client trickling its body cannot hold the
+     * connection longer than this */
+    timer_set(c, T_BODY, o->body_timeout_ms);
   }
   return 0;
 }
@@ -850,8 +860,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return; /* nothing, or input after the last request: dropped */
   size_t n = (size_t)nread;
   c->in_parse = true;
-  if (c->phase == PH_BODY)
-    timer_set(c, T_BODY, c->w->h->o.idle_timeout_ms);
   if (c->active || c->pending.len) {
     pf_buf_append(&c->pending, buf->base, n);
     if (c->pending.failed) {
@@ -1026,8 +1034,8 @@ static void check_exit(pf__http_worker *w) {
     worker_finish(w);
 }
 
-static void on_grace(uv_timer_t *t) {
-  pf__http_worker *w = t->data;
+/* Closes every connection now (on_abort for the unanswered requests). */
+static void abort_all(pf__http_worker *w) {
   size_t n = 0;
   for (pf__http_conn *c = w->conns; c; c = c->next)
     if (!c->closing) {
@@ -1038,6 +1046,14 @@ static void on_grace(uv_timer_t *t) {
     pf_info("http: worker %d: %zu unfinished request(s) aborted at shutdown", w->index, n);
 }
 
+static void on_grace(uv_timer_t *t) { abort_all(t->data); }
+
+/* Stop accepting; close the idle connections (FIN, then a short linger
+ * that drops what they still send: a request racing with the close gets
+ * no answer, which a client may take as "not served" and retry); refuse
+ * with 503 the requests not completely received yet; leave the requests
+ * the application holds (and their streams) to finish: their connections
+ * close once they are answered. */
 static void begin_stop(pf__http_worker *w) {
   if (w->stopping)
     return;
@@ -1047,10 +1063,17 @@ static void begin_stop(pf__http_worker *w) {
     w->listener_ok = false;
   }
   for (pf__http_conn *c = w->conns; c; c = c->next) {
-    if (c->closing)
+    if (c->closing || c->active || c->close_after)
       continue;
-    if (!c->active && c->phase == PH_IDLE && !c->pending.len && !c->close_after)
-      conn_close(c);
+    if (c->phase == PH_BODY) {
+      conn_error(c, 503);
+    } else if (c->phase == PH_HEADERS) {
+      continue; /* answered 503 when its headers are complete (or 408) */
+    } else {
+      c->close_after = true; /* its idle timer still bounds a write in progress */
+    }
+    read_stop(c);
+    conn_flush(c);
   }
   uv_timer_start(&w->grace, on_grace, w->h->grace_ms, 0);
   check_exit(w);
@@ -1070,16 +1093,20 @@ static void on_async(uv_async_t *a) {
   uv_mutex_lock(&w->qlock);
   post_job *j = w->qhead;
   w->qhead = w->qtail = NULL;
-  bool stop = w->stop_req;
+  bool stop = w->stop_req, abort_now = w->abort_req;
+  w->abort_req = false;
   uv_mutex_unlock(&w->qlock);
   run_jobs(j);
   if (stop)
     begin_stop(w);
+  if (abort_now)
+    abort_all(w);
 }
 
 static void worker_finish(pf__http_worker *w) {
   pf__httpd *h = w->h;
   w->finished = true;
+  atomic_fetch_add(&h->nfinished, 1);
   /* posts that were accepted still run; later ones are refused */
   for (;;) {
     uv_mutex_lock(&w->qlock);
@@ -1313,6 +1340,7 @@ int pf__httpd_start(const pf__httpd_opts *opts, pf__httpd **out, const char **er
   }
   memset(h, 0, sizeof *h);
   atomic_init(&h->stopping, false);
+  atomic_init(&h->nfinished, 0);
   h->o = *opts;
   const char *host = opts->host && *opts->host ? opts->host : "127.0.0.1";
   h->host = pf__malloc(strlen(host) + 1);
@@ -1327,6 +1355,8 @@ int pf__httpd_start(const pf__httpd_opts *opts, pf__httpd **out, const char **er
     h->o.header_timeout_ms = 10000;
   if (!h->o.idle_timeout_ms)
     h->o.idle_timeout_ms = 60000;
+  if (!h->o.body_timeout_ms)
+    h->o.body_timeout_ms = 30000;
   if (!h->o.max_connections)
     h->o.max_connections = 10000;
   h->nworkers = opts->workers > 0 ? opts->workers : (int)uv_available_parallelism();
@@ -1429,6 +1459,23 @@ void pf__httpd_stop(pf__httpd *h, unsigned grace_ms) {
     uv_mutex_unlock(&w->qlock);
   }
 }
+
+void pf__httpd_abort(pf__httpd *h) {
+  if (!h)
+    return;
+  atomic_store(&h->stopping, true); /* a later pf__httpd_stop changes nothing */
+  for (int i = 0; i < h->nworkers; i++) {
+    pf__http_worker *w = h->workers[i];
+    uv_mutex_lock(&w->qlock);
+    w->stop_req = true;
+    w->abort_req = true;
+    if (!w->gone && w->thread_ok)
+      uv_async_send(&w->async);
+    uv_mutex_unlock(&w->qlock);
+  }
+}
+
+bool pf__httpd_done(const pf__httpd *h) { return atomic_load(&h->nfinished) == h->nworkers; }
 
 void pf__httpd_join(pf__httpd *h) {
   if (!h)

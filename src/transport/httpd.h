@@ -4,9 +4,10 @@
  * bound with SO_REUSEPORT; a connection lives on the worker that accepted it
  * for its whole life. Keep-alive and pipelining (responses go out in request
  * order), chunked request bodies, header/body size limits, header and idle
- * timeouts, streamed (chunked) responses for Server-Sent Events, and a
- * graceful stop (stop accepting, let in-flight requests and streams finish
- * or be ended by the application, then close).
+ * timeouts and an absolute body deadline, streamed (chunked) responses for
+ * Server-Sent Events, and a graceful stop (stop accepting, refuse requests
+ * not completely received with 503, let in-flight requests and streams
+ * finish or be ended by the application, then close).
  *
  * Threading: every callback runs on the worker thread that owns the
  * connection. A pf__http_req and its connection may only be used on that
@@ -74,6 +75,9 @@ typedef struct pf__httpd_opts {
                                  its headers (default 10 s) -> 408 and close */
   unsigned idle_timeout_ms;   /* keep-alive idle time without a request in progress,
                                  not counting open streams (default 60 s) */
+  unsigned body_timeout_ms;   /* from the end of the headers to the end of the
+                                 body, however steadily it arrives (default 30 s)
+                                 -> 408 and close */
   size_t max_connections;     /* per worker (default 10000); beyond: accept and close */
   /* Called on the worker thread for each complete request. The application
    * must answer every request exactly once: pf__http_respond() now or later,
@@ -104,11 +108,28 @@ int pf__httpd_nworkers(const pf__httpd *h);
 pf__http_worker *pf__httpd_worker(pf__httpd *h, int i);
 
 /* Graceful stop, callable from any thread (e.g. a signal handler's loop):
- * stop accepting, close idle connections, let requests being answered
- * finish; connections with an open stream get on_abort after
- * `grace_ms` if the application has not ended them. Returns at once;
- * pf__httpd_join waits for the workers to exit. */
+ *  - the listeners close: new connections are refused;
+ *  - idle keep-alive connections are closed (FIN; what they still send is
+ *    dropped during a short linger);
+ *  - a request not completely received yet (headers or body still
+ *    arriving) is not handed to the application: it gets `503 Service
+ *    Unavailable` with `Connection: close`;
+ *  - requests the application holds run on: their answers (and streams)
+ *    go out with `Connection: close` (for a stream: its chunked body ends
+ *    normally) and the connection closes after them, so requests
+ *    pipelined behind them are not served;
+ *  - after `grace_ms`, every connection left is closed (on_abort for its
+ *    unanswered request).
+ * Each worker finishes once it has no connection left. Only the first
+ * call counts. Returns at once; pf__httpd_join waits for the workers. */
 void pf__httpd_stop(pf__httpd *h, unsigned grace_ms);
+/* Stops (as pf__httpd_stop, if not done yet) and closes every connection
+ * now, without waiting for the grace period: on_abort for each unanswered
+ * request. Any thread; returns at once. */
+void pf__httpd_abort(pf__httpd *h);
+/* Whether every worker has finished serving (after a stop: no connection
+ * is left). Any thread. */
+bool pf__httpd_done(const pf__httpd *h);
 /* Waits for every worker thread to exit, then frees the server. */
 void pf__httpd_join(pf__httpd *h);
 

@@ -6,8 +6,11 @@ tests/e2e/http/handlers.c). Raw sockets on 127.0.0.1, python3 stdlib only.
 
 usage: mcp_http.py PFORGE_BINARY BUILD_DIR SOURCE_DIR
 Prints one line per check and ends with "N passed, N failed". Every server
-is started with `serve --http 127.0.0.1:0`, stopped with SIGTERM, and must
-exit 0 within 3 s with no sanitizer report on stderr.
+is started with `serve --http 127.0.0.1:0`, stopped with SIGTERM (or SIGINT),
+and must exit 0 in time with no sanitizer report on stderr. The graceful
+shutdown sections signal a server with calls in flight and check that they
+are answered, streams end cleanly, new requests are refused, and that the
+grace period (forge.http.shutdown_timeout_ms) and a second signal bound it.
 """
 import json
 import os
@@ -17,8 +20,10 @@ import select
 import signal
 import socket
 import struct
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -58,6 +63,7 @@ def cleanup():
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 pass
+    shutil.rmtree(TMP, ignore_errors=True)
 
 
 def watchdog(signum, frame):
@@ -83,11 +89,31 @@ SANITIZER = re.compile(r"ERROR: AddressSanitizer|runtime error:|LeakSanitizer|Th
 # ---- the server ------------------------------------------------------------------------
 
 
+TMP = tempfile.mkdtemp(prefix="pforge-e2e-http-")
+
+
+def fixture_config(name, **http):
+    """A copy of the fixture config with forge.http keys added or replaced; returns its path."""
+    lines = open(CONFIG).read().split("\n")
+    i = lines.index("  http:") + 1
+    body = []
+    while lines[i].startswith("    "):
+        body.append(lines[i])
+        i += 1
+    body = [l for l in body if l.strip().split(":")[0] not in http]
+    body += [f"    {k}: {v}" for k, v in http.items()]
+    j = lines.index("  http:") + 1
+    path = os.path.join(TMP, name)
+    with open(path, "w") as f:
+        f.write("\n".join(lines[:j] + body + lines[i:]))
+    return path
+
+
 class Server:
-    def __init__(self, *extra, label="server"):
-        self.label, self.args = label, extra
+    def __init__(self, *extra, label="server", config=CONFIG):
+        self.label, self.args, self.config = label, extra, config
         e = dict(os.environ, PFORGE_BUILD=BUILD)
-        self.p = subprocess.Popen([PF, "serve", CONFIG, "--http", "127.0.0.1:0", *extra],
+        self.p = subprocess.Popen([PF, "serve", config, "--http", "127.0.0.1:0", *extra],
                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, env=e)
         started.append(self.p)
@@ -116,6 +142,28 @@ class Server:
     def alive(self):
         return self.p.poll() is None
 
+    def signal(self, sig=signal.SIGTERM):
+        """Sends sig; the time is kept for exited()."""
+        self.t_sig = time.time()
+        self.p.send_signal(sig)
+
+    def exited(self, limit):
+        """Waits up to `limit` s after signal() for the exit: (rc or None, seconds since the signal)."""
+        try:
+            rc = self.p.wait(max(0.01, self.t_sig + limit - time.time()))
+        except subprocess.TimeoutExpired:
+            rc = None
+        dt = time.time() - self.t_sig
+        if rc is not None:
+            self.rc = rc
+            self.t.join(5)
+        return rc, dt
+
+    def no_crash(self):
+        bad = [l for l in self.lines if SANITIZER.search(l)]
+        check(f"[{self.label}] no sanitizer report or crash on stderr", not bad,
+              "\n".join(self.lines[-80:]))
+
     def stop(self, limit=3.0):
         """SIGTERM; returns (rc, seconds) — rc 'timeout' when it did not exit in time."""
         t0 = time.time()
@@ -139,9 +187,7 @@ class Server:
         rc, dt = self.stop(limit)
         check(f"[{self.label}] SIGTERM: exits 0 within {limit:g} s", rc == 0,
               (rc, f"{dt:.2f}s", self.stderr()[-3000:]))
-        bad = [l for l in self.lines if SANITIZER.search(l)]
-        check(f"[{self.label}] no sanitizer report or crash on stderr", not bad,
-              "\n".join(self.lines[-80:]))
+        self.no_crash()
 
 
 # ---- HTTP over raw sockets --------------------------------------------------------------
@@ -1033,8 +1079,10 @@ def _section_10():
         check("legacy: POST tools/call: 202", r.status == 202, r)
         ev = read_events(lg, until_id=81, timeout=5)
         msg = response_of(data_msgs(ev), 81)
+        # 2024-11-05 has no structuredContent: the structured result comes as text content
         check("legacy: the tools/call result arrives on the SSE stream",
-              (msg or {}).get("result", {}).get("structuredContent") == {"sum": 5}, ev)
+              json.loads(text_of(msg) or "null") == {"sum": 5}
+              and "structuredContent" not in (msg or {}).get("result", {}), ev)
         r = post(P, call_msg(82, "sum", {"a": 1, "b": 1}), path="/messages?sessionId=" + "f" * 32)
         check("legacy: POST with an unknown sessionId: 404", r.status == 404, r)
         lg.close()
@@ -1322,24 +1370,297 @@ def _section_17():
 
 run_section('1,000 concurrent SSE streams', _section_17)
 
-# ---- graceful shutdown with a blocking call running ------------------------------------------
+# ---- graceful shutdown (SIGTERM here, SIGINT on a server of its own below) ------------------
+def server_closes(c, timeout=2.0):
+    """True when the server closes c (EOF or reset) within timeout, sending nothing more."""
+    if getattr(c, "s", None) is None:
+        return False
+    try:
+        c.s.settimeout(timeout)
+        d = c.s.recv(1 << 16)
+        return d == b"" and not c.buf
+    except (socket.timeout, TimeoutError):
+        return False
+    except ConnectionResetError:
+        return not c.buf
+    except OSError:
+        return False
+
+
+def open_legacy(port):
+    """GET /sse; returns (conn, the /messages URL or None)."""
+    lg = Conn(port)
+    lg.send("GET", "/sse", {"Accept": "text/event-stream"})
+    r = lg.head()
+    try:
+        e = lg.event(3) if r.status == 200 else None
+    except (socket.timeout, TimeoutError):
+        e = None
+    url = (e or {}).get("data") if (e or {}).get("event") == "endpoint" else None
+    return lg, url
+
+
+def progress_of(msgs, token):
+    return [m["params"].get("progress") for m in msgs if isinstance(m, dict)
+            and m.get("method") == "notifications/progress"
+            and m.get("params", {}).get("progressToken") == token]
+
+
+def graceful_shutdown(s, sig, name):
+    """s runs the fixture config (shutdown_timeout_ms: the 10 s default). With calls in flight
+    (a ~600 ms blocking call with progress on an SSE stream, the same on a legacy session, one
+    waiting for the client's roots/list), an open GET stream, an idle keep-alive connection and
+    a request half sent, `sig` arrives ~200 ms into the slow calls."""
+    port = s.port
+    sid = initialize(port)[0]
+    sid_g = initialize(port)[0]
+    g, gr = open_get(port, sid_g)
+    try:
+        ge = g.event(5) if gr.status == 200 else None
+    except (socket.timeout, TimeoutError):
+        ge = None
+    check(f"[{name}] a GET stream is open (priming event read)", ge is not None, (gr, ge))
+    lg, lurl = open_legacy(port)
+    check(f"[{name}] a legacy /sse stream is open", lurl is not None, lurl)
+    if lurl:
+        post(port, init_msg("2024-11-05", id=1), path=lurl)
+        read_events(lg, until_id=1, timeout=5)
+        post(port, notif("notifications/initialized"), path=lurl)
+    sid_r = initialize(port, caps={"roots": {"listChanged": False}})[0]
+    rcon, _ = open_stream(port, call_msg(3, "roots", {"timeout_ms": 5000}), sid_r, LATEST)
+    asked = wait_request(rcon, "roots/list", 5)
+    check(f"[{name}] a call waits for the client's roots/list", asked is not None, asked)
+    k = Conn(port)
+    r = post(port, rpc(4, "ping"), session=sid, conn=k)
+    check(f"[{name}] a keep-alive connection is idle after a ping", (r.json or {}).get("result") == {}, r)
+
+    t0 = time.time()
+    c, cr = open_stream(port, call_msg(500, "slow", {"steps": 6, "step_ms": 100}, token="s500"),
+                        sid, LATEST)
+    if lurl:
+        r = post(port, call_msg(501, "slow", {"steps": 6, "step_ms": 100}, token="l501"), path=lurl)
+        check(f"[{name}] legacy: the slow call is accepted (202)", r.status == 202, r)
+    check(f"[{name}] the slow call answers with an SSE stream",
+          cr.status == 200 and cr.ctype == "text/event-stream", cr)
+    # a request half sent (its body still arriving; the body deadline is 30 s)
+    body = enc(rpc(5, "ping")).encode()
+    q = Conn(port)
+    q.send_raw((f"POST {MCP} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                f"Accept: application/json, text/event-stream\r\nMcp-Session-Id: {sid}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body[:10])
+    time.sleep(max(0.0, t0 + 0.2 - time.time()))
+    s.signal(sig)
+    time.sleep(0.1)
+
+    # no new connection
+    try:
+        nc = socket.create_connection(("127.0.0.1", port), timeout=2)
+        nc.close()
+        refused = "connected"
+    except ConnectionRefusedError:
+        refused = True
+    except OSError as ex:
+        refused = repr(ex)
+    check(f"[{name}] after the signal a new connection is refused", refused is True, refused)
+    # the request whose body was arriving: 503 and Connection: close, without waiting for the rest
+    try:
+        qr = q.body(q.head(3), 3)
+    except (OSError, EOFError) as ex:
+        qr = failed_resp(q, ex)
+    check(f"[{name}] a request not complete at the signal: 503 with Connection: close",
+          qr.status == 503 and qr.h.get("connection", "").lower() == "close", qr)
+    try:
+        q.send_raw(body[10:])  # the rest comes too late: dropped
+    except OSError:
+        pass
+    check(f"[{name}] ... and its connection is closed", server_closes(q), q.buf)
+    # the idle keep-alive connection
+    check(f"[{name}] the idle keep-alive connection is closed", server_closes(k, 1.0), k.buf)
+    # the GET stream: ended cleanly (the chunked terminator), then closed
+    ev = read_events(g, timeout=3)
+    check(f"[{name}] the GET stream is ended cleanly (chunked terminator)",
+          g.resp.ended and not g.eof, (g.resp.ended, g.eof, ev))
+    check(f"[{name}] ... then its connection is closed", server_closes(g), g.buf)
+    # the slow call: every progress and its result, then the end of the stream
+    ev = read_events(c, timeout=5)
+    msgs = data_msgs(ev)
+    check(f"[{name}] the in-flight call's progress keeps coming (1..6)",
+          progress_of(msgs, "s500") == [1, 2, 3, 4, 5, 6], msgs)
+    check(f"[{name}] the in-flight call's result arrives on its SSE stream",
+          text_of(response_of(msgs, 500)) == "slept 6 steps", msgs)
+    check(f"[{name}] ... and the stream ends cleanly after it", c.resp.ended and not c.eof,
+          (c.resp.ended, c.eof))
+    t_result = time.time() - t0
+    check(f"[{name}] ... the call was not cut short (result after ~600 ms)", t_result >= 0.5,
+          f"{t_result:.2f}s")
+    if lurl:
+        ev = read_events(lg, timeout=5)
+        msgs = data_msgs(ev)
+        check(f"[{name}] legacy: the in-flight call's progress and result arrive on /sse",
+              progress_of(msgs, "l501") == [1, 2, 3, 4, 5, 6]
+              and text_of(response_of(msgs, 501)) == "slept 6 steps", msgs)
+        check(f"[{name}] legacy: then the /sse stream is ended cleanly", lg.resp.ended and not lg.eof,
+              (lg.resp.ended, lg.eof))
+    # the call waiting for the client: its request is cancelled, the call answers
+    ev = read_events(rcon, until_id=3, timeout=3)
+    m = response_of(data_msgs(ev), 3)
+    check(f"[{name}] a call waiting for the client gets its request cancelled and answers",
+          (m or {}).get("result", {}).get("isError") is True
+          and "roots/list failed" in (text_of(m) or ""), ev)
+    for x in (c, g, lg, k, q, rcon):
+        x.close()
+    rc, dt = s.exited(4.0)
+    check(f"[{name}] exits 0 once everything is answered, within the grace period",
+          rc == 0 and dt < 4.0, (rc, f"{dt:.2f}s", s.stderr()[-3000:]))
+    log = s.stderr()
+    signame = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
+    check(f"[{name}] stderr: {signame} received, 3 in-flight requests waited for, 1 GET stream ended",
+          re.search(rf"received {signame}: shutting down: .*waiting up to 10000 ms for 3 in-flight "
+                    rf"request\(s\); 1 GET stream\(s\) ended", log) is not None, log[-2000:])
+    check(f"[{name}] stderr: all of them finished and were answered",
+          "the 3 in-flight request(s) finished and were answered" in log, log[-2000:])
+    check(f"[{name}] stderr: nothing was cancelled or aborted",
+          "cancelling" not in log and "aborted at shutdown" not in log, log[-2000:])
+    s.no_crash()
+
+
 def _section_18():
-    global SID, keep
-    sid_s, _ = initialize(P)
-    c, r = open_stream(P, call_msg(500, "slow", {"steps": 100, "step_ms": 100}, token="s500"), sid_s, LATEST)
+    graceful_shutdown(srv, signal.SIGTERM, "shutdown")
+
+
+run_section('graceful shutdown on SIGTERM with calls in flight', _section_18, restart=False)
+
+# =========================================================================================
+# SIGINT: the same
+# =========================================================================================
+srv = Server("--workers", "2", label="sigint")
+if check("[sigint] server starts", srv.port is not None, srv.stderr()):
+    run_section('graceful shutdown on SIGINT', lambda: graceful_shutdown(srv, signal.SIGINT, "sigint"),
+                restart=False)
+
+# =========================================================================================
+# A short grace period (shutdown_timeout_ms 300) and a body deadline (body_timeout_ms 400)
+# =========================================================================================
+srv = Server("--workers", "1", label="grace",
+             config=fixture_config("grace.yaml", shutdown_timeout_ms=300, body_timeout_ms=400))
+P = srv.port
+
+
+def _grace_body():
+    sid = initialize(P)[0]
+    body = enc(rpc(1, "ping")).encode()
+    head = (f"POST {MCP} HTTP/1.1\r\nHost: 127.0.0.1:{P}\r\nContent-Type: application/json\r\n"
+            f"Accept: application/json, text/event-stream\r\nMcp-Session-Id: {sid}\r\n"
+            f"MCP-Protocol-Version: {LATEST}\r\n")
+    c = Conn(P)
+    c.send_raw((head + f"Content-Length: {len(body)}\r\n\r\n").encode())
+    for i in range(0, len(body), 10):  # 4 pieces over ~120 ms: within the deadline
+        c.send_raw(body[i:i + 10])
+        time.sleep(0.04)
+    try:
+        r = c.body(c.head(3), 3)
+    except (OSError, EOFError) as ex:
+        r = failed_resp(c, ex)
+    check("[grace] a body sent in pieces within body_timeout_ms is served",
+          (r.json or {}).get("result") == {}, r)
+    # one byte every 50 ms: each arrives long before idle_timeout_ms (5 s), but the body never ends
+    c.send_raw((head + "Content-Length: 1000\r\n\r\n").encode())
+    t0, outcome, sent = time.time(), None, 0
+    while time.time() - t0 < 3 and outcome is None:
+        try:
+            c.send_raw(b" ")
+            sent += 1
+        except OSError:
+            pass
+        try:
+            outcome = c.head(0.05)
+        except (socket.timeout, TimeoutError):
+            continue
+        except (OSError, EOFError) as ex:
+            outcome = repr(ex)
+    dt = time.time() - t0
+    check("[grace] a trickled body: 408 with Connection: close after body_timeout_ms (400 ms)",
+          isinstance(outcome, Resp) and outcome.status == 408
+          and outcome.h.get("connection", "").lower() == "close" and 0.3 <= dt < 1.5,
+          (outcome, f"{dt:.2f}s", f"{sent} bytes sent"))
+    if isinstance(outcome, Resp):
+        try:
+            c.body(outcome, 2)
+        except (OSError, EOFError):
+            pass
+    check("[grace] ... and the connection is closed", server_closes(c), c.buf)
+    c.close()
+
+
+def _grace_cancel():
+    sid = initialize(P)[0]
+    c, r = open_stream(P, call_msg(7, "slow", {"steps": 50, "step_ms": 100}, token="g7"), sid, LATEST)
     try:
         e = c.event(5)
     except (socket.timeout, TimeoutError):
         e = None
-    check("shutdown: the blocking call is running (priming event read)", e is not None, e)
-    srv.finish(3.0)
-    read_events(c, timeout=1)
-    check("shutdown: the client's stream is ended or closed", c.eof or c.resp.ended, (c.eof, c.resp.ended))
+    check("[grace] a 5 s call is running (priming event read)", e is not None, e)
+    time.sleep(0.2)
+    srv.signal(signal.SIGTERM)
+    ev = read_events(c, timeout=5)
+    t_end = time.time() - srv.t_sig
+    msgs = data_msgs(ev)
+    check("[grace] the call still runs during the grace period (progress after the signal)",
+          len(progress_of(msgs, "g7")) >= 3, msgs)
+    check("[grace] after shutdown_timeout_ms the call is cancelled: its stream ends cleanly, "
+          "without a result", c.resp.ended and not c.eof and response_of(msgs, 7) is None
+          and 0.25 <= t_end < 2.0, (c.resp.ended, c.eof, f"{t_end:.2f}s", msgs[-3:]))
     c.close()
+    rc, dt = srv.exited(3.0)
+    check("[grace] exits 0 after the grace period", rc == 0 and 0.25 <= dt < 3.0,
+          (rc, f"{dt:.2f}s", srv.stderr()[-3000:]))
+    log = srv.stderr()
+    check("[grace] stderr: waited for 1 request, then cancelled it",
+          "waiting up to 300 ms for 1 in-flight request(s)" in log
+          and "shutdown_timeout_ms (300 ms) is over: cancelling 1 request(s) still running" in log,
+          log[-2000:])
+    srv.no_crash()
 
 
+if check("[grace] server starts", P is not None, srv.stderr()):
+    run_section('body deadline', _grace_body, restart=False)
+    run_section('shutdown after a short grace period', _grace_cancel, restart=False)
 
-run_section('graceful shutdown with a blocking call running', _section_18, restart=False)
+# =========================================================================================
+# A second signal during the grace period stops at once
+# =========================================================================================
+srv = Server("--workers", "1", label="force")
+P = srv.port
+
+
+def _force():
+    sid = initialize(P)[0]
+    c, r = open_stream(P, call_msg(8, "slow", {"steps": 50, "step_ms": 100}, token="f8"), sid, LATEST)
+    try:
+        e = c.event(5)
+    except (socket.timeout, TimeoutError):
+        e = None
+    check("[force] a 5 s call is running (priming event read)", e is not None, e)
+    time.sleep(0.2)
+    srv.signal(signal.SIGTERM)
+    time.sleep(0.3)
+    check("[force] still running 300 ms after SIGTERM (waiting for the call)", srv.alive())
+    srv.signal(signal.SIGINT)
+    ev = read_events(c, timeout=3)
+    check("[force] the call got no result", response_of(data_msgs(ev), 8) is None, ev)
+    c.close()
+    rc, dt = srv.exited(1.5)
+    check("[force] a second signal: exits 0 at once (not after the call or the 10 s grace)",
+          rc == 0 and dt < 1.5, (rc, f"{dt:.2f}s", srv.stderr()[-3000:]))
+    log = srv.stderr()
+    check("[force] stderr: stopping now, 1 request cancelled",
+          "received SIGINT again: stopping now" in log
+          and "stopping now: cancelling 1 request(s) still running" in log, log[-2000:])
+    srv.no_crash()
+
+
+if check("[force] server starts", P is not None, srv.stderr()):
+    run_section('a second signal', _force, restart=False)
 
 # =========================================================================================
 # --response sse
@@ -1386,9 +1707,31 @@ def _mode_json():
           r.status == 200 and r.ctype == "application/json" and text_of(r.json) == "slept 2 steps", r)
 
 
+def _mode_json_shutdown():
+    sj, _ = initialize(P)
+    c = Conn(P)
+    c.send("POST", MCP, mcp_headers(sj, LATEST), enc(call_msg(2, "slow", {"steps": 6, "step_ms": 100},
+                                                             token="j2")))
+    time.sleep(0.2)
+    srv.signal(signal.SIGTERM)
+    try:
+        r = c.body(c.head(5), 5)
+    except (OSError, EOFError) as ex:
+        r = failed_resp(c, ex)
+    check("[json] SIGTERM 200 ms into a 600 ms call: its JSON answer still comes, with the result",
+          r.status == 200 and r.ctype == "application/json" and text_of(r.json) == "slept 6 steps", r)
+    check("[json] ... with Connection: close, then the connection closes",
+          r.h.get("connection", "").lower() == "close" and server_closes(c), r.h)
+    c.close()
+    rc, dt = srv.exited(3.0)
+    check("[json] exits 0 once the call is answered", rc == 0 and dt < 3.0,
+          (rc, f"{dt:.2f}s", srv.stderr()[-3000:]))
+    srv.no_crash()
+
+
 if check("[json] server starts", P is not None, srv.stderr()):
     run_section('json', _mode_json, restart=False)
-    srv.finish(3.0)
+    run_section('json: graceful shutdown', _mode_json_shutdown, restart=False)
 
 # =========================================================================================
 # --stateless

@@ -956,6 +956,32 @@ static void test_state_defaults(void **state) {
   pf_config_free(cfg);
 }
 
+/* forge.http.body_timeout_ms and shutdown_timeout_ms: defaults, values, range. */
+static void test_http_timeouts(void **state) {
+  (void)state;
+  static const char none[] = "forge: {name: t, version: '1'}\n";
+  pf_config *cfg = load_text_ok("t.yaml", none, sizeof none - 1);
+  assert_int_equal(cfg->forge.http.body_timeout_ms, 30000);
+  assert_int_equal(cfg->forge.http.shutdown_timeout_ms, 10000);
+  pf_config_free(cfg);
+  static const char set[] = "forge:\n  name: t\n  version: '1'\n  http:\n"
+                            "    body_timeout_ms: 400\n    shutdown_timeout_ms: 86400000\n";
+  cfg = load_text_ok("t.yaml", set, sizeof set - 1);
+  assert_int_equal(cfg->forge.http.body_timeout_ms, 400);
+  assert_int_equal(cfg->forge.http.shutdown_timeout_ms, 86400000);
+  pf_config_free(cfg);
+  static const char bad[] = "forge:\n  name: t\n  version: '1'\n  http:\n"
+                            "    body_timeout_ms: 0\n    shutdown_timeout_ms: 86400001\n";
+  pf_buf diag = PF_BUF_INIT;
+  cfg = NULL;
+  assert_int_not_equal(pf_config_load_text("t.yaml", bad, sizeof bad - 1, &cfg, &diag), 0);
+  const char *d = pf_buf_cstr(&diag);
+  assert_non_null(strstr(d, "t.yaml:5:22: forge.http.body_timeout_ms: 0 is out of range"));
+  assert_non_null(
+      strstr(d, "t.yaml:6:26: forge.http.shutdown_timeout_ms: 86400001 is out of range"));
+  pf_buf_free(&diag);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_calculator), cmocka_unit_test(test_hello_world),
@@ -967,6 +993,7 @@ int main(void) {
       cmocka_unit_test(test_http_env),   cmocka_unit_test(test_state_defaults),
       cmocka_unit_test(test_policy_shared),
       cmocka_unit_test(test_http_tool_keys),
+      cmocka_unit_test(test_http_timeouts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

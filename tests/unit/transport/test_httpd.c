@@ -1,7 +1,9 @@
 /* The HTTP/1.1 server (src/transport/httpd.c) on 127.0.0.1, driven by
  * blocking client sockets with receive timeouts (nothing can hang): the
  * happy paths, pipelining order with slow answers, streamed responses, the
- * limits and timeouts, aborts, cross-thread posts and a graceful stop. */
+ * limits and timeouts (the body deadline too), aborts, cross-thread posts,
+ * a graceful stop that drains what is in flight and refuses the rest, and
+ * an immediate one. */
 #define _GNU_SOURCE /* strcasestr */
 #include "support.h"
 
@@ -896,6 +898,149 @@ static void test_stop_pending(void **state) {
   assert_int_equal(atomic_load(&g_posted), 0);
 }
 
+/* A stop lets a stream and a held request finish, closes idle connections,
+ * refuses what is not completely received with 503, serves nothing
+ * pipelined behind, and the workers end as soon as all that is done (long
+ * before the grace period). */
+static void test_stop_drain(void **state) {
+  (void)state;
+  pf__httpd_opts o = base_opts();
+  o.workers = 1; /* one worker: once it has closed the idle connection it has begun to stop */
+  o.header_timeout_ms = 5000;
+  o.idle_timeout_ms = 5000;
+  assert_int_equal(start(&o), 0);
+  cli *idle = cli_open();
+  cli_sends(idle, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_int_equal(cli_response(idle, &R), 0);
+  cli *held = cli_open();
+  cli_sends(held,
+            "GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGET /echo?behind HTTP/1.1\r\nHost: x\r\n\r\n");
+  for (int i = 0; i < 600 && !atomic_load(&g_held); i++)
+    sleep_ms(5);
+  pf__http_req *req = atomic_load(&g_held);
+  assert_non_null(req);
+  cli *hdrs = cli_open();
+  cli_sends(hdrs, "GET /echo HTTP/1.1\r\nHo");
+  cli *body = cli_open();
+  cli_sends(body, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+  cli *stream = cli_open();
+  cli_sends(stream, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_true(cli_need(stream, 20)); /* the stream has begun */
+  sleep_ms(20);                      /* the partial requests have been read */
+  assert_int_equal(atomic_load(&g_requests), 3);
+  assert_false(pf__httpd_done(srv));
+
+  double t0 = now_ms();
+  pf__httpd_stop(srv, 5000);
+  assert_true(cli_eof(idle)); /* closed at once */
+  cli_close(idle);
+  /* the request whose body was arriving: 503 at once, and closed */
+  assert_int_equal(cli_response(body, &R), 0);
+  assert_int_equal(R.status, 503);
+  assert_non_null(strstr(R.head, "\r\nConnection: close\r\n"));
+  assert_true(cli_eof(body));
+  cli_close(body);
+  /* the one whose headers were arriving: 503 once they are complete */
+  cli_sends(hdrs, "st: x\r\n\r\n");
+  assert_int_equal(cli_response(hdrs, &R), 0);
+  assert_int_equal(R.status, 503);
+  assert_non_null(strstr(R.head, "\r\nConnection: close\r\n"));
+  assert_true(cli_eof(hdrs));
+  cli_close(hdrs);
+  /* the stream runs to its end: every chunk and the terminator, then the close */
+  assert_int_equal(cli_response(stream, &R), 0);
+  const char *want = "8\r\nchunk-0\n\r\n8\r\nchunk-1\n\r\n8\r\nchunk-2\n\r\n0\r\n\r\n";
+  assert_int_equal(R.raw_len, strlen(want));
+  assert_memory_equal(R.raw, want, strlen(want));
+  assert_true(cli_eof(stream));
+  cli_close(stream);
+  /* the held request is answered with Connection: close; what was pipelined behind it is not
+   * served */
+  assert_false(pf__httpd_done(srv));
+  assert_int_equal(pf__http_worker_post(atomic_load(&g_held_w), answer_held, req), 0);
+  assert_int_equal(cli_response(held, &R), 0);
+  expect_body(&R, 200, "held");
+  assert_non_null(strstr(R.head, "\r\nConnection: close\r\n"));
+  assert_true(cli_eof(held));
+  cli_close(held);
+  /* nothing left: the worker ends well before the grace period */
+  bool done = false;
+  for (int i = 0; i < 400 && !(done = pf__httpd_done(srv)); i++)
+    sleep_ms(5);
+  assert_true(done);
+  assert_true(now_ms() - t0 < 2500);
+  assert_int_equal(atomic_load(&g_requests), 3);
+  assert_int_equal(atomic_load(&g_aborts), 0);
+  pf__httpd_join(srv);
+  srv = NULL;
+}
+
+/* pf__httpd_abort during the grace period closes what is left at once. */
+static void test_stop_abort(void **state) {
+  (void)state;
+  cli *stream = cli_open();
+  cli_sends(stream, "GET /slowstream HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_true(cli_need(stream, 50));
+  double t0 = now_ms();
+  pf__httpd_stop(srv, 10000);
+  sleep_ms(100);
+  assert_false(pf__httpd_done(srv)); /* the stream holds the stop */
+  pf__httpd_abort(srv);
+  assert_true(cli_eof(stream));
+  cli_close(stream);
+  assert_true(wait_int(&g_aborts, 1, 2000));
+  bool done = false;
+  for (int i = 0; i < 400 && !(done = pf__httpd_done(srv)); i++)
+    sleep_ms(5);
+  assert_true(done);
+  assert_true(now_ms() - t0 < 2000);
+  pf__httpd_abort(srv); /* again: nothing left to do */
+  pf__httpd_join(srv);
+  srv = NULL;
+}
+
+/* A request body has an absolute deadline: trickling bytes does not extend it. */
+static void test_body_timeout(void **state) {
+  (void)state;
+  pf__httpd_opts o = base_opts();
+  o.workers = 1;
+  o.header_timeout_ms = 5000;
+  o.idle_timeout_ms = 5000;
+  o.body_timeout_ms = 300;
+  assert_int_equal(start(&o), 0);
+  /* a body in pieces, complete within the deadline */
+  cli *c = cli_open();
+  cli_sends(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nab");
+  sleep_ms(60);
+  cli_sends(c, "cd");
+  sleep_ms(60);
+  cli_sends(c, "ef");
+  assert_int_equal(cli_response(c, &R), 0);
+  expect_body(&R, 200, "abcdef");
+  /* one byte every ~40 ms, far below the idle timeout each time */
+  double t0 = now_ms();
+  cli_sends(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+  struct timeval tv = {0, 40000};
+  setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int sent = 0;
+  while (c->len == 0 && sent < 100 && send(c->fd, "x", 1, MSG_NOSIGNAL) == 1) {
+    sent++;
+    if (cli_fill(c) == 0)
+      break;
+  }
+  double dt = now_ms() - t0;
+  tv = (struct timeval){3, 0};
+  setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  assert_int_equal(cli_response(c, &R), 0);
+  assert_int_equal(R.status, 408);
+  assert_non_null(strstr(R.head, "\r\nConnection: close\r\n"));
+  assert_true(cli_eof(c));
+  cli_close(c);
+  assert_true(sent >= 4);
+  assert_true(dt >= 250 && dt < 2000);
+  assert_int_equal(atomic_load(&g_requests), 1);
+}
+
 static void test_max_connections(void **state) {
   (void)state;
   pf__httpd_opts o = base_opts();
@@ -994,6 +1139,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_stream_abort, setup, teardown),
       cmocka_unit_test_setup_teardown(test_worker_post, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stop_pending, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stop_drain, NULL, teardown),
+      cmocka_unit_test_setup_teardown(test_stop_abort, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_body_timeout, NULL, teardown),
       cmocka_unit_test_setup_teardown(test_max_connections, NULL, teardown),
       cmocka_unit_test_setup_teardown(test_addr_in_use, setup, teardown),
       cmocka_unit_test_setup_teardown(test_no_malloc_steady, NULL, teardown),
