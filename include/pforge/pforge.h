@@ -29,12 +29,15 @@
  *
  * Threads: a handler runs on the server's event-loop thread and must not
  * block; a tool marked `blocking: true` in pforge.yaml runs on a worker
- * thread instead, and may block. Either way a pf_call is used by one thread
+ * thread instead, and may block. A tool marked `async: true` runs on the
+ * event loop and may leave its call open (PF_PENDING, see
+ * pf_client_request_async). Either way a pf_call is used by one thread
  * at a time and is valid only until the handler returns.
  *
  * ABI versioning: a library may define `int pf_abi_version = PF_ABI_VERSION;`
  * (PF_ABI_DECLARE() does it); pforge refuses to load a library built for a
- * newer ABI than it implements. Functions are only ever added.
+ * newer ABI than it implements, and loads those built for an older one.
+ * Functions are only ever added.
  */
 #ifndef PFORGE_PFORGE_H
 #define PFORGE_PFORGE_H
@@ -54,8 +57,10 @@ extern "C" {
 
 /* 1: arguments, results, progress, logging, resources, cancellation.
  * 2: adds pf_client_supports/request/notify, pf_stream_close,
- *    pf_progress_token, pf_set_enabled and pf_state_*. */
-#define PF_ABI_VERSION 2
+ *    pf_progress_token, pf_set_enabled and pf_state_*.
+ * 3: adds pf_client_request_async, pf_client_done and PF_PENDING (tools
+ *    marked `async: true`). */
+#define PF_ABI_VERSION 3
 
 #define PF_ABI_DECLARE()                                                                           \
   extern __attribute__((visibility("default"))) int pf_abi_version;                                \
@@ -184,7 +189,10 @@ bool pf_client_supports(pf_call *call, const char *capability);
  * POST (which is then an SSE stream), and the client POSTs the answer.
  *
  * Only for `blocking: true` handlers (the wait blocks the handler's worker
- * thread, never the event loop); others get -PF_EINVAL. Returns 0 and sets
+ * thread, never the event loop); others get -PF_EINVAL. A call waiting here
+ * holds a thread of the pool (UV_THREADPOOL_SIZE) for as long as the client
+ * takes: for answers that may take long (elicitation), or many at once, use
+ * pf_client_request_async in an `async: true` tool. Returns 0 and sets
  * *result to the client's `result` object, valid until the handler
  * returns; -PF_EREMOTE when the client answered with a JSON-RPC error
  * (*result is then the `error` object); -PF_ENOTSUP, without sending
@@ -212,6 +220,59 @@ bool pf_client_supports(pf_call *call, const char *capability);
  */
 int pf_client_request(pf_call *call, const char *method, const char *params, unsigned timeout_ms,
                       const pf_json **result);
+
+/* Returned by the handler of an `async: true` tool, or by a done callback,
+ * after a successful pf_client_request_async: the call stays open. */
+#define PF_PENDING 1
+
+/* Receives the outcome of pf_client_request_async, on the call's
+ * event-loop thread: rc 0 with the client's `result` object; -PF_EREMOTE
+ * with its `error` object; -PF_ETIMEDOUT, -PF_ECANCELED or -PF_ENOMEM with
+ * result NULL. result is valid only while done runs (copy what you keep).
+ * done may write results (pf_result_*), log, report progress, or issue the
+ * next pf_client_request_async and return PF_PENDING; any other return
+ * value completes the call exactly as a handler's return value does. */
+typedef int (*pf_client_done)(pf_call *call, int rc, const pf_json *result, void *ud);
+
+/* Sends a request to the client like pf_client_request, without waiting:
+ * the answer goes to `done`. For tools marked `async: true` in pforge.yaml
+ * (others get -PF_EINVAL): such a tool runs on the event loop, and a call
+ * waiting for the client holds no thread, however long the client (a
+ * human answering an elicitation) takes and however many calls wait.
+ *
+ * Returns 0 when the request went out: the handler (or done callback) then
+ * returns PF_PENDING, and done runs exactly once, later, on the call's
+ * event-loop thread, with rc 0 and the client's result, -PF_EREMOTE and
+ * its error, -PF_ETIMEDOUT after timeout_ms (0: forge.http.call_timeout_ms,
+ * default 60 s; the client gets notifications/cancelled "timed out"), or
+ * -PF_ECANCELED when the tool call is cancelled (its tool's timeout_ms
+ * applies to the whole call, chained requests included) or the session
+ * ends; the client is told of a cancelled request as for pf_client_request.
+ * Returns, synchronously and without sending anything (done is then never
+ * called): -PF_ENOTSUP when the client did not declare the capability the
+ * method needs; -PF_EINVAL for params that are not a JSON object, a NULL
+ * done, or a tool that is not `async: true`; -PF_ELIMIT while the call
+ * already has a request in flight (one at a time); -PF_ECANCELED when the
+ * call is already cancelled. A handler that returns anything but
+ * PF_PENDING after issuing a request completes the call at once; the
+ * request is abandoned (the client gets notifications/cancelled) and done
+ * is not called. ud is passed to done as is (pf_call_alloc memory lives
+ * until the call completes).
+ *
+ *   static int got_name(pf_call *call, int rc, const pf_json *r, void *ud) {
+ *     if (rc != 0) return pf_result_error(call, "no name: %s", pf_strerror(rc));
+ *     return pf_result_textf(call, "hello %s",
+ *                            pf_json_get_str(pf_json_get(r, "content"), "name", "?"));
+ *   }
+ *   PF_TOOL(greet) {   // async: true
+ *     int rc = pf_client_request_async(call, "elicitation/create",
+ *         "{\"message\":\"Your name?\",\"requestedSchema\":{\"type\":\"object\","
+ *         "\"properties\":{\"name\":{\"type\":\"string\"}}}}", 0, got_name, NULL);
+ *     return rc == 0 ? PF_PENDING : pf_result_error(call, "cannot ask: %s", pf_strerror(rc));
+ *   }
+ */
+int pf_client_request_async(pf_call *call, const char *method, const char *params,
+                            unsigned timeout_ms, pf_client_done done, void *ud);
 
 /* Sends a notification to the client, on the same way as the call's
  * progress and logs (the POST's SSE stream on HTTP), before the call's

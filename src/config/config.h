@@ -179,6 +179,7 @@ typedef struct pf_cfg_tool {
   int8_t read_only_hint, destructive_hint, idempotent_hint, open_world_hint;
   bool blocking;     /* native: run on the thread pool */
   bool blocking_set; /* `blocking` was written (else: default) */
+  bool async;        /* native: `async: true` (pf_client_request_async; never blocking) */
   bool disabled;     /* `enabled: false`: hidden until pf_set_enabled shows it */
 
   const char *name;

@@ -20,6 +20,7 @@ enum {
   T_TIMEOUT,
   T_HANDLER,
   T_BLOCKING,
+  T_ASYNC,
   T_COMMAND,
   T_ARGS,
   T_CWD,
@@ -71,7 +72,10 @@ enum {
 /* req: whether the kind's own required keys are required; not when the
  * type is missing or wrong, which is reported once instead. */
 #define NATIVE_KEYS(req)                                                                           \
-  {T_HANDLER, "handler", NULL, PF__T_MAP, req}, { T_BLOCKING, "blocking", NULL, PF__T_BOOL, false }
+  {T_HANDLER, "handler", NULL, PF__T_MAP, req}, {T_BLOCKING, "blocking", NULL, PF__T_BOOL, false}, \
+  {                                                                                                \
+    T_ASYNC, "async", NULL, PF__T_BOOL, false                                                      \
+  }
 #define CLI_KEYS(req)                                                                              \
   {T_COMMAND, "command", NULL, PF__T_STR, req}, {T_ARGS, "args", NULL, PF__T_LIST, false},         \
       {T_CWD, "cwd", NULL, PF__T_STR, false}, {T_ENV, "env", NULL, PF__T_MAP, false},              \
@@ -457,6 +461,11 @@ static void parse_tool_keys(pf__cfg_ctx *c, const pf__cfg_val *v, pf_cfg_tool *t
     }
     t->blocking = pf__cfg_bool(c, &k[T_BLOCKING], false);
     t->blocking_set = k[T_BLOCKING].present;
+    t->async = pf__cfg_bool(c, &k[T_ASYNC], false);
+    if (t->async && t->blocking)
+      pf__cfg_err(c, k[T_ASYNC].loc, k[T_ASYNC].path,
+                  "async: true and blocking: true exclude each other (an async tool runs on the "
+                  "event loop and waits for the client without holding a thread)");
     break;
   case PF_TOOL_CLI:
     if (!(m->cli = pf_arena_calloc(c->a, 1, sizeof *m->cli))) {

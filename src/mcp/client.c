@@ -15,6 +15,10 @@
  * cancellation: pf__outreq_wake_all, which the cancellation runs. A
  * handler that sees its request cancelled before that scan leaves its
  * record behind (detached) for the scan to announce and free.
+ *
+ * An `async: true` tool's request (pf_client_request_async) waits on no
+ * thread: its record wakes the call's loop thread instead, which runs the
+ * tool's done callback (see "pf_client_request_async" below).
  */
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +40,15 @@ typedef struct pf__outreq {
   char *reply; /* malloc'd JSON text of the result or error object */
   size_t reply_len;
   struct pf__outreq *next;
+  /* pf_client_request_async: the call that awaits the answer and what runs
+   * then, on the call's loop thread (call NULL: a blocking request) */
+  pf_call *call;
+  pf_client_done cb;
+  void *ud;
+  uv_async_t wake;  /* the answer (or a cancellation) arrived: deliver it */
+  uv_timer_t timer; /* timeout_ms */
+  bool delivered;   /* taken off the list to run cb (or abandoned) [s->lock] */
+  int closing;      /* handles still closing before the record is freed */
 } pf__outreq;
 
 bool pf_client_supports(pf_call *call, const char *capability) {
@@ -147,7 +160,7 @@ int pf_client_request(pf_call *call, const char *method, const char *params, uns
     *result = NULL;
   if (!call || !method || !*method || !result)
     return -PF_EINVAL;
-  if (!call->async || !call->wake)
+  if (!call->async || !call->wake || !call->tool || !call->tool->blocking)
     return -PF_EINVAL; /* waiting would block the event loop */
   pf__session *s = call->s;
   const pf_json *pv = NULL;
@@ -281,7 +294,10 @@ void pf__client_response(pf__session *s, const pf_json *msg) {
       o->reply_len = text.len;
       text = (pf_buf)PF_BUF_INIT;
     }
-    uv_cond_signal(&o->cond);
+    if (o->call)
+      uv_async_send(&o->wake); /* the answer goes to the call's loop thread */
+    else
+      uv_cond_signal(&o->cond);
   }
   uv_mutex_unlock(&s->lock);
   if (!o)
@@ -304,7 +320,10 @@ void pf__outreq_cancel_all(pf__session *s) {
       o->done = true;
       o->rc = -PF_ECANCELED;
     }
-    uv_cond_signal(&o->cond);
+    if (o->call)
+      uv_async_send(&o->wake); /* its done callback runs on the call's loop */
+    else
+      uv_cond_signal(&o->cond);
     pp = &o->next;
   }
   uv_mutex_unlock(&s->lock);
@@ -386,4 +405,222 @@ int pf_client_notify(pf_call *call, const char *method, const char *params) {
     pf_buf_append(call->notify, line.data, line.len); /* before the response */
   pf_buf_free(&line);
   return rc;
+}
+
+/* ---- pf_client_request_async ----
+ *
+ * The record of an asynchronous request lives on the session's list like
+ * a blocking one (the answer, pf__outreq_cancel_all and pf__outreq_wake_all
+ * find it there), and has two handles on the call's loop: `wake`, which
+ * the thread that saw the answer (or the session ending) sends, and the
+ * timeout's timer. Whoever sets `done` first decides the outcome; the
+ * loop thread then takes the record off the list (`delivered`), runs the
+ * done callback and frees the record once both handles are closed. The
+ * call's cancellation hook (its request cancelled, its tool's timeout, the
+ * session closing) sets the outcome and sends `wake`: the callback never
+ * runs inside the cancellation. */
+
+static void async_closed(uv_handle_t *h) {
+  pf__outreq *o = h->data;
+  if (--o->closing == 0)
+    outreq_free(o);
+}
+
+/* Loop thread; o is off the list. */
+static void async_close(pf__outreq *o) {
+  o->closing = 2;
+  uv_close((uv_handle_t *)&o->wake, async_closed);
+  uv_close((uv_handle_t *)&o->timer, async_closed);
+}
+
+/* The handler (or a done callback) returned rc: PF_PENDING with a request
+ * in flight leaves the call open, anything else completes it. */
+static void async_returned(pf_call *call, int rc) {
+  pf__outreq *o = call->outreq;
+  if (rc == PF_PENDING && o)
+    return;
+  if (o) {
+    /* it returned without waiting for its request: the client is told */
+    pf__session *s = call->s;
+    uv_mutex_lock(&s->lock);
+    bool tell = !o->done && !o->cancel_sent && !s->closed;
+    o->done = o->delivered = o->cancel_sent = true;
+    unlink_locked(s, o);
+    uv_mutex_unlock(&s->lock);
+    call->outreq = NULL;
+    if (tell)
+      send_cancelled(call, o->id, "the request was cancelled");
+    async_close(o);
+  }
+  if (rc == PF_PENDING) /* pending, but nothing to wait for */
+    rc = -PF_EINVAL;
+  pf__async_complete(call->async, rc);
+}
+
+/* Loop thread: hands the outcome to the done callback (once). */
+static void async_deliver(pf__outreq *o) {
+  pf_call *call = o->call;
+  pf__session *s = call->s;
+  uv_mutex_lock(&s->lock);
+  if (!o->done || o->delivered) {
+    uv_mutex_unlock(&s->lock);
+    return;
+  }
+  o->delivered = true;
+  unlink_locked(s, o);
+  uv_mutex_unlock(&s->lock);
+  call->outreq = NULL;
+  int rc = o->rc;
+  const pf_json *result = NULL;
+  if (o->reply && (rc == 0 || rc == -PF_EREMOTE)) {
+    result = pf_json_parse_copy(o->reply, o->reply_len, call->arena, NULL, NULL);
+    if (!result)
+      rc = -PF_ENOMEM;
+  } else if (rc == 0 || rc == -PF_EREMOTE) {
+    rc = -PF_ENOMEM;
+  }
+  pf_client_done cb = o->cb;
+  void *ud = o->ud;
+  async_close(o);
+  async_returned(call, cb(call, rc, result, ud));
+}
+
+static void async_on_wake(uv_async_t *h) { async_deliver(h->data); }
+
+static void async_on_timer(uv_timer_t *h) {
+  pf__outreq *o = h->data;
+  pf__session *s = o->call->s;
+  uv_mutex_lock(&s->lock);
+  bool tell = false;
+  if (!o->done) {
+    o->done = true;
+    o->rc = -PF_ETIMEDOUT;
+    tell = !s->closed && !o->cancel_sent;
+    o->cancel_sent = true;
+  }
+  uv_mutex_unlock(&s->lock);
+  if (tell) /* the way the request went, before the call's result */
+    send_cancelled(o->call, o->id, "timed out");
+  async_deliver(o);
+}
+
+/* The call's cancellation hook (loop thread): its request to the client
+ * ends with -PF_ECANCELED, and the client is told as for a blocking one.
+ * When the tool call itself was cancelled, its route is dropped: the
+ * notification goes on the session's default route (unless
+ * pf__outreq_wake_all, on the thread that saw the cancellation, sent it
+ * already); when only the attempt was (its tool's timeout), on the call's. */
+static void async_on_cancel(void *ud) {
+  pf_call *call = ud;
+  pf__outreq *o = call->outreq;
+  if (!o)
+    return;
+  pf__session *s = call->s;
+  pf_buf line = PF_BUF_INIT;
+  bool outer = false;
+  uv_mutex_lock(&s->lock);
+  if (!o->done) {
+    o->done = true;
+    o->rc = -PF_ECANCELED;
+    if (!s->closed && !o->cancel_sent) {
+      o->cancel_sent = true;
+      outer = o->owner && atomic_load(o->owner);
+      cancelled_line(&line, o->id,
+                     outer ? "the tool call was cancelled" : "the request was cancelled");
+    }
+  }
+  uv_mutex_unlock(&s->lock);
+  if (line.len && !line.failed) {
+    if (!outer)
+      send_line(call, &line);
+    else if (s->route.emit)
+      s->route.emit(s->route.ud, line.data, line.len, false);
+  }
+  pf_buf_free(&line);
+  uv_async_send(&o->wake); /* the callback runs on the next turn of the loop */
+}
+
+int pf__native_async_start(pf_call *call, uv_loop_t *loop) {
+  (void)loop;
+  call->outreq = NULL;
+  pf__async_on_cancel(call->async, async_on_cancel, call);
+  async_returned(call, call->tool->fn(call));
+  return 0;
+}
+
+int pf_client_request_async(pf_call *call, const char *method, const char *params,
+                            unsigned timeout_ms, pf_client_done done, void *ud) {
+  if (!call || !method || !*method || !done)
+    return -PF_EINVAL;
+  if (!call->tool || !call->tool->cfg->async || !call->async || !call->wake)
+    return -PF_EINVAL; /* only `async: true` tools run on the asynchronous path */
+  pf__session *s = call->s;
+  const pf_json *pv = NULL;
+  if (params) {
+    pv = pf_json_parse_copy(params, strlen(params), call->arena, NULL, NULL);
+    if (!pv || pf_json_typeof(pv) != PF_JSON_OBJECT)
+      return -PF_EINVAL;
+  }
+  const char *cap = needed_capability(method, pv);
+  if (cap && !pf_client_supports(call, cap))
+    return -PF_ENOTSUP;
+  if (call->outreq)
+    return -PF_ELIMIT; /* one request at a time per call */
+  if (pf_cancelled(call))
+    return -PF_ECANCELED;
+
+  uv_loop_t *loop = call->wake->loop;
+  pf__outreq *o = pf__malloc(sizeof *o);
+  if (!o)
+    return -PF_ENOMEM;
+  memset(o, 0, sizeof *o);
+  if (uv_cond_init(&o->cond) != 0) {
+    pf__free(o);
+    return -PF_ENOMEM;
+  }
+  if (uv_async_init(loop, &o->wake, async_on_wake) != 0) {
+    uv_cond_destroy(&o->cond);
+    pf__free(o);
+    return -PF_ENOMEM;
+  }
+  uv_timer_init(loop, &o->timer); /* cannot fail */
+  o->wake.data = o->timer.data = o;
+  o->call = call;
+  o->cb = done;
+  o->ud = ud;
+  o->owner = call->outer_cancelled;
+
+  pf_buf line = PF_BUF_INIT;
+  int rc = 0;
+  uv_mutex_lock(&s->lock);
+  if (s->closed) {
+    rc = -PF_ECANCELED;
+  } else {
+    o->id = ++s->next_outreq_id;
+    o->next = s->outreqs;
+    s->outreqs = o;
+  }
+  uv_mutex_unlock(&s->lock);
+  if (rc == 0) {
+    pf_json_writer w;
+    begin_message(&w, &line, o->id, method);
+    end_message(&w, &line, pv);
+    if (line.failed) {
+      rc = -PF_ENOMEM;
+      uv_mutex_lock(&s->lock);
+      unlink_locked(s, o);
+      uv_mutex_unlock(&s->lock);
+    }
+  }
+  if (rc != 0) {
+    pf_buf_free(&line);
+    async_close(o);
+    return rc;
+  }
+  send_line(call, &line);
+  pf_buf_free(&line);
+  uv_timer_start(&o->timer, async_on_timer,
+                 (uint64_t)(timeout_ms ? timeout_ms : s->srv->client_timeout_ms), 0);
+  call->outreq = o;
+  return 0;
 }

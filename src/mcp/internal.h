@@ -73,4 +73,10 @@ extern const pf_json *pf__empty_object;
 /* Frees the records left in a session that is being freed (last unref). */
 void pf__outreq_release_all(pf__session *s);
 
+/* The start of an `async: true` native tool (a loop kind, pf__start_fn):
+ * runs its handler on the loop thread; a handler that returns PF_PENDING
+ * after pf_client_request_async leaves the call open until a done
+ * callback completes it (client.c). */
+int pf__native_async_start(pf_call *call, uv_loop_t *loop);
+
 #endif

@@ -364,6 +364,9 @@ struct pf_call {
    * it. A kind that gives up on time completes with -PF_ETIMEDOUT. */
   int upstream_status;
   atomic_bool cancelled;
+  /* `async: true` tools (loop thread only; set by pf__native_async_start):
+   * the request to the client whose answer the call awaits, or NULL */
+  struct pf__outreq *outreq;
   /* resource handlers: pf_result_* write `contents` entries for the URI in
    * `name` with this default mimeType */
   bool resource;

@@ -426,7 +426,17 @@ static int build_policy(pf_server *srv, pf__tool *t) {
    * event loop ever waits for Redis. */
   bool redis = srv->cfg->state.present && srv->cfg->state.backend &&
                strcmp(srv->cfg->state.backend, "redis") == 0;
-  t->blocking = c->kind == PF_TOOL_NATIVE && (c->blocking || (redis && !c->blocking_set));
+  t->blocking =
+      c->kind == PF_TOOL_NATIVE && !c->async && (c->blocking || (redis && !c->blocking_set));
+  if (c->kind == PF_TOOL_NATIVE && c->async) {
+    /* runs on the event loop through the asynchronous call path, like a
+     * loop kind: its requests to the client hold no thread */
+    pf__tool_rare *r = pf__tool_rare_mut(t);
+    if (!r)
+      return -PF_ENOMEM;
+    r->start = pf__native_async_start;
+    t->loop = true;
+  }
   if (c->more->fallback) {
     long fi = pf__registry_find(&srv->tool_reg, c->more->fallback, strlen(c->more->fallback));
     if (fi >= 0) {

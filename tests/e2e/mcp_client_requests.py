@@ -118,10 +118,10 @@ SAMPLE = {"messages": [{"role": "user", "content": {"type": "text", "text": "hi"
 
 
 class Stdio:
-    def __init__(self, caps):
+    def __init__(self, caps, env=None):
         self.p = subprocess.Popen([PF, "serve", CONFIG, "--stdio", "--log-level", "warn"],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, env=ENV)
+                                  stderr=subprocess.PIPE, env=env or ENV)
         started.append(self.p)
         self.q = queue.Queue()
         self.err = []
@@ -307,10 +307,180 @@ def stdio_cancel():
     s.close("cancel")
 
 
+# ---- async: true tools (pf_client_request_async) ----
+
+EINVAL = -2  # -PF_EINVAL
+
+
+def stdio_async_basics():
+    s = Stdio({"roots": {}})
+    s.send(call(1, "ask_async", {"method": "roots/list"}))
+    req = s.next(is_req("roots/list"))
+    check("[stdio async] roots/list: the request arrives on stdout with an id",
+          req is not None and isinstance(req.get("id"), int), req)
+    if req:
+        s.send({"jsonrpc": "2.0", "id": req["id"], "result": ROOTS})
+        r = s.next(is_resp(1))
+        check("[stdio async] roots/list: the done callback gets the client's roots",
+              structured(r) == ROOTS, r)
+    s.send(call(2, "ask_async", {"method": "roots/list"}))
+    req = s.next(is_req("roots/list"))
+    if req:
+        s.send({"jsonrpc": "2.0", "id": req["id"], "error": {"code": -32603, "message": "no roots"}})
+        r = s.next(is_resp(2))
+        check("[stdio async] an error answer reaches done as -PF_EREMOTE with the error object",
+              is_error(r) and "no roots" in (text_of(r) or ""), r)
+    seen = []
+    s.send(call(3, "ask_async", {"method": "sampling/createMessage",
+                                 "params": json.dumps(SAMPLE)}))
+    r = s.next(is_resp(3), seen=seen)
+    check("[stdio async] sampling without the capability: -PF_ENOTSUP synchronously, nothing sent",
+          is_error(r) and (text_of(r) or "").startswith("refused: not supported")
+          and not any(m.get("method") == "sampling/createMessage" for m in seen), (r, seen))
+    s.send(call(4, "ask_async", {"method": "roots/list", "params": "[1]"}))
+    r = s.next(is_resp(4))
+    check("[stdio async] params not an object: -PF_EINVAL synchronously",
+          is_error(r) and (text_of(r) or "").startswith("refused: invalid argument"), r)
+    for i, tool in enumerate(("misuse_blocking", "misuse_inline")):
+        seen = []
+        s.send(call(10 + i, tool))
+        r = s.next(is_resp(10 + i), seen=seen)
+        check(f"[stdio async] pf_client_request_async from a non-async tool ({tool}): -PF_EINVAL, "
+              "nothing sent", text_of(r) == str(EINVAL)
+              and not any(m.get("method") == "roots/list" for m in seen), (r, seen))
+    s.send(call(12, "blocking_in_async"))
+    r = s.next(is_resp(12))
+    check("[stdio async] the blocking pf_client_request from an async tool: -PF_EINVAL",
+          text_of(r) == str(EINVAL), r)
+    s.close("async basics")
+
+
+def stdio_async_many():
+    # 4 pool threads: 100 waits holding threads would starve the blocking tool
+    s = Stdio({"sampling": {}}, env=dict(ENV, UV_THREADPOOL_SIZE="4"))
+    n = 100
+    for i in range(n):
+        p = dict(SAMPLE, messages=[{"role": "user", "content": {"type": "text", "text": f"q{i}"}}])
+        s.send(call(f"c{i}", "ask_async", {"method": "sampling/createMessage",
+                                           "params": json.dumps(p), "timeout_ms": 30000}))
+    reqs = {}
+    while len(reqs) < n:
+        m = s.next(is_req("sampling/createMessage"), timeout=10)
+        if m is None:
+            break
+        reqs[m["params"]["messages"][0]["content"]["text"]] = m["id"]
+    check(f"[stdio async] {n} concurrent calls: {n} sampling requests with distinct ids are out",
+          len(reqs) == n and len(set(reqs.values())) == n, len(reqs))
+    t0 = time.time()
+    seen = []
+    s.send(call("quick", "quick"))
+    r = s.next(is_resp("quick"), timeout=3, seen=seen)
+    dt = time.time() - t0
+    check(f"[stdio async] while {n} async calls wait (UV_THREADPOOL_SIZE=4), a blocking tool "
+          "answers within 1 s", text_of(r) == "quick" and dt < 1.0, (r, dt))
+    check(f"[stdio async] no call was answered before the client answered",
+          not any(is_resp(f"c{i}")(m) for m in seen for i in range(n)), seen[:5])
+    for i in reversed(range(n)):
+        if f"q{i}" in reqs:
+            s.send({"jsonrpc": "2.0", "id": reqs[f"q{i}"], "result": {
+                "role": "assistant", "model": "m", "content": {"type": "text", "text": f"a{i}"}}})
+    got = {}
+    while len(got) < n:
+        m = s.next(lambda m: str(m.get("id", "")).startswith("c") and "result" in m, timeout=10)
+        if m is None:
+            break
+        got[m["id"]] = m
+    wrong = [k for k, m in got.items()
+             if (structured(m) or {}).get("content", {}).get("text") != "a" + k[1:]]
+    check(f"[stdio async] answered in reverse order: each of the {n} calls gets its own answer",
+          len(got) == n and not wrong, (len(got), wrong[:5]))
+    s.close("async many")
+
+
+def stdio_async_chain():
+    s = Stdio({"elicitation": {}, "sampling": {}})
+    s.send(call(1, "chain"))
+    req = s.next(is_req("elicitation/create"))
+    check("[stdio async] chain: elicitation/create arrives", req is not None, req)
+    if not req:
+        return s.close("async chain")
+    s.send({"jsonrpc": "2.0", "id": req["id"],
+            "result": {"action": "accept", "content": {"name": "Ada"}}})
+    seen = []
+    req2 = s.next(is_req("sampling/createMessage"), seen=seen)
+    check("[stdio async] chain: then sampling/createMessage, from the done callback, with a new id",
+          req2 is not None and req2["id"] != req["id"]
+          and not any(is_resp(1)(m) for m in seen), (req2, seen))
+    if req2:
+        out = {"role": "assistant", "model": "m", "content": {"type": "text", "text": "Hi Ada"}}
+        s.send({"jsonrpc": "2.0", "id": req2["id"], "result": out})
+        r = s.next(is_resp(1))
+        check("[stdio async] chain: both answers in the final result", structured(r) == {
+            "elicited": {"action": "accept", "content": {"name": "Ada"}}, "sampled": out}, r)
+    s.close("async chain")
+
+
+def stdio_async_timeout():
+    s = Stdio({"roots": {}})
+    t0 = time.time()
+    s.send(call(1, "ask_async", {"method": "roots/list", "timeout_ms": 300}))
+    req = s.next(is_req("roots/list"))
+    seen = []
+    r = s.next(is_resp(1), seen=seen)
+    dt = time.time() - t0
+    note = next((m for m in seen if m.get("method") == "notifications/cancelled"), None)
+    check("[stdio async] timeout: notifications/cancelled {requestId, reason: timed out} first",
+          req is not None and note is not None
+          and note["params"] == {"requestId": req["id"], "reason": "timed out"}, (note, seen))
+    check("[stdio async] timeout: done gets -PF_ETIMEDOUT: an isError result after ~300 ms",
+          is_error(r) and "timed out" in (text_of(r) or "") and 0.25 <= dt < 3, (r, dt))
+    if req:  # a late answer is ignored
+        s.send({"jsonrpc": "2.0", "id": req["id"], "result": ROOTS})
+    s.send({"jsonrpc": "2.0", "id": 2, "method": "ping"})
+    check("[stdio async] timeout: the session goes on", s.next(is_resp(2)) is not None)
+    s.close("async timeout")
+
+
+def stdio_async_cancel():
+    s = Stdio({"roots": {}})
+    s.send(call("cc", "ask_async", {"method": "roots/list", "timeout_ms": 20000}))
+    req = s.next(is_req("roots/list"))
+    check("[stdio async] cancel: the request arrives", req is not None, req)
+    if req:
+        t0 = time.time()
+        s.send(cancelled("cc", "user pressed stop"))
+        seen = []
+        note = s.next(lambda m: m.get("method") == "notifications/cancelled", seen=seen)
+        check("[stdio async] cancel: notifications/cancelled for the server's request at once",
+              note is not None and note["params"].get("requestId") == req["id"]
+              and note["params"].get("reason") == "the tool call was cancelled"
+              and time.time() - t0 < 2, (note, seen))
+        r = None
+        for k in range(40):  # done runs on a later turn of the loop than the notification
+            s.send(call(f"seen{k}", "async_seen"))
+            r = s.next(is_resp(f"seen{k}"), timeout=3, seen=seen)
+            if text_of(r) != "0":
+                break
+            time.sleep(0.05)
+        check("[stdio async] cancel: done got -PF_ECANCELED", text_of(r) == "1", r)
+        s.send({"jsonrpc": "2.0", "id": req["id"], "result": ROOTS})  # late: ignored
+        s.send({"jsonrpc": "2.0", "id": "p", "method": "ping"})
+        r = s.next(is_resp("p"), timeout=3, seen=seen)
+        check("[stdio async] cancel: no response to the cancelled call, no second notification",
+              r is not None and not any(m.get("id") == "cc" for m in seen)
+              and not any(m.get("method") == "notifications/cancelled" for m in seen), seen)
+    s.close("async cancel")
+
+
 section("stdio: roots/list, errors, capabilities", stdio_roots)
 section("stdio: url-mode elicitation", stdio_elicit_url)
 section("stdio: timeout", stdio_timeout)
 section("stdio: cancel while waiting", stdio_cancel)
+section("stdio async: answers, errors, refusals", stdio_async_basics)
+section("stdio async: 100 concurrent requests", stdio_async_many)
+section("stdio async: chaining", stdio_async_chain)
+section("stdio async: timeout", stdio_async_timeout)
+section("stdio async: cancel while waiting", stdio_async_cancel)
 
 # =========================================================================================
 # Streamable HTTP
@@ -594,11 +764,58 @@ def http_cancel(P):
     c.close()
 
 
+def http_async(P):
+    sid = session(P, {"roots": {}, "elicitation": {}, "sampling": {}})
+    c, st, ct = open_post(P, call(1, "ask_async", {"method": "roots/list"}), sid)
+    req = c.next(is_req("roots/list"))
+    check("[http async] roots/list arrives on the POST's SSE stream",
+          st == 200 and ct == "text/event-stream" and req is not None, (st, ct, req))
+    if req:
+        check("[http async] POSTing the answer: 202", answer(P, sid, req, ROOTS) == 202)
+        r = c.next(is_resp(1))
+        check("[http async] roots/list: the done callback gets the client's roots",
+              structured(r) == ROOTS, r)
+    c.close()
+    # chaining: each answer POSTed on its own connection (any worker thread)
+    c, st, ct = open_post(P, call(2, "chain"), sid)
+    req = c.next(is_req("elicitation/create"))
+    if req:
+        answer(P, sid, req, {"action": "accept", "content": {"name": "Bo"}})
+        req2 = c.next(is_req("sampling/createMessage"))
+        out = {"role": "assistant", "model": "m", "content": {"type": "text", "text": "Hi Bo"}}
+        if req2:
+            answer(P, sid, req2, out)
+        r = c.next(is_resp(2))
+        check("[http async] chain: both answers in the final result", structured(r) == {
+            "elicited": {"action": "accept", "content": {"name": "Bo"}}, "sampled": out}, r)
+    else:
+        check("[http async] chain: elicitation/create arrives", False)
+    c.close()
+    # cancel while waiting: the notification on the GET stream, the POST ends without a response
+    g, gst = open_get(P, sid)
+    c, st, ct = open_post(P, call(3, "ask_async", {"method": "roots/list", "timeout_ms": 20000}),
+                          sid)
+    req = c.next(is_req("roots/list"))
+    if req:
+        post(P, cancelled(3, "stop"), sid)
+        note = g.next(lambda m: m.get("method") == "notifications/cancelled", timeout=3)
+        check("[http async] cancel: notifications/cancelled for the server's request on the GET "
+              "stream", note is not None and note["params"].get("requestId") == req["id"], note)
+        r = c.next(is_resp(3), timeout=3)
+        check("[http async] cancel: the POST's stream ends without a response",
+              r is None and c.ended, r)
+    else:
+        check("[http async] cancel: the request arrives", False)
+    c.close()
+    g.close()
+
+
 srv = Http()
 if check("[http] server starts and prints its port", srv.port is not None, srv.err[-20:]):
     section("http: url-mode elicitation", lambda: http_elicit_url(srv.port))
     section("http: timeout", lambda: http_timeout(srv.port))
     section("http: cancel while waiting", lambda: http_cancel(srv.port))
+    section("http async: answers, chaining, cancel", lambda: http_async(srv.port))
     srv.stop()
 
 cleanup()

@@ -659,6 +659,10 @@ static const struct {
     {"missing-handler.yaml",
      "missing-handler.yaml:3:5: tools[0]: missing required key 'handler'\n"},
     {"missing-type.yaml", "missing-type.yaml:3:5: tools[0]: missing required key 'type'\n"},
+    {"async-and-blocking.yaml",
+     "async-and-blocking.yaml:8:12: tools[0].async: async: true and blocking: true exclude each "
+     "other (an async tool runs on the event loop and waits for the client without holding a "
+     "thread)\n"},
     {"bad-transport.yaml",
      "bad-transport.yaml:1:43: forge.transport: invalid value 'stdoi' (did you mean 'stdio'?); "
      "expected one of: stdio, http, sse, websocket\n"},

@@ -92,6 +92,28 @@ PF_TOOL(ut_toggle) {
   return pf_result_textf(call, "rc %d", rc);
 }
 
+/* async: true: roots/list without holding a thread; async_done reports. */
+static int async_cancels; /* done callbacks that saw -PF_ECANCELED */
+static int async_done(pf_call *call, int rc, const pf_json *r, void *ud) {
+  (void)ud;
+  if (rc == -PF_ECANCELED)
+    async_cancels++;
+  if (rc != 0)
+    return pf_result_error(call, "rc %s", pf_strerror(rc));
+  size_t n;
+  const char *uri = pf_json_str(pf_json_get(pf_json_at(pf_json_get(r, "roots"), 0), "uri"), &n);
+  return pf_result_textf(call, "root %.*s", (int)n, uri ? uri : "");
+}
+PF_TOOL(ut_ask_async) {
+  int rc = pf_client_request_async(call, "roots/list", NULL, (unsigned)pf_arg_int(call, "ms", 0),
+                                   async_done, NULL);
+  if (rc != 0)
+    return pf_result_error(call, "sync rc %s", pf_strerror(rc));
+  /* one request at a time */
+  int again = pf_client_request_async(call, "roots/list", NULL, 0, async_done, NULL);
+  return again == -PF_ELIMIT ? PF_PENDING : pf_result_error(call, "second: %d", again);
+}
+
 PF_TOOL(ut_ok) { return pf_result_textz(call, "ok"); }
 PF_TOOL(ut_res) { return pf_result_textf(call, "res %s", pf_arg_str(call, "id", "?")); }
 
@@ -1251,7 +1273,11 @@ static const char yaml_creq[] =
     "  - {type: native, name: ask, description: Asks, handler: {path: ut_ask}, blocking: true,\n"
     "     params: {ms: {type: integer, required: false}}}\n"
     "  - {type: native, name: elicit, description: E, handler: {path: ut_elicit}, blocking: true,\n"
-    "     params: {mode: string}}\n";
+    "     params: {mode: string}}\n"
+    "  - {type: native, name: ask_async, description: A, handler: {path: ut_ask_async},\n"
+    "     async: true, params: {ms: {type: integer, required: false}}}\n"
+    "  - {type: native, name: ask_async_t, description: A, handler: {path: ut_ask_async},\n"
+    "     async: true, timeout_ms: 100, params: {ms: {type: integer, required: false}}}\n";
 
 static int setup_creq(void **state) {
   setup_yaml = yaml_creq;
@@ -1316,6 +1342,124 @@ static void test_client_request_cancel_notifies(void **state) {
     snprintf(msg, sizeof msg, RPC "\"id\":%d,\"result\":{\"roots\":[]}}", i);
     EXPECT(f, msg, "");
   }
+}
+
+/* async: true: three calls wait at once on the loop (no thread); answered
+ * in reverse order, each gets its own answer. */
+static void test_async_request(void **state) {
+  fixture *f = *state;
+  init_caps(f, "{\"roots\":{}}");
+  for (int i = 1; i <= 3; i++) {
+    char msg[160], want[80];
+    snprintf(msg, sizeof msg,
+             RPC "\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":\"ask_async\"}}",
+             10 + i);
+    EXPECT(f, msg, "");
+    snprintf(want, sizeof want, RPC "\"id\":%d,\"method\":\"roots/list\"}\n", i);
+    run_until(f, want);
+  }
+  assert_int_equal(pf__session_pending(f->s), 3);
+  EXPECT(f, RPC "\"id\":99,\"result\":{}}", ""); /* unknown: ignored */
+  for (int i = 3; i >= 1; i--) {
+    char msg[160], want[160];
+    snprintf(msg, sizeof msg, RPC "\"id\":%d,\"result\":{\"roots\":[{\"uri\":\"file:///%d\"}]}}", i,
+             i);
+    EXPECT(f, msg, "");
+    snprintf(want, sizeof want,
+             RPC "\"id\":%d,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"root "
+                 "file:///%d\"}]}}\n",
+             10 + i, i);
+    run_until(f, want);
+  }
+  assert_int_equal(pf__session_pending(f->s), 0);
+}
+
+/* No capability: refused synchronously (the handler's own result, in the
+ * reply to the message), nothing sent, done never runs. */
+static void test_async_refused(void **state) {
+  fixture *f = *state;
+  init_caps(f, "{}");
+  async_cancels = 0;
+  const char *out =
+      handle(f, RPC "\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"ask_async\"}}");
+  assert_non_null(strstr(out, "\"id\":4,\"result\""));
+  assert_non_null(strstr(out, "sync rc not supported by the client"));
+  run_idle(f);
+  assert_null(strstr(pf_buf_cstr(&f->emitted), "roots/list"));
+  assert_int_equal(pf__session_pending(f->s), 0);
+}
+
+/* Cancelling the tool call: done gets -PF_ECANCELED, the client is told
+ * once that the request is cancelled, the call gets no response. */
+static void test_async_cancel(void **state) {
+  fixture *f = *state;
+  init_caps(f, "{\"roots\":{}}");
+  async_cancels = 0;
+  EXPECT(f, RPC "\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"ask_async\"}}", "");
+  run_until(f, RPC "\"id\":1,\"method\":\"roots/list\"}\n");
+  EXPECT(f, RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":5}}", "");
+  run_until(f, RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":1,\"reason\":"
+                   "\"the tool call was cancelled\"}}\n");
+  for (int i = 0; i < 3000 && pf__session_pending(f->s); i++) {
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    struct timespec ts = {0, 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  assert_int_equal(pf__session_pending(f->s), 0);
+  assert_int_equal(async_cancels, 1);
+  const char *e = pf_buf_cstr(&f->emitted);
+  assert_int_equal(count_of(e, "notifications/cancelled"), 1);
+  assert_null(strstr(e, "\"id\":5,\"result\""));
+  EXPECT(f, RPC "\"id\":1,\"result\":{\"roots\":[]}}", ""); /* late: ignored */
+}
+
+/* The tool's own timeout_ms covers the wait: its result is the timeout,
+ * the client is told its request was cancelled, done gets -PF_ECANCELED;
+ * the request's own timeout gives -PF_ETIMEDOUT and "timed out". */
+static void test_async_timeouts(void **state) {
+  fixture *f = *state;
+  init_caps(f, "{\"roots\":{}}");
+  async_cancels = 0;
+  EXPECT(f, RPC "\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"ask_async_t\"}}", "");
+  run_until(f, "\"id\":6,\"result\"");
+  const char *e = pf_buf_cstr(&f->emitted);
+  assert_non_null(strstr(e, "timed out after 100 ms"));
+  assert_non_null(strstr(e,
+                         RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":1,"
+                             "\"reason\":\"the request was cancelled\"}}\n"));
+  for (int i = 0; i < 3000 && (pf__session_pending(f->s) || !async_cancels); i++) {
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    struct timespec ts = {0, 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  assert_int_equal(async_cancels, 1);
+  pf_buf_reset(&f->emitted);
+  EXPECT(f,
+         RPC "\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"ask_async\","
+             "\"arguments\":{\"ms\":50}}}",
+         "");
+  run_until(f, "\"id\":7,\"result\"");
+  e = pf_buf_cstr(&f->emitted);
+  assert_non_null(strstr(e,
+                         RPC "\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":2,"
+                             "\"reason\":\"timed out\"}}\n"));
+  assert_non_null(strstr(e, "rc timed out"));
+  assert_true(strstr(e, "notifications/cancelled") < strstr(e, "\"id\":7,\"result\""));
+}
+
+/* The session ends while an async call waits: done gets -PF_ECANCELED
+ * (teardown runs the loop), nothing leaks. */
+static void test_async_destroy(void **state) {
+  fixture *f = *state;
+  init_caps(f, "{\"roots\":{}}");
+  async_cancels = 0;
+  EXPECT(f, RPC "\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"ask_async\"}}", "");
+  run_until(f, RPC "\"id\":1,\"method\":\"roots/list\"}\n");
+  pf__session_destroy(f->s);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(async_cancels, 1);
+  f->s = pf__session_create(f->srv, &f->loop, &(pf__route){on_emit, NULL, NULL, NULL, f});
+  assert_non_null(f->s);
 }
 
 /* The handler sees its call cancelled before the session announces it (a
@@ -1454,6 +1598,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_params_dropped, setup, teardown),
       cmocka_unit_test_setup_teardown(test_client_request_cancel_notifies, setup_creq, teardown),
       cmocka_unit_test_setup_teardown(test_client_request_cancel_detached, setup_creq, teardown),
+      cmocka_unit_test_setup_teardown(test_async_request, setup_creq, teardown),
+      cmocka_unit_test_setup_teardown(test_async_cancel, setup_creq, teardown),
+      cmocka_unit_test_setup_teardown(test_async_refused, setup_creq, teardown),
+      cmocka_unit_test_setup_teardown(test_async_timeouts, setup_creq, teardown),
+      cmocka_unit_test_setup_teardown(test_async_destroy, setup_creq, teardown),
       cmocka_unit_test_setup_teardown(test_client_request_timeout_order, setup_creq, teardown),
       cmocka_unit_test_setup_teardown(test_elicit_form_only_empty, setup_creq, teardown),
       cmocka_unit_test_setup_teardown(test_elicit_form_only, setup_creq, teardown),
