@@ -88,7 +88,10 @@ const pf_json *pf_args(pf_call *call);
  * schema, else NULL. */
 const pf_json *pf_arg(pf_call *call, const char *name);
 
-/* Typed shortcuts over pf_arg() with the conversions of pf_json_*_or(). */
+/* Typed shortcuts over pf_arg() with the conversions of pf_json_*_or().
+ * pf_arg_str's text is NUL-terminated; a JSON string may itself hold
+ * U+0000 ("\u0000"), where C string functions would stop: for the whole
+ * value, take its length from pf_json_str(pf_arg(call, name), &len). */
 const char *pf_arg_str(pf_call *call, const char *name, const char *def);
 int64_t pf_arg_int(pf_call *call, const char *name, int64_t def);
 double pf_arg_number(pf_call *call, const char *name, double def);
