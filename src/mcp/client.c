@@ -154,6 +154,22 @@ static void unlink_locked(pf__session *s, pf__outreq *o) {
     }
 }
 
+/* The checks both forms make before sending: params (NULL, or the text of
+ * a JSON object, parsed into *pv) and the capability the method needs. */
+static int request_params(pf_call *call, const char *method, const char *params,
+                          const pf_json **pv) {
+  *pv = NULL;
+  if (params) {
+    *pv = pf_json_parse_copy(params, strlen(params), call->arena, NULL, NULL);
+    if (!*pv || pf_json_typeof(*pv) != PF_JSON_OBJECT)
+      return -PF_EINVAL;
+  }
+  const char *cap = needed_capability(method, *pv);
+  if (cap && !pf_client_supports(call, cap))
+    return -PF_ENOTSUP;
+  return 0;
+}
+
 int pf_client_request(pf_call *call, const char *method, const char *params, unsigned timeout_ms,
                       const pf_json **result) {
   if (result)
@@ -163,15 +179,10 @@ int pf_client_request(pf_call *call, const char *method, const char *params, uns
   if (!call->async || !call->wake || !call->tool || !call->tool->blocking)
     return -PF_EINVAL; /* waiting would block the event loop */
   pf__session *s = call->s;
-  const pf_json *pv = NULL;
-  if (params) {
-    pv = pf_json_parse_copy(params, strlen(params), call->arena, NULL, NULL);
-    if (!pv || pf_json_typeof(pv) != PF_JSON_OBJECT)
-      return -PF_EINVAL;
-  }
-  const char *cap = needed_capability(method, pv);
-  if (cap && !pf_client_supports(call, cap))
-    return -PF_ENOTSUP;
+  const pf_json *pv;
+  int prc = request_params(call, method, params, &pv);
+  if (prc)
+    return prc;
   if (pf_cancelled(call))
     return -PF_ECANCELED;
 
@@ -555,15 +566,10 @@ int pf_client_request_async(pf_call *call, const char *method, const char *param
   if (!call->tool || !call->tool->cfg->async || !call->async || !call->wake)
     return -PF_EINVAL; /* only `async: true` tools run on the asynchronous path */
   pf__session *s = call->s;
-  const pf_json *pv = NULL;
-  if (params) {
-    pv = pf_json_parse_copy(params, strlen(params), call->arena, NULL, NULL);
-    if (!pv || pf_json_typeof(pv) != PF_JSON_OBJECT)
-      return -PF_EINVAL;
-  }
-  const char *cap = needed_capability(method, pv);
-  if (cap && !pf_client_supports(call, cap))
-    return -PF_ENOTSUP;
+  const pf_json *pv;
+  int prc = request_params(call, method, params, &pv);
+  if (prc)
+    return prc;
   if (call->outreq)
     return -PF_ELIMIT; /* one request at a time per call */
   if (pf_cancelled(call))
