@@ -95,6 +95,12 @@ out=$("$PF" validate --load "$tmp/sym.yaml" 2>"$tmp/err"); rc=$?
 check "--load: a library that cannot be loaded, located" $?
 out=$("$PF" validate "$tmp/sym.yaml" 2>"$tmp/err"); rc=$?
 [ $rc -eq 0 ]; check "without --load the library is not opened" $?
+printf 'forge: {name: f, version: "1"}\nresources:\n  - uri: docs://a\n    name: a\n    file: missing.txt\n' >"$tmp/res.yaml"
+out=$("$PF" validate "$tmp/res.yaml" 2>"$tmp/err"); rc=$?
+[ $rc -eq 0 ] && [ ! -s "$tmp/err" ]; check "without --load, the files of file resources are not looked for" $?
+out=$("$PF" validate --load "$tmp/res.yaml" 2>"$tmp/err"); rc=$?
+[ $rc -eq 1 ] && [ "$(cat "$tmp/err")" = "$tmp/res.yaml:3:10: resources[0]: file 'missing.txt' is missing or outside the resource root $tmp" ]
+check "--load: a missing resource file, located" $?
 out=$(cd "$DATA/valid" && "$PF" validate --load calculator.yaml 2>&1); rc=$?
 [ $rc -eq 1 ] && [[ "$out" == *"handler 'handlers::calculate_handler' not found (symbol 'calculate_handler' in the pforge executable)"* ]]
 check "--load: the original pforge's Rust handlers are not in this process" $?
