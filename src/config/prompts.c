@@ -99,10 +99,7 @@ static void parse_default(pf__cfg_ctx *c, const pf__cfg_val *v, const char *tnam
   const pf_json *j = pf_json_parse_copy(json, strlen(json), c->a, NULL, NULL);
   if (!j || !pf_cfg_arg_accepts(a->type, pf_json_typeof(j))) {
     pf__cfg_err(c, v->loc, v->path, "the default of a%s %s argument must be %s",
-                a->type == PF_ARG_INTEGER || a->type == PF_ARG_ARRAY || a->type == PF_ARG_OBJECT
-                    ? "n"
-                    : "",
-                tname, pf_cfg_arg_type_phrase(a->type));
+                strchr("aeiou", tname[0]) ? "n" : "", tname, pf_cfg_arg_type_phrase(a->type));
     return;
   }
   a->default_json = json;

@@ -140,10 +140,55 @@ static void send_cancelled(pf_call *call, uint64_t id, const char *reason) {
   pf_buf_free(&line);
 }
 
+/* A zeroed record, or NULL when out of memory. */
+static pf__outreq *outreq_new(void) {
+  pf__outreq *o = pf__malloc(sizeof *o);
+  if (!o)
+    return NULL;
+  memset(o, 0, sizeof *o);
+  if (uv_cond_init(&o->cond) != 0) {
+    pf__free(o);
+    return NULL;
+  }
+  return o;
+}
+
 static void outreq_free(pf__outreq *o) {
   pf__free(o->reply);
   uv_cond_destroy(&o->cond);
   pf__free(o);
+}
+
+/* Frees a list of records linked by next. */
+static void outreq_free_list(pf__outreq *o) {
+  while (o) {
+    pf__outreq *n = o->next;
+    outreq_free(o);
+    o = n;
+  }
+}
+
+/* Numbers o and puts it on s's list; -PF_ECANCELED when s is closed. */
+static int outreq_enlist(pf__session *s, pf__outreq *o) {
+  uv_mutex_lock(&s->lock);
+  bool closed = s->closed;
+  if (!closed) {
+    o->id = ++s->next_outreq_id;
+    o->next = s->outreqs;
+    s->outreqs = o;
+  }
+  uv_mutex_unlock(&s->lock);
+  return closed ? -PF_ECANCELED : 0;
+}
+
+/* [s->lock] Wakes whoever waits for o's outcome: the call's loop thread for
+ * an asynchronous request (its done callback runs there), else the
+ * blocked handler. */
+static void outreq_wake_locked(pf__outreq *o) {
+  if (o->call)
+    uv_async_send(&o->wake);
+  else
+    uv_cond_signal(&o->cond);
 }
 
 static void unlink_locked(pf__session *s, pf__outreq *o) {
@@ -154,16 +199,23 @@ static void unlink_locked(pf__session *s, pf__outreq *o) {
     }
 }
 
-/* The checks both forms make before sending: params (NULL, or the text of
- * a JSON object, parsed into *pv) and the capability the method needs. */
-static int request_params(pf_call *call, const char *method, const char *params,
-                          const pf_json **pv) {
+/* params: NULL, or the text of a JSON object, parsed into *pv. */
+static int parse_params(pf_call *call, const char *params, const pf_json **pv) {
   *pv = NULL;
   if (params) {
     *pv = pf_json_parse_copy(params, strlen(params), call->arena, NULL, NULL);
     if (!*pv || pf_json_typeof(*pv) != PF_JSON_OBJECT)
       return -PF_EINVAL;
   }
+  return 0;
+}
+
+/* The checks both forms of a request make before sending: its params and
+ * the capability the method needs. */
+static int request_params(pf_call *call, const char *method, const char *params,
+                          const pf_json **pv) {
+  if (parse_params(call, params, pv) != 0)
+    return -PF_EINVAL;
   const char *cap = needed_capability(method, *pv);
   if (cap && !pf_client_supports(call, cap))
     return -PF_ENOTSUP;
@@ -186,26 +238,14 @@ int pf_client_request(pf_call *call, const char *method, const char *params, uns
   if (pf_cancelled(call))
     return -PF_ECANCELED;
 
-  pf__outreq *o = pf__malloc(sizeof *o);
+  pf__outreq *o = outreq_new();
   if (!o)
     return -PF_ENOMEM;
-  memset(o, 0, sizeof *o);
-  if (uv_cond_init(&o->cond) != 0) {
-    pf__free(o);
-    return -PF_ENOMEM;
-  }
-  uv_mutex_lock(&s->lock);
-  if (s->closed) {
-    uv_mutex_unlock(&s->lock);
-    uv_cond_destroy(&o->cond);
-    pf__free(o);
+  o->owner = call->outer_cancelled;
+  if (outreq_enlist(s, o) != 0) {
+    outreq_free(o);
     return -PF_ECANCELED;
   }
-  o->id = ++s->next_outreq_id;
-  o->owner = call->outer_cancelled;
-  o->next = s->outreqs;
-  s->outreqs = o;
-  uv_mutex_unlock(&s->lock);
 
   pf_buf line = PF_BUF_INIT;
   pf_json_writer w;
@@ -305,10 +345,7 @@ void pf__client_response(pf__session *s, const pf_json *msg) {
       o->reply_len = text.len;
       text = (pf_buf)PF_BUF_INIT;
     }
-    if (o->call)
-      uv_async_send(&o->wake); /* the answer goes to the call's loop thread */
-    else
-      uv_cond_signal(&o->cond);
+    outreq_wake_locked(o);
   }
   uv_mutex_unlock(&s->lock);
   if (!o)
@@ -331,18 +368,11 @@ void pf__outreq_cancel_all(pf__session *s) {
       o->done = true;
       o->rc = -PF_ECANCELED;
     }
-    if (o->call)
-      uv_async_send(&o->wake); /* its done callback runs on the call's loop */
-    else
-      uv_cond_signal(&o->cond);
+    outreq_wake_locked(o);
     pp = &o->next;
   }
   uv_mutex_unlock(&s->lock);
-  while (gone) {
-    pf__outreq *n = gone->next;
-    outreq_free(gone);
-    gone = n;
-  }
+  outreq_free_list(gone);
 }
 
 /* Loop thread (the one that handled notifications/cancelled, or the
@@ -375,32 +405,20 @@ void pf__outreq_wake_all(pf__session *s) {
   if (lines.len && !lines.failed && s->route.emit)
     s->route.emit(s->route.ud, lines.data, lines.len, false);
   pf_buf_free(&lines);
-  while (gone) {
-    pf__outreq *n = gone->next;
-    outreq_free(gone);
-    gone = n;
-  }
+  outreq_free_list(gone);
 }
 
 void pf__outreq_release_all(pf__session *s) {
-  pf__outreq *o = s->outreqs;
+  outreq_free_list(s->outreqs);
   s->outreqs = NULL;
-  while (o) {
-    pf__outreq *n = o->next;
-    outreq_free(o);
-    o = n;
-  }
 }
 
 int pf_client_notify(pf_call *call, const char *method, const char *params) {
   if (!call || !method || !*method)
     return -PF_EINVAL;
-  const pf_json *pv = NULL;
-  if (params) {
-    pv = pf_json_parse_copy(params, strlen(params), call->arena, NULL, NULL);
-    if (!pv || pf_json_typeof(pv) != PF_JSON_OBJECT)
-      return -PF_EINVAL;
-  }
+  const pf_json *pv;
+  if (parse_params(call, params, &pv) != 0)
+    return -PF_EINVAL;
   if (pf_cancelled(call))
     return 0;
   pf_buf line = PF_BUF_INIT;
@@ -576,17 +594,11 @@ int pf_client_request_async(pf_call *call, const char *method, const char *param
     return -PF_ECANCELED;
 
   uv_loop_t *loop = call->wake->loop;
-  pf__outreq *o = pf__malloc(sizeof *o);
+  pf__outreq *o = outreq_new();
   if (!o)
     return -PF_ENOMEM;
-  memset(o, 0, sizeof *o);
-  if (uv_cond_init(&o->cond) != 0) {
-    pf__free(o);
-    return -PF_ENOMEM;
-  }
   if (uv_async_init(loop, &o->wake, async_on_wake) != 0) {
-    uv_cond_destroy(&o->cond);
-    pf__free(o);
+    outreq_free(o);
     return -PF_ENOMEM;
   }
   uv_timer_init(loop, &o->timer); /* cannot fail */
@@ -597,16 +609,7 @@ int pf_client_request_async(pf_call *call, const char *method, const char *param
   o->owner = call->outer_cancelled;
 
   pf_buf line = PF_BUF_INIT;
-  int rc = 0;
-  uv_mutex_lock(&s->lock);
-  if (s->closed) {
-    rc = -PF_ECANCELED;
-  } else {
-    o->id = ++s->next_outreq_id;
-    o->next = s->outreqs;
-    s->outreqs = o;
-  }
-  uv_mutex_unlock(&s->lock);
+  int rc = outreq_enlist(s, o);
   if (rc == 0) {
     pf_json_writer w;
     begin_message(&w, &line, o->id, method);

@@ -1373,29 +1373,30 @@ static bool end_get_stream(hsess *hs) {
  * stream of a session with no call left, and, with `cancel`, every call
  * and stream left; else cancels the requests to the client. *streams
  * (may be NULL) gets the number of streams ended. */
+/* One session's part of a pass: its calls still running, after cancelling
+ * them (cancel) or only their requests to the client. */
+static size_t drain_session(pf__session *s, bool cancel) {
+  size_t n = pf__session_pending(s);
+  if (cancel)
+    pf__session_cancel_all(s);
+  else if (n)
+    pf__session_cancel_client_requests(s);
+  return n;
+}
+
 static size_t drain_pass(hsrv *h, bool cancel, size_t *streams) {
   size_t pending = 0, ended = 0;
   uv_rwlock_rdlock(&h->table_lock);
   for (size_t b = 0; b < h->nbuckets; b++)
     for (hsess *hs = h->buckets[b]; hs; hs = hs->next) {
-      size_t n = pf__session_pending(hs->s);
-      if (cancel)
-        pf__session_cancel_all(hs->s);
-      else if (n)
-        pf__session_cancel_client_requests(hs->s);
+      size_t n = drain_session(hs->s, cancel);
       if (cancel || !hs->legacy || n == 0)
         ended += end_get_stream(hs);
       pending += n;
     }
   uv_rwlock_rdunlock(&h->table_lock);
-  if (h->shared) {
-    size_t n = pf__session_pending(h->shared);
-    if (cancel)
-      pf__session_cancel_all(h->shared);
-    else if (n)
-      pf__session_cancel_client_requests(h->shared);
-    pending += n;
-  }
+  if (h->shared)
+    pending += drain_session(h->shared, cancel);
   if (streams)
     *streams = ended;
   return pending;
@@ -1474,8 +1475,6 @@ int pf__serve_http(pf_server *srv, const pf_cfg_http *cfg_in) {
     cfgc.session_ttl_s = 3600;
   if (!cfgc.sse_retry_ms)
     cfgc.sse_retry_ms = 1000;
-  if (!cfgc.body_timeout_ms)
-    cfgc.body_timeout_ms = 30000;
   if (!cfgc.shutdown_timeout_ms)
     cfgc.shutdown_timeout_ms = 10000;
   hsrv h;
